@@ -1,0 +1,55 @@
+import { z } from "zod";
+
+/** One migration of a hop: argv run in the new release's dir, without a shell. */
+export const migrationSchema = z.object({
+  name: z.string().min(1),
+  /** argv, first element relative to the new release dir or absolute. */
+  run: z.array(z.string().min(1)).min(1),
+  /** `node`: every node runs it; `cluster-once`: the first node runs it under a cluster lock. */
+  scope: z.enum(["node", "cluster-once"]).default("node"),
+  timeoutMs: z.number().int().positive().default(300_000),
+});
+
+export const artifactSchema = z
+  .object({
+    /** Local path (relative to the catalog file) or http(s) URL. */
+    url: z.string().min(1),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters"),
+    size: z.number().int().nonnegative().optional(),
+  })
+  .strict();
+
+export const releaseEntrySchema = z
+  .object({
+    /** Named as the product names it: 1.5.1, 23.01, 5.2.7.1 ... */
+    version: z.string().min(1).regex(/^[A-Za-z0-9._+-]+$/, "letters, digits, . _ + - only"),
+    artifact: artifactSchema,
+    /** Versions that may upgrade straight to this one (N -> N+1 edges). */
+    upgradeFrom: z.array(z.string()).default([]),
+    /** Whether the old and new version may run side by side during this hop. */
+    rolling: z.boolean().default(true),
+    /** Why the hop needs a full stop, shown by the planner. */
+    fullStopReason: z.string().optional(),
+    /** A minor hop: no data migration, only its own script. */
+    minor: z.boolean().default(false),
+    migrations: z.array(migrationSchema).default([]),
+  })
+  .strict();
+
+export const serviceCatalogSchema = z
+  .object({
+    /** Releases in release order, oldest first: this order decides upgrade vs downgrade. */
+    releases: z.array(releaseEntrySchema).min(1),
+  })
+  .strict();
+
+export const catalogSchema = z
+  .object({
+    services: z.record(z.string(), serviceCatalogSchema),
+  })
+  .strict();
+
+export type Migration = z.output<typeof migrationSchema>;
+export type ReleaseEntry = z.output<typeof releaseEntrySchema>;
+export type ServiceCatalog = z.output<typeof serviceCatalogSchema>;
+export type Catalog = z.output<typeof catalogSchema>;

@@ -1,0 +1,1 @@
+export { loadYamlFile, parseWithSchema, formatIssues } from "./load-yaml.ts";

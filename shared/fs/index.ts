@@ -1,0 +1,2 @@
+export { writeFileAtomic, writeJsonAtomic, fsyncDir } from "./atomic-write.ts";
+export { readJsonIfExists } from "./read-json.ts";

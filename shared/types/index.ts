@@ -1,0 +1,1 @@
+export type { Progress, ProgressListener, WorkOptions } from "./progress.ts";

@@ -1,0 +1,11 @@
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+
+/** Builds the sample service's release tarballs once per test run (skipped when already built). */
+export default function setup(): void {
+  const root = join(import.meta.dirname, "..", "..");
+  const script = join(root, "scripts", "make-sample-releases.ts");
+  if (!existsSync(script)) return;
+  execFileSync(process.execPath, ["--import", "tsx", script], { cwd: root, stdio: "inherit" });
+}
