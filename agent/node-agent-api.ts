@@ -26,8 +26,12 @@ export interface SnapshotSummary {
 }
 
 export interface UpgradeOutcome {
-  /** committed: on the target; rolled-back: failed and restored; failed: failed and could not be restored. */
-  result: "committed" | "rolled-back" | "failed" | "noop";
+  /**
+   * committed: on the target; rolled-back: failed after stop, data and release restored, running again;
+   * aborted: failed before the service stopped, nothing changed; failed: the rollback itself failed or the
+   * loop breaker stopped it (an operator must look); noop: already on the target.
+   */
+  result: "committed" | "rolled-back" | "aborted" | "failed" | "noop";
   service: string;
   from?: string;
   to: string;

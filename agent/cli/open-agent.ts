@@ -1,0 +1,34 @@
+import { createLogger } from "../../shared/logger/index.ts";
+import { HoistError } from "../../shared/errors/index.ts";
+import { loadCatalog } from "../../shared/catalog/index.ts";
+import { loadAgentConfig, type AgentConfig } from "../config.ts";
+import { NodeAgent } from "../node-agent.ts";
+
+export interface AgentCliOptions {
+  config: string;
+  service?: string;
+  catalog?: string;
+  verbose?: boolean;
+}
+
+/** Loads the config, builds the agent and finishes any interrupted operation (as the daemon would). */
+export async function openAgent(options: AgentCliOptions): Promise<{ agent: NodeAgent; config: AgentConfig; service: string }> {
+  const config = await loadAgentConfig(options.config);
+  const logger = createLogger({ level: options.verbose ? "debug" : "warn" });
+  const catalog = options.catalog ? await loadCatalog(options.catalog) : undefined;
+  const agent = new NodeAgent(config, { logger, ...(catalog ? { catalog } : {}) });
+  await agent.start();
+  return { agent, config, service: pickService(config, options.service) };
+}
+
+/** The service named by --service, or the only one the config has. */
+export function pickService(config: AgentConfig, name: string | undefined): string {
+  if (name !== undefined) {
+    if (!config.services.some((service) => service.name === name)) {
+      throw new HoistError("NOT_FOUND", `service ${name} is not in the config (has: ${config.services.map((s) => s.name).join(", ")})`);
+    }
+    return name;
+  }
+  if (config.services.length === 1) return config.services[0]!.name;
+  throw new HoistError("INVALID_ARGUMENT", `the config manages several services (${config.services.map((s) => s.name).join(", ")}); pick one with --service`);
+}

@@ -1,0 +1,127 @@
+import type { Command } from "commander";
+import { HoistError } from "../../shared/errors/index.ts";
+import { createProgressPrinter } from "./progress-printer.ts";
+import { openAgent, type AgentCliOptions } from "./open-agent.ts";
+import { formatNodeStatus, formatOutcomeLine } from "./format-status.ts";
+import type { UpgradeOutcome } from "../node-agent-api.ts";
+
+interface JsonFlag {
+  json?: boolean;
+}
+
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Prints an upgrade/rollback outcome and sets the exit code: 0 only when it reached its goal. */
+function reportOutcome(outcome: UpgradeOutcome, json: boolean | undefined, goal: UpgradeOutcome["result"][]): void {
+  if (json) printJson(outcome);
+  else process.stdout.write(`${outcome.service}: ${formatOutcomeLine(outcome)}\n`);
+  if (!goal.includes(outcome.result)) process.exitCode = 1;
+}
+
+function withCommonOptions(command: Command): Command {
+  return command
+    .requiredOption("-c, --config <file>", "agent config file (YAML)")
+    .option("-s, --service <name>", "managed service (may be left out when the config has only one)")
+    .option("-v, --verbose", "log debug details to stderr");
+}
+
+/** Registers the single-node commands: upgrade, rollback, status, snapshot. */
+export function registerAgentCommands(program: Command): void {
+  withCommonOptions(program.command("upgrade"))
+    .description("upgrade one service on this node: stage, drain, stop, snapshot, switch, migrate, start, verify, rejoin, commit; roll back on failure")
+    .requiredOption("-t, --to <version>", "version to upgrade to (every hop from the catalog is run in order)")
+    .option("--catalog <file>", "catalog file (defaults to `catalog:` in the agent config)")
+    .option("--artifact <path-or-url>", "release tarball to install directly (one hop, no migrations); needs --sha256")
+    .option("--sha256 <hex>", "expected sha256 of --artifact")
+    .option("--size <bytes>", "expected size of --artifact in bytes", (value) => Number.parseInt(value, 10))
+    .option("--allow-downgrade", "allow going to an older version than the active one")
+    .option("--key <key>", "idempotency key: repeating the command with it returns the recorded result")
+    .option("--json", "print the outcome as JSON")
+    .action(async (options: AgentCliOptions & JsonFlag & { to: string; artifact?: string; sha256?: string; size?: number; allowDowngrade?: boolean; key?: string }) => {
+      if (options.artifact !== undefined && options.sha256 === undefined) {
+        throw new HoistError("INVALID_ARGUMENT", "--artifact needs --sha256 (the artifact is checked before it is unpacked)");
+      }
+      const { agent, service } = await openAgent(options);
+      const printer = createProgressPrinter();
+      const outcome = await agent.upgrade(
+        {
+          service,
+          to: options.to,
+          allowDowngrade: options.allowDowngrade ?? false,
+          ...(options.key === undefined ? {} : { key: options.key }),
+          ...(options.artifact === undefined ? {} : { artifact: { url: options.artifact, sha256: options.sha256!, ...(options.size === undefined ? {} : { size: options.size }) } }),
+        },
+        { onProgress: printer },
+      );
+      printer.done();
+      reportOutcome(outcome, options.json, ["committed", "noop"]);
+    });
+
+  withCommonOptions(program.command("rollback"))
+    .description("roll the service back: finish a failed operation's rollback, or undo the last committed upgrade (today's data is kept as a snapshot first)")
+    .option("--json", "print the outcome as JSON")
+    .action(async (options: AgentCliOptions & JsonFlag) => {
+      const { agent, service } = await openAgent(options);
+      const printer = createProgressPrinter();
+      const outcome = await agent.rollback(service, { onProgress: printer });
+      printer.done();
+      reportOutcome(outcome, options.json, ["rolled-back"]);
+    });
+
+  withCommonOptions(program.command("status"))
+    .description("show the active release, its artifact sha256, releases and snapshots on disk, and the last upgrade result")
+    .option("--json", "print as JSON")
+    .action(async (options: AgentCliOptions & JsonFlag) => {
+      const { agent } = await openAgent(options);
+      const inventory = await agent.inventory();
+      const services = inventory.services.filter((service) => options.service === undefined || service.name === options.service);
+      if (options.json) printJson({ node: inventory.node, cluster: inventory.cluster, services });
+      else process.stdout.write(`${formatNodeStatus(inventory, options.service)}\n`);
+    });
+
+  const snapshot = program.command("snapshot").description("create, list, verify and restore snapshots of a service's data dirs");
+  withCommonOptions(snapshot.command("create"))
+    .description("snapshot every data dir of the service (tar + manifest of sha256 per file), then verify it")
+    .option("--label <text>", "label stored with the snapshot")
+    .option("--json", "print as JSON")
+    .action(async (options: AgentCliOptions & JsonFlag & { label?: string }) => {
+      const { agent, service } = await openAgent(options);
+      const printer = createProgressPrinter();
+      const summary = await agent.snapshot(service, { onProgress: printer, ...(options.label === undefined ? {} : { label: options.label }) });
+      printer.done();
+      if (options.json) printJson(summary);
+      else process.stdout.write(`snapshot ${summary.id}: ${summary.files} files, ${summary.bytes} bytes, verified\n`);
+    });
+  withCommonOptions(snapshot.command("list"))
+    .description("list snapshots, newest first")
+    .option("--json", "print as JSON")
+    .action(async (options: AgentCliOptions & JsonFlag) => {
+      const { agent, service } = await openAgent(options);
+      const snapshots = await agent.listSnapshots(service);
+      if (options.json) return printJson(snapshots);
+      if (snapshots.length === 0) return void process.stdout.write("no snapshots\n");
+      for (const item of snapshots) {
+        process.stdout.write(`${item.id}  ${item.createdAt}  version ${item.version ?? "-"}  ${item.files} files  ${item.bytes} bytes  ${item.label ?? ""}\n`);
+      }
+    });
+  withCommonOptions(snapshot.command("verify"))
+    .description("check a snapshot's archives against their manifest (sha256 of every file)")
+    .argument("<id>", "snapshot id (see `hoist snapshot list`)")
+    .action(async (id: string, options: AgentCliOptions) => {
+      const { agent, service } = await openAgent(options);
+      await agent.verifySnapshot(service, id, { onProgress: createProgressPrinter() });
+      process.stdout.write(`snapshot ${id}: ok\n`);
+    });
+  withCommonOptions(snapshot.command("restore"))
+    .description("stop the service, make its data dirs byte-identical to the snapshot, start it again")
+    .argument("<id>", "snapshot id (see `hoist snapshot list`)")
+    .action(async (id: string, options: AgentCliOptions) => {
+      const { agent, service } = await openAgent(options);
+      const printer = createProgressPrinter();
+      await agent.restore(service, id, { onProgress: printer });
+      printer.done();
+      process.stdout.write(`restored snapshot ${id}\n`);
+    });
+}

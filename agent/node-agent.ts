@@ -1,0 +1,421 @@
+import { EventEmitter } from "node:events";
+import { HoistError } from "../shared/errors/index.ts";
+import { loadCatalog, planUpgradePath, serviceCatalog, findRelease, type Catalog } from "../shared/catalog/index.ts";
+import type { Logger } from "../shared/logger/index.ts";
+import type { WorkOptions } from "../shared/types/index.ts";
+import type { AgentConfig, ServiceConfig } from "./config.ts";
+import { HealthMonitor } from "./health/index.ts";
+import { cleanPartials, listReleases, readCurrentVersion, readReleaseMeta, releaseDir, stageRelease } from "./release/index.ts";
+import { createSnapshot, listSnapshots, readSnapshotManifest, restoreSnapshot, verifySnapshot } from "./snapshot/index.ts";
+import { runHook } from "./exec/index.ts";
+import { hookEnv } from "./services/hook-env.ts";
+import { servicePaths, type ServicePaths } from "./services/service-paths.ts";
+import { JournalStore } from "./upgrade/journal-store.ts";
+import type { JournalHop, JournalRecord } from "./upgrade/journal-record.ts";
+import { newJournal } from "./upgrade/new-journal.ts";
+import { runJournal, finishJournal, type RunnerDeps } from "./upgrade/upgrade-runner.ts";
+import { nextOnResume } from "./upgrade/transitions.ts";
+import { isRollbackStep } from "./upgrade/transitions.ts";
+import type { StepName } from "./upgrade/steps.ts";
+import type { ClusterOnceGate } from "./upgrade/step-context.ts";
+import { toSnapshotSummary } from "./snapshot-summary.ts";
+import type {
+  HostFacts,
+  NodeAgentApi,
+  NodeInventory,
+  ReleaseOnDisk,
+  ServiceActivity,
+  ServiceInventory,
+  ServingStatus,
+  SnapshotSummary,
+  UpgradeOutcome,
+  UpgradeRequest,
+} from "./node-agent-api.ts";
+
+export const AGENT_VERSION = "0.1.0";
+
+export interface NodeAgentOptions {
+  logger: Logger;
+  /** Host facts, read from a cache (the daemon wires HostFactsCache; the CLI may pass a one-off read). */
+  hostFacts?: () => HostFacts;
+  /** Catalog to use instead of loading config.catalog. */
+  catalog?: Catalog;
+  /** Cluster-wide lock for `cluster-once` migrations (the NATS bus provides it). */
+  clusterOnce?: ClusterOnceGate;
+  /** Run background health monitors (the daemon does; one-shot CLI commands do not). */
+  monitorHealth?: boolean;
+}
+
+interface ManagedService {
+  config: ServiceConfig;
+  paths: ServicePaths;
+  store: JournalStore;
+  monitor?: HealthMonitor;
+  activity: ServiceActivity;
+  /** The operation running now, with its idempotency key. */
+  inFlight?: { key?: string; promise: Promise<UpgradeOutcome> };
+}
+
+const EMPTY_HOST: HostFacts = {
+  hostname: "", os: "", kernel: "", arch: process.arch, cpuModel: "", cpuCores: 0, memTotalBytes: 0, memFreeBytes: 0, uptimeSeconds: 0, disks: [], readAt: "",
+};
+
+function activityOf(step: StepName): ServiceActivity {
+  if (isRollbackStep(step)) return "rolling-back";
+  if (step === "stage") return "staging";
+  if (step === "drain") return "draining";
+  return "upgrading";
+}
+
+/**
+ * The agent of one node: owns its managed services and carries out every operation on them
+ * (CLI, gRPC and NATS all call this). One operation per service at a time; every upgrade is
+ * journaled and resumed or rolled back after a crash.
+ */
+export class NodeAgent implements NodeAgentApi {
+  readonly node: string;
+  readonly cluster: string;
+  private readonly services = new Map<string, ManagedService>();
+  private readonly events = new EventEmitter();
+  private catalog: Catalog | undefined;
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly options: NodeAgentOptions,
+  ) {
+    this.node = config.node;
+    this.cluster = config.cluster;
+    this.catalog = options.catalog;
+    for (const service of config.services) {
+      const paths = servicePaths(config, service);
+      this.services.set(service.name, { config: service, paths, store: new JournalStore(paths), activity: "idle" });
+    }
+  }
+
+  /**
+   * Cleans staging leftovers, finishes or rolls back any operation a crash interrupted, then starts
+   * the health monitors. Resolves when every interrupted operation has ended.
+   */
+  async start(): Promise<void> {
+    for (const managed of this.services.values()) {
+      await cleanPartials(managed.config.installRoot).catch(() => undefined);
+      await this.resumeInterrupted(managed);
+    }
+    if (this.options.monitorHealth) {
+      for (const [name, managed] of this.services) {
+        const monitor = new HealthMonitor({
+          probes: [...managed.config.health.probes],
+          intervalMs: Math.max(managed.config.health.intervalMs, 500),
+          cwd: managed.config.installRoot,
+          env: hookEnv(this.config, managed.config),
+        });
+        monitor.on("change", (status: ServingStatus) => this.events.emit("health", name, status));
+        managed.monitor = monitor;
+        if (managed.activity !== "idle") monitor.hold("NOT_SERVING", managed.activity);
+        monitor.start();
+      }
+    }
+  }
+
+  /** Stops the health monitors. Operations in flight are left to their journal. */
+  async stop(): Promise<void> {
+    for (const managed of this.services.values()) managed.monitor?.stop();
+  }
+
+  private managed(name: string): ManagedService {
+    const managed = this.services.get(name);
+    if (!managed) {
+      throw new HoistError("NOT_FOUND", `service ${name} is not managed by this agent (has: ${[...this.services.keys()].join(", ")})`);
+    }
+    return managed;
+  }
+
+  private runnerDeps(managed: ManagedService): RunnerDeps {
+    return {
+      config: this.config,
+      service: managed.config,
+      paths: managed.paths,
+      store: managed.store,
+      logger: this.options.logger.child({ node: this.node, cluster: this.cluster, service: managed.config.name }),
+      ...(this.options.clusterOnce ? { clusterOnce: this.options.clusterOnce } : {}),
+      onStep: (step) => this.setActivity(managed, activityOf(step)),
+    };
+  }
+
+  private setActivity(managed: ManagedService, activity: ServiceActivity): void {
+    managed.activity = activity;
+    if (!managed.monitor) return;
+    if (activity === "idle" || activity === "staging") managed.monitor.release();
+    else managed.monitor.hold("NOT_SERVING", activity);
+  }
+
+  private async resumeInterrupted(managed: ManagedService): Promise<void> {
+    const record = await managed.store.load();
+    if (!record || record.halted) {
+      if (record?.halted) managed.activity = "stopped";
+      return;
+    }
+    const resumed: JournalRecord = { ...record, resumes: record.resumes + 1 };
+    await managed.store.save(resumed);
+    const deps = this.runnerDeps(managed);
+    const next = nextOnResume({ step: record.step, stopped: record.stopped, resumes: resumed.resumes }, this.config.maxResumeAttempts);
+    deps.logger.warn({ step: record.step, resumes: resumed.resumes, next }, "found an interrupted operation");
+    if (next === "crash-loop") {
+      const halted: JournalRecord = {
+        ...resumed,
+        error: resumed.error ?? { code: "CRASH_LOOP", message: `the agent restarted ${resumed.resumes} times inside this operation; stopped retrying`, step: record.step },
+        rollbackError: { code: "CRASH_LOOP", message: `the loop breaker stopped after ${resumed.resumes} restarts at ${record.step}`, step: record.step },
+      };
+      await finishJournal(deps, halted, "failed");
+      managed.activity = "stopped";
+      return;
+    }
+    const interrupted = { ...resumed, error: resumed.error ?? { code: "INTERNAL", message: `the agent stopped during ${record.step}`, step: record.step } };
+    await this.track(managed, record.key, runJournal(deps, next === record.step ? resumed : interrupted, next));
+  }
+
+  private async track(managed: ManagedService, key: string | undefined, promise: Promise<UpgradeOutcome>): Promise<UpgradeOutcome> {
+    managed.inFlight = { ...(key === undefined ? {} : { key }), promise };
+    try {
+      return await promise;
+    } finally {
+      managed.inFlight = undefined;
+      this.setActivity(managed, "idle");
+    }
+  }
+
+  private async catalogFor(service: string) {
+    if (!this.catalog) {
+      if (!this.config.catalog) {
+        throw new HoistError("INVALID_ARGUMENT", "no catalog: set `catalog:` in the agent config or pass --catalog (or give the artifact with --artifact and --sha256)");
+      }
+      this.catalog = await loadCatalog(this.config.catalog);
+    }
+    return serviceCatalog(this.catalog, service);
+  }
+
+  /** Refuses when another operation holds the service or a halted journal waits for an operator. */
+  private async assertIdle(managed: ManagedService): Promise<void> {
+    if (managed.inFlight) throw new HoistError("BUSY", `service ${managed.config.name} is busy with another operation; wait for it or check \`hoist status\``);
+    const journal = await managed.store.load();
+    if (journal?.halted) {
+      throw new HoistError("WRONG_STATE", `service ${managed.config.name} has a failed ${journal.kind} (at ${journal.step}) waiting for an operator: run \`hoist rollback\` first`);
+    }
+    if (journal) throw new HoistError("BUSY", `service ${managed.config.name} has an operation in progress (at ${journal.step})`);
+  }
+
+  async upgrade(request: UpgradeRequest & { skipMigrations?: string[] }, options: WorkOptions = {}): Promise<UpgradeOutcome> {
+    const managed = this.managed(request.service);
+    if (request.key !== undefined) {
+      if (managed.inFlight?.key === request.key) return managed.inFlight.promise;
+      const recorded = await managed.store.outcomeForKey(request.key);
+      if (recorded) return recorded;
+    }
+    await this.assertIdle(managed);
+    const current = await readCurrentVersion(managed.config.installRoot);
+    if (current === request.to) {
+      const now = new Date().toISOString();
+      const outcome: UpgradeOutcome = { result: "noop", service: request.service, from: current, to: request.to, active: current, hops: [], startedAt: now, finishedAt: now };
+      if (request.key !== undefined) await managed.store.recordOutcome(outcome, request.key);
+      return outcome;
+    }
+    const hops = await this.planHops(request, current);
+    const record = newJournal({
+      kind: "upgrade",
+      service: request.service,
+      ...(current === undefined ? {} : { previousVersion: current }),
+      target: request.to,
+      hops,
+      ...(request.key === undefined ? {} : { key: request.key }),
+      skipDrain: request.skipDrain ?? false,
+      skipMigrations: request.skipMigrations ?? [],
+    });
+    return this.track(managed, request.key, runJournal(this.runnerDeps(managed), record, "stage", options));
+  }
+
+  private async planHops(request: UpgradeRequest, current: string | undefined): Promise<JournalHop[]> {
+    if (request.artifact) {
+      return [{ from: current ?? "", to: request.to, artifact: { ...request.artifact }, migrations: [] }];
+    }
+    const catalog = await this.catalogFor(request.service);
+    return planUpgradePath(catalog, current, request.to, { allowDowngrade: request.allowDowngrade ?? false }).map((hop) => ({
+      from: hop.from,
+      to: hop.to,
+      artifact: { ...hop.release.artifact },
+      migrations: hop.downgrade ? [] : hop.release.migrations.map((migration) => ({ ...migration, run: [...migration.run] })),
+    }));
+  }
+
+  /**
+   * Rolls the service back: a halted operation is rolled back from the start of its rollback; otherwise
+   * the last committed upgrade is undone (a safety snapshot of today's data is taken first, then the
+   * pre-upgrade snapshot restored and the previous release started).
+   */
+  async rollback(service: string, options: WorkOptions & { key?: string } = {}): Promise<UpgradeOutcome> {
+    const managed = this.managed(service);
+    if (options.key !== undefined) {
+      const recorded = await managed.store.outcomeForKey(options.key);
+      if (recorded) return recorded;
+    }
+    if (managed.inFlight) throw new HoistError("BUSY", `service ${service} is busy with another operation`);
+    const journal = await managed.store.load();
+    const deps = this.runnerDeps(managed);
+    if (journal) {
+      const retry: JournalRecord = { ...journal, halted: false, resumes: 0, rollbackError: undefined };
+      return this.track(managed, journal.key, runJournal(deps, retry, "rb-stop", options));
+    }
+    const last = await managed.store.lastOutcome();
+    if (!last || last.result !== "committed" || last.from === undefined || last.snapshotId === undefined) {
+      throw new HoistError("WRONG_STATE", `nothing to roll back for ${service}: the last operation was ${last ? `${last.result} (${last.from ?? "fresh install"} -> ${last.to})` : "never run"}`);
+    }
+    const current = await readCurrentVersion(managed.config.installRoot);
+    if (current !== last.to) {
+      throw new HoistError("WRONG_STATE", `the active release of ${service} is ${current ?? "none"}, not ${last.to} from the last upgrade; refusing to roll back`);
+    }
+    const record = newJournal({
+      kind: "rollback",
+      service,
+      previousVersion: last.from,
+      target: last.from,
+      hops: [],
+      ...(options.key === undefined ? {} : { key: options.key }),
+      skipDrain: true,
+    });
+    const withSnapshot: JournalRecord = { ...record, snapshotId: last.snapshotId };
+    return this.track(managed, options.key, runJournal(deps, withSnapshot, "rb-stop", options));
+  }
+
+  async stage(service: string, version: string, options: WorkOptions = {}): Promise<ReleaseOnDisk> {
+    const managed = this.managed(service);
+    const release = findRelease(await this.catalogFor(service), version);
+    const staged = await stageRelease(
+      { installRoot: managed.config.installRoot, version, artifact: release.artifact, cacheDir: managed.paths.artifacts, limits: managed.config.limits },
+      options,
+    );
+    const active = (await readCurrentVersion(managed.config.installRoot)) === version;
+    return { version, sha256: staged.sha256, active };
+  }
+
+  async snapshot(service: string, options: WorkOptions & { label?: string } = {}): Promise<SnapshotSummary> {
+    const managed = this.managed(service);
+    await this.assertIdle(managed);
+    const version = await readCurrentVersion(managed.config.installRoot);
+    const info = await createSnapshot(
+      {
+        service,
+        dataDirs: [...managed.config.dataDirs],
+        snapshotsDir: managed.paths.snapshots,
+        compression: managed.config.snapshots.compression,
+        ...(version === undefined ? {} : { version }),
+        ...(options.label === undefined ? {} : { label: options.label }),
+      },
+      options,
+    );
+    await verifySnapshot(managed.paths.snapshots, info.id, options);
+    return toSnapshotSummary(await readSnapshotManifest(managed.paths.snapshots, info.id));
+  }
+
+  async listSnapshots(service: string): Promise<SnapshotSummary[]> {
+    const managed = this.managed(service);
+    const snapshots = await listSnapshots(managed.paths.snapshots, service);
+    return snapshots.map(toSnapshotSummary);
+  }
+
+  async verifySnapshot(service: string, id: string, options: WorkOptions = {}): Promise<void> {
+    const managed = this.managed(service);
+    await verifySnapshot(managed.paths.snapshots, id, options);
+  }
+
+  /** Restores a snapshot: stops the service, makes the data dirs identical to it, starts and verifies. */
+  async restore(service: string, snapshotId: string, options: WorkOptions = {}): Promise<void> {
+    const managed = this.managed(service);
+    await this.assertIdle(managed);
+    await verifySnapshot(managed.paths.snapshots, snapshotId, options);
+    const current = await readCurrentVersion(managed.config.installRoot);
+    const ctx = { env: hookEnv(this.config, managed.config), signal: options.signal };
+    this.setActivity(managed, "stopped");
+    try {
+      if (current !== undefined) {
+        options.onProgress?.({ step: "stop", message: "stopping the service" });
+        await runHook("stop", managed.config.hooks.stop, { ...ctx, cwd: releaseDir(managed.config.installRoot, current) });
+      }
+      await restoreSnapshot(managed.paths.snapshots, snapshotId, options);
+      if (current !== undefined) {
+        options.onProgress?.({ step: "start", message: "starting the service" });
+        await runHook("start", managed.config.hooks.start, { ...ctx, cwd: releaseDir(managed.config.installRoot, current) });
+      }
+    } finally {
+      this.setActivity(managed, "idle");
+    }
+  }
+
+  /** Stops the service with its stop hook (a full-stop hop stops every node before upgrading any). */
+  async stopService(service: string, options: WorkOptions = {}): Promise<void> {
+    const managed = this.managed(service);
+    await this.assertIdle(managed);
+    const current = await readCurrentVersion(managed.config.installRoot);
+    if (current === undefined) return;
+    this.setActivity(managed, "stopped");
+    await runHook("stop", managed.config.hooks.stop, { cwd: releaseDir(managed.config.installRoot, current), env: hookEnv(this.config, managed.config), signal: options.signal });
+  }
+
+  async drain(service: string, options: WorkOptions = {}): Promise<void> {
+    await this.runMembershipHook(service, "drain", options);
+  }
+
+  async rejoin(service: string, options: WorkOptions = {}): Promise<void> {
+    await this.runMembershipHook(service, "rejoin", options);
+  }
+
+  private async runMembershipHook(service: string, which: "drain" | "rejoin", options: WorkOptions): Promise<void> {
+    const managed = this.managed(service);
+    const hook = managed.config.hooks[which];
+    const current = await readCurrentVersion(managed.config.installRoot);
+    if (!hook || current === undefined) return;
+    if (which === "drain") this.setActivity(managed, "drained");
+    await runHook(which, hook, { cwd: releaseDir(managed.config.installRoot, current), env: hookEnv(this.config, managed.config), signal: options.signal });
+    if (which === "rejoin") this.setActivity(managed, "idle");
+  }
+
+  health(service: string): ServingStatus {
+    const managed = this.services.get(service);
+    if (!managed) throw new HoistError("NOT_FOUND", `service ${service} is not managed by this agent`);
+    return managed.monitor?.status ?? "UNKNOWN";
+  }
+
+  onHealthChange(listener: (service: string, status: ServingStatus) => void): () => void {
+    this.events.on("health", listener);
+    return () => this.events.off("health", listener);
+  }
+
+  async inventory(): Promise<NodeInventory> {
+    const services = await Promise.all([...this.services.values()].map((managed) => this.serviceInventory(managed)));
+    return { node: this.node, cluster: this.cluster, agentVersion: AGENT_VERSION, services, host: this.options.hostFacts?.() ?? EMPTY_HOST };
+  }
+
+  private async serviceInventory(managed: ManagedService): Promise<ServiceInventory> {
+    const { installRoot } = managed.config;
+    const [active, releases, snapshots, lastUpgrade] = await Promise.all([
+      readCurrentVersion(installRoot),
+      listReleases(installRoot),
+      listSnapshots(managed.paths.snapshots, managed.config.name),
+      managed.store.lastOutcome(),
+    ]);
+    const activeMeta = active === undefined ? undefined : await readReleaseMeta(installRoot, active).catch(() => undefined);
+    return {
+      name: managed.config.name,
+      ...(active === undefined ? {} : { activeVersion: active }),
+      ...(activeMeta?.sha256 === undefined ? {} : { activeSha256: activeMeta.sha256 }),
+      releases: releases.map((release) => ({
+        version: release.version,
+        ...(release.sha256 === undefined ? {} : { sha256: release.sha256 }),
+        ...(release.stagedAt === undefined ? {} : { stagedAt: release.stagedAt }),
+        active: release.active,
+      })),
+      snapshots: snapshots.map(toSnapshotSummary),
+      ...(lastUpgrade === undefined ? {} : { lastUpgrade }),
+      health: managed.monitor?.status ?? "UNKNOWN",
+      activity: managed.activity,
+    };
+  }
+}

@@ -1,0 +1,465 @@
+import { constants, createReadStream } from "node:fs";
+import { link, lstat, mkdir, open, readdir, symlink } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { Parser, type ReadEntry } from "tar";
+import { HoistError, throwIfAborted } from "../../shared/errors/index.ts";
+import { fsyncDir } from "../../shared/fs/index.ts";
+import type { WorkOptions } from "../../shared/types/index.ts";
+
+export interface ExtractLimits {
+  /** Sum of the sizes of all regular files. */
+  maxExtractedBytes: number;
+  /** Number of entries of any kind (files, directories, links). */
+  maxEntries: number;
+}
+
+export interface ExtractResult {
+  /** Regular files written (hardlinks included). */
+  files: number;
+  /** Bytes of regular file content written. */
+  bytes: number;
+}
+
+type Kind = "file" | "dir" | "symlink" | "hardlink";
+
+/** One entry as validated by the first pass; the second pass must see exactly the same sequence. */
+interface PlannedEntry {
+  raw: string;
+  /** Normalized relative path ("" for the extraction dir itself). */
+  path: string;
+  type: string;
+  kind: Kind;
+  size: number;
+  mode: number;
+  /** Normalized link target (symlink: as written; hardlink: archive path of the target). */
+  linkpath?: string;
+  rawLinkpath?: string;
+  mtime?: Date;
+}
+
+interface Plan {
+  entries: PlannedEntry[];
+  bytes: number;
+  /** Every directory the archive makes, explicitly or as a parent. */
+  dirs: Set<string>;
+}
+
+const MAX_DEPTH = 1024;
+const MAX_PATH_LENGTH = 4096;
+const MAX_SYMLINK_HOPS = 40;
+const SPECIAL_BITS = 0o6000;
+
+/**
+ * Extracts a gzip or plain tar archive into `destDir`, refusing anything that could write outside it.
+ *
+ * Pass 1 parses every header with node-tar's parser and writes nothing. It refuses: paths with `..`,
+ * absolute paths, backslashes or drive letters; symlinks whose target is absolute or resolves
+ * outside (following the archive's own symlinks, like the kernel would); hardlinks to anything but
+ * a regular file earlier in the archive; any entry whose path goes through a symlink or a file;
+ * duplicate entries (a directory may repeat); devices, FIFOs and other types; setuid/setgid bits
+ * (the sticky bit is dropped); more than `maxEntries` entries or `maxExtractedBytes` bytes; any
+ * parser warning (bad checksum, truncated body, gzip error); an archive without the end-of-archive
+ * marker; a file that is not gzip or ustar at all.
+ *
+ * Pass 2 parses again and writes each entry itself, sequentially, only if it matches pass 1 entry
+ * for entry: files with O_CREAT|O_EXCL|O_NOFOLLOW and fsync, symlinks and hardlinks with plain
+ * link calls that never overwrite. Modes are kept minus setuid/setgid/sticky (the process umask
+ * still applies), mtimes of files are kept, ownership is never changed. Finally every directory
+ * is fsynced. When it rejects, no write is still in flight; the caller removes `destDir`.
+ *
+ * `destDir` must not exist or be empty (its parent must exist).
+ *
+ * @throws HoistError ARCHIVE_UNSAFE (message names the entry and the rule), INVALID_ARGUMENT when
+ *   destDir is not empty, CANCELLED / TIMEOUT when the signal fires.
+ */
+export async function extractArchiveSafely(
+  archivePath: string,
+  destDir: string,
+  limits: ExtractLimits,
+  options: WorkOptions = {},
+): Promise<ExtractResult> {
+  throwIfAborted(options.signal);
+  await sniffFormat(archivePath);
+  const plan = await planExtraction(archivePath, limits, options.signal);
+  await prepareDest(destDir);
+  const result = await writeEntries(archivePath, destDir, plan, options);
+  for (const dir of [...plan.dirs].sort((a, b) => b.length - a.length)) {
+    throwIfAborted(options.signal);
+    await fsyncDir(dir === "" ? destDir : join(destDir, dir));
+  }
+  return result;
+}
+
+function unsafe(entry: string, rule: string): HoistError {
+  return new HoistError("ARCHIVE_UNSAFE", `unsafe archive entry ${JSON.stringify(entry)}: ${rule}; the artifact was refused`, {
+    details: { entry, rule },
+  });
+}
+
+function badArchive(rule: string, cause?: unknown): HoistError {
+  return new HoistError("ARCHIVE_UNSAFE", `archive refused: ${rule}`, { details: { rule }, cause });
+}
+
+/** Accepts gzip (1f 8b) or a tar with the ustar magic (POSIX, GNU and pax all carry it). */
+async function sniffFormat(archivePath: string): Promise<"gzip" | "tar"> {
+  const handle = await open(archivePath, "r");
+  try {
+    const head = Buffer.alloc(512);
+    const { bytesRead } = await handle.read(head, 0, 512, 0);
+    if (bytesRead >= 3 && head[0] === 0x1f && head[1] === 0x8b && head[2] === 0x08) return "gzip";
+    if (bytesRead === 512 && head.subarray(257, 262).toString("latin1") === "ustar") return "tar";
+    throw badArchive("the file is neither a gzip-compressed nor a ustar tar archive");
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Runs node-tar's parser over the file, handing entries one at a time to `handle` (which must consume the entry). */
+async function parseArchive(
+  archivePath: string,
+  handle: (entry: ReadEntry, guard: <T>(work: Promise<T>) => Promise<T>) => void | Promise<void>,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  // strict: every warning (checksum failure, truncated body, zlib error) arrives as 'error'.
+  const parser = new Parser({ strict: true, zstd: false, brotli: false });
+  let failure: unknown;
+  let rejectFailed!: (err: unknown) => void;
+  const failed = new Promise<never>((_, reject) => {
+    rejectFailed = reject;
+  });
+  failed.catch(() => undefined);
+  const fail = (err: unknown): void => {
+    if (failure !== undefined) return;
+    failure = err;
+    rejectFailed(err);
+  };
+  const guard = <T>(work: Promise<T>): Promise<T> => Promise.race([work, failed]);
+
+  let sawEof = false;
+  let chain: Promise<void> = Promise.resolve();
+  parser.on("entry", (entry: ReadEntry) => {
+    chain = chain
+      .then(async () => {
+        if (failure === undefined) await handle(entry, guard);
+      })
+      .catch(fail);
+  });
+  parser.on("ignoredEntry", (entry: ReadEntry) => fail(unsafe(entry.path, `entry type ${entry.type} is not supported (or its metadata is too large)`)));
+  parser.on("warn", (code: string, message: string) => fail(badArchive(`the archive is truncated or corrupt (${code}: ${message})`)));
+  parser.on("error", (err: Error & { tarCode?: string }) => {
+    const what = err.tarCode === "TAR_ABORT" ? `decompression failed: ${err.message}` : err.message;
+    fail(badArchive(`the archive is truncated or corrupt (${what})`, err));
+  });
+  parser.on("eof", () => {
+    sawEof = true;
+  });
+  const ended = new Promise<void>((resolve) => parser.on("end", () => resolve()));
+  const onAbort = (): void => {
+    try {
+      throwIfAborted(signal);
+    } catch (err) {
+      fail(err);
+    }
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const stream = createReadStream(archivePath);
+  try {
+    onAbort();
+    await guard(
+      (async () => {
+        for await (const chunk of stream) {
+          if (failure !== undefined) return;
+          if (!parser.write(chunk as Buffer)) await guard(new Promise<void>((resolve) => parser.once("drain", () => resolve())));
+        }
+        if (failure !== undefined) return;
+        parser.end();
+        await ended;
+        await chain;
+      })(),
+    );
+  } catch (err) {
+    fail(err);
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    stream.destroy();
+    // Handlers never reject (they feed `fail`) and stop waiting on data once `failed` is settled,
+    // so after this no write of ours is in flight.
+    await chain;
+  }
+  if (failure !== undefined) throw failure;
+  if (!sawEof) throw badArchive("the archive has no end-of-archive marker (it is truncated)");
+}
+
+/** Pass 1: validate every header, write nothing. */
+async function planExtraction(archivePath: string, limits: ExtractLimits, signal: AbortSignal | undefined): Promise<Plan> {
+  const entries: PlannedEntry[] = [];
+  const nodes = new Map<string, Kind>([["", "dir"]]);
+  const symlinks = new Map<string, { raw: string; linkpath: string }>();
+  const foldedSymlinks = new Set<string>();
+  let bytes = 0;
+
+  await parseArchive(
+    archivePath,
+    (entry) => {
+      const raw = entry.path;
+      if (entries.length + 1 > limits.maxEntries) {
+        throw unsafe(raw, `the archive has more than limits.maxEntries (${limits.maxEntries}) entries`);
+      }
+      const kind = kindOf(entry);
+      const path = checkPath(raw, raw, "path");
+      const parts = path === "" ? [] : path.split("/");
+
+      for (let i = 1; i < parts.length; i += 1) {
+        const parent = parts.slice(0, i).join("/");
+        const parentKind = nodes.get(parent);
+        if (parentKind === "symlink" || foldedSymlinks.has(fold(parent))) {
+          throw unsafe(raw, `the path goes through the symlink ${JSON.stringify(parent)}`);
+        }
+        if (parentKind === undefined) nodes.set(parent, "dir");
+        else if (parentKind !== "dir") throw unsafe(raw, `the path goes through ${JSON.stringify(parent)}, which is a ${parentKind}`);
+      }
+      if (path === "" && kind !== "dir") throw unsafe(raw, "only a directory may stand for the extraction directory itself");
+      const existing = nodes.get(path);
+      if (existing !== undefined && !(existing === "dir" && kind === "dir")) {
+        throw unsafe(raw, existing === kind ? "duplicate entry" : `it is a ${kind} but an earlier entry made it a ${existing}`);
+      }
+
+      let mode = entry.mode ?? (kind === "dir" ? 0o755 : 0o644);
+      if ((kind === "file" || kind === "dir") && (mode & SPECIAL_BITS) !== 0) {
+        throw unsafe(raw, `setuid/setgid bits are not allowed (mode ${(mode & 0o7777).toString(8)})`);
+      }
+      mode &= 0o777;
+
+      let linkpath: string | undefined;
+      let size = 0;
+      if (kind === "symlink") {
+        linkpath = String(entry.linkpath ?? "");
+        checkLinkTarget(raw, linkpath);
+        symlinks.set(path, { raw, linkpath });
+        foldedSymlinks.add(fold(path));
+      } else if (kind === "hardlink") {
+        linkpath = checkPath(raw, String(entry.linkpath ?? ""), "hardlink target");
+        const targetKind = nodes.get(linkpath);
+        if (linkpath === "" || (targetKind !== "file" && targetKind !== "hardlink")) {
+          throw unsafe(raw, `hardlink target ${JSON.stringify(entry.linkpath)} is not a regular file earlier in the archive`);
+        }
+      } else if (kind === "file") {
+        size = entry.size;
+        bytes += size;
+        if (bytes > limits.maxExtractedBytes) {
+          throw unsafe(raw, `extracting it would exceed limits.maxExtractedBytes (${limits.maxExtractedBytes} bytes)`);
+        }
+      }
+      nodes.set(path, kind);
+      entries.push({ raw, path, type: entry.type, kind, size, mode, linkpath, rawLinkpath: entry.linkpath, mtime: entry.mtime });
+      entry.resume();
+    },
+    signal,
+  );
+
+  if (entries.length === 0) throw badArchive("the archive has no entries");
+  for (const [path, { raw, linkpath }] of symlinks) {
+    const parentParts = path.split("/").slice(0, -1);
+    const outcome = resolveInArchive(parentParts, linkpath, symlinks);
+    if (outcome === "escapes") throw unsafe(raw, `symlink target ${JSON.stringify(linkpath)} resolves outside the extraction directory`);
+    if (outcome === "loops") throw unsafe(raw, `symlink target ${JSON.stringify(linkpath)} loops through more than ${MAX_SYMLINK_HOPS} symlinks`);
+  }
+  const dirs = new Set<string>();
+  for (const [path, kind] of nodes) if (kind === "dir") dirs.add(path);
+  return { entries, bytes, dirs };
+}
+
+function kindOf(entry: ReadEntry): Kind {
+  switch (entry.type) {
+    case "File":
+    case "OldFile":
+    case "ContiguousFile":
+      return "file";
+    case "Directory":
+      return "dir";
+    case "SymbolicLink":
+      return "symlink";
+    case "Link":
+      return "hardlink";
+    case "CharacterDevice":
+    case "BlockDevice":
+      throw unsafe(entry.path, "device files are not allowed");
+    case "FIFO":
+      throw unsafe(entry.path, "FIFOs are not allowed");
+    default:
+      throw unsafe(entry.path, `entry type ${entry.type} is not supported`);
+  }
+}
+
+/** Validates an archive path and returns it normalized ("a/./b/" -> "a/b"; "./" -> ""). */
+function checkPath(entry: string, value: string, what: string): string {
+  if (value.length === 0) throw unsafe(entry, `${what} is empty`);
+  if (value.length > MAX_PATH_LENGTH) throw unsafe(entry, `${what} is longer than ${MAX_PATH_LENGTH} characters`);
+  if (value.includes("\0")) throw unsafe(entry, `${what} contains a NUL byte`);
+  if (value.includes("\\")) throw unsafe(entry, `${what} contains a backslash (Windows-style paths are refused)`);
+  if (/^[A-Za-z]:/.test(value)) throw unsafe(entry, `${what} starts with a drive letter`);
+  if (value.startsWith("/")) throw unsafe(entry, `${what} is absolute`);
+  const parts = value.split("/").filter((part) => part !== "" && part !== ".");
+  if (parts.includes("..")) throw unsafe(entry, `${what} has a '..' component`);
+  if (parts.length > MAX_DEPTH) throw unsafe(entry, `${what} is nested deeper than ${MAX_DEPTH} levels`);
+  return parts.join("/");
+}
+
+function checkLinkTarget(entry: string, target: string): void {
+  if (target.length === 0) throw unsafe(entry, "symlink target is empty");
+  if (target.length > MAX_PATH_LENGTH) throw unsafe(entry, `symlink target is longer than ${MAX_PATH_LENGTH} characters`);
+  if (target.includes("\0")) throw unsafe(entry, "symlink target contains a NUL byte");
+  if (target.includes("\\")) throw unsafe(entry, `symlink target ${JSON.stringify(target)} contains a backslash`);
+  if (target.startsWith("/") || /^[A-Za-z]:/.test(target)) throw unsafe(entry, `symlink target ${JSON.stringify(target)} is absolute`);
+}
+
+/**
+ * Resolves a relative symlink target the way the kernel would inside a tree holding only the
+ * archive's entries, following the archive's symlinks. "escapes" if any step leaves the root.
+ */
+function resolveInArchive(
+  startParts: string[],
+  target: string,
+  symlinks: Map<string, { linkpath: string }>,
+): "inside" | "escapes" | "loops" {
+  const stack = [...startParts];
+  const queue = target.split("/");
+  let hops = 0;
+  while (queue.length > 0) {
+    const part = queue.shift() as string;
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      if (stack.length === 0) return "escapes";
+      stack.pop();
+      continue;
+    }
+    stack.push(part);
+    const link = symlinks.get(stack.join("/"));
+    if (link !== undefined) {
+      hops += 1;
+      if (hops > MAX_SYMLINK_HOPS) return "loops";
+      if (link.linkpath.startsWith("/")) return "escapes";
+      stack.pop();
+      queue.unshift(...link.linkpath.split("/"));
+    }
+  }
+  return "inside";
+}
+
+/** Case- and Unicode-folded key, so `Link/x` is refused after a symlink `link` too. */
+function fold(path: string): string {
+  return path.normalize("NFC").toLowerCase();
+}
+
+async function prepareDest(destDir: string): Promise<void> {
+  try {
+    await mkdir(destDir, { mode: 0o755 });
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+  const info = await lstat(destDir);
+  if (!info.isDirectory() || (await readdir(destDir)).length > 0) {
+    throw new HoistError("INVALID_ARGUMENT", `extraction directory ${destDir} must be a new or empty directory`, { details: { destDir } });
+  }
+}
+
+/** Pass 2: parse again, check each entry against the plan, write it. */
+async function writeEntries(archivePath: string, destDir: string, plan: Plan, options: WorkOptions): Promise<ExtractResult> {
+  const { onProgress, signal } = options;
+  let index = 0;
+  let files = 0;
+  let bytes = 0;
+  let reportedPercent = -1;
+  const report = (): void => {
+    const percent = plan.bytes === 0 ? 100 : Math.floor((bytes / plan.bytes) * 100);
+    if (percent === reportedPercent) return;
+    reportedPercent = percent;
+    onProgress?.({ step: "stage", message: "extracting", bytes, totalBytes: plan.bytes, percent });
+  };
+  report();
+
+  // File system calls are always awaited to the end (never abandoned), so that nothing is written
+  // after this function settles; only waiting for archive data is cut short by `guard`.
+  await parseArchive(
+    archivePath,
+    async (entry, guard) => {
+      const planned = plan.entries[index];
+      index += 1;
+      if (
+        planned === undefined ||
+        planned.raw !== entry.path ||
+        planned.type !== entry.type ||
+        planned.rawLinkpath !== entry.linkpath ||
+        planned.size !== (planned.kind === "file" ? entry.size : 0)
+      ) {
+        throw unsafe(entry.path, "the archive changed between validation and extraction");
+      }
+      if (planned.kind !== "file") entry.resume();
+      if (planned.path === "") return;
+      const target = join(destDir, planned.path);
+      await mkdir(dirname(target), { recursive: true, mode: 0o755 });
+      switch (planned.kind) {
+        case "dir":
+          await makeDir(target, planned);
+          return;
+        case "symlink":
+          await symlink(planned.linkpath as string, target);
+          return;
+        case "hardlink":
+          await link(join(destDir, planned.linkpath as string), target);
+          files += 1;
+          return;
+        case "file":
+          await writeFile(entry, target, planned, guard, (chunk) => {
+            bytes += chunk;
+            report();
+          });
+          files += 1;
+          return;
+      }
+    },
+    signal,
+  );
+  if (index !== plan.entries.length) throw badArchive("the archive changed between validation and extraction");
+  return { files, bytes };
+}
+
+async function makeDir(target: string, planned: PlannedEntry): Promise<void> {
+  try {
+    await mkdir(target, { mode: planned.mode | 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    if (!(await lstat(target)).isDirectory()) throw unsafe(planned.raw, "a non-directory is in the way");
+  }
+}
+
+/** Writes a file's body with O_EXCL|O_NOFOLLOW (never through or over anything), then fsyncs it. */
+async function writeFile(
+  entry: ReadEntry,
+  target: string,
+  planned: PlannedEntry,
+  guard: <T>(work: Promise<T>) => Promise<T>,
+  onChunk: (bytes: number) => void,
+): Promise<void> {
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+  const handle = await open(target, flags, planned.mode);
+  let written = 0;
+  try {
+    const chunks = entry[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await guard(chunks.next());
+      if (next.done) break;
+      const chunk = next.value;
+      written += chunk.length;
+      if (written > planned.size) throw unsafe(planned.raw, "the body is longer than its header says");
+      await handle.write(chunk);
+      onChunk(chunk.length);
+    }
+    if (written !== planned.size) throw unsafe(planned.raw, `the body is truncated (${written} of ${planned.size} bytes)`);
+    if (planned.mtime !== undefined) await handle.utimes(planned.mtime, planned.mtime);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

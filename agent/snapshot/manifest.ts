@@ -1,0 +1,148 @@
+import { readFile } from "node:fs/promises";
+import { z } from "zod";
+import { HoistError } from "../../shared/errors/index.ts";
+import { writeJsonAtomic } from "../../shared/fs/index.ts";
+import { assertSnapshotId } from "./ids.ts";
+import { manifestPath, snapshotDir } from "./paths.ts";
+
+export const SNAPSHOT_FORMAT_VERSION = 1;
+
+/** A relative path inside a data dir: no leading "/", no "." or ".." or empty segment ("." alone is the dir itself). */
+export function isSafeRelativePath(path: string): boolean {
+  if (path === ".") return true;
+  if (path === "" || path.includes("\0") || path.startsWith("/")) return false;
+  return path.split("/").every((part) => part !== "" && part !== "." && part !== "..");
+}
+
+const entrySchema = z.object({
+  path: z.string().refine(isSafeRelativePath, "must be a relative path without . or .. segments"),
+  type: z.enum(["file", "dir", "symlink"]),
+  size: z.number().int().nonnegative(),
+  mode: z.number().int().min(0).max(0o7777),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+  target: z.string().optional(),
+});
+
+const dataDirSchema = z.object({
+  /** The data dir as configured (absolute). */
+  path: z.string().min(1),
+  /** Archive file name inside the snapshot dir (data-0.tar, data-1.tar.gz ...). */
+  archive: z.string().regex(/^data-\d+\.tar(\.gz)?$/),
+  archiveSha256: z.string().regex(/^[0-9a-f]{64}$/),
+  archiveBytes: z.number().int().nonnegative(),
+  /** The data dir did not exist when the snapshot was taken: restore removes it. */
+  missing: z.boolean().optional(),
+  /** Every entry, in archive order; the first is "." (the data dir itself). */
+  entries: z.array(entrySchema),
+});
+
+export const snapshotManifestSchema = z.object({
+  formatVersion: z.literal(SNAPSHOT_FORMAT_VERSION),
+  id: z.string(),
+  service: z.string().min(1),
+  createdAt: z.string(),
+  version: z.string().optional(),
+  label: z.string().optional(),
+  compression: z.enum(["none", "gzip"]),
+  dataDirs: z.array(dataDirSchema).min(1),
+  /** Regular files over all data dirs. */
+  files: z.number().int().nonnegative(),
+  /** Content bytes of those files. */
+  bytes: z.number().int().nonnegative(),
+});
+
+export type SnapshotManifest = z.output<typeof snapshotManifestSchema>;
+export type SnapshotDataDir = SnapshotManifest["dataDirs"][number];
+export type SnapshotEntry = SnapshotDataDir["entries"][number];
+export type SnapshotCompression = SnapshotManifest["compression"];
+
+/** What create and list return: the manifest without its entry lists, plus where it lives. */
+export interface SnapshotInfo {
+  id: string;
+  service: string;
+  createdAt: string;
+  version?: string;
+  label?: string;
+  compression: SnapshotCompression;
+  files: number;
+  bytes: number;
+  /** Bytes of all archives on disk. */
+  archiveBytes: number;
+  dataDirs: { path: string; archive: string; archiveBytes: number; files: number; bytes: number; missing: boolean }[];
+  /** Absolute path of the snapshot dir. */
+  dir: string;
+}
+
+/** Summarizes a manifest for listing. */
+export function toSnapshotInfo(manifest: SnapshotManifest, dir: string): SnapshotInfo {
+  return {
+    id: manifest.id,
+    service: manifest.service,
+    createdAt: manifest.createdAt,
+    ...(manifest.version === undefined ? {} : { version: manifest.version }),
+    ...(manifest.label === undefined ? {} : { label: manifest.label }),
+    compression: manifest.compression,
+    files: manifest.files,
+    bytes: manifest.bytes,
+    archiveBytes: manifest.dataDirs.reduce((sum, dataDir) => sum + dataDir.archiveBytes, 0),
+    dataDirs: manifest.dataDirs.map((dataDir) => {
+      const files = dataDir.entries.filter((entry) => entry.type === "file");
+      return {
+        path: dataDir.path,
+        archive: dataDir.archive,
+        archiveBytes: dataDir.archiveBytes,
+        files: files.length,
+        bytes: files.reduce((sum, entry) => sum + entry.size, 0),
+        missing: dataDir.missing === true,
+      };
+    }),
+    dir,
+  };
+}
+
+/**
+ * Reads and validates `snapshotsDir/ID/manifest.json`.
+ * Throws INVALID_ARGUMENT for a malformed id, NOT_FOUND when the snapshot does not exist,
+ * SNAPSHOT_CORRUPT when the manifest is unreadable or invalid.
+ */
+export async function readSnapshotManifest(snapshotsDir: string, id: string): Promise<SnapshotManifest> {
+  assertSnapshotId(id);
+  const path = manifestPath(snapshotDir(snapshotsDir, id));
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new HoistError("NOT_FOUND", `snapshot ${id} not found in ${snapshotsDir}; list the snapshots to see which exist`, {
+        details: { snapshotsDir, id },
+        cause: err,
+      });
+    }
+    throw new HoistError("SNAPSHOT_CORRUPT", `cannot read the manifest of snapshot ${id}: ${(err as Error).message}`, { cause: err });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new HoistError("SNAPSHOT_CORRUPT", `manifest of snapshot ${id} is not valid JSON; the snapshot cannot be used`, { cause: err });
+  }
+  const parsed = snapshotManifestSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new HoistError("SNAPSHOT_CORRUPT", `manifest of snapshot ${id} is invalid at ${issue.path.join(".") || "(root)"}: ${issue.message}`, {
+      details: { id, issues: parsed.error.issues.slice(0, 5) },
+    });
+  }
+  if (parsed.data.id !== id) {
+    throw new HoistError("SNAPSHOT_CORRUPT", `manifest in snapshot dir ${id} names a different id (${parsed.data.id})`, { details: { id } });
+  }
+  return parsed.data;
+}
+
+/** Writes the manifest atomically (temp file, fsync, rename, fsync dir). */
+export async function writeSnapshotManifest(dir: string, manifest: SnapshotManifest): Promise<void> {
+  await writeJsonAtomic(manifestPath(dir), manifest);
+}

@@ -1,0 +1,21 @@
+import { join } from "node:path";
+
+/** Suffix of a snapshot dir still being written; such a dir is never listed or restored. */
+export const PARTIAL_SUFFIX = ".partial";
+
+export function snapshotDir(snapshotsDir: string, id: string): string {
+  return join(snapshotsDir, id);
+}
+
+export function partialSnapshotDir(snapshotsDir: string, id: string): string {
+  return join(snapshotsDir, `${id}${PARTIAL_SUFFIX}`);
+}
+
+export function manifestPath(dir: string): string {
+  return join(dir, "manifest.json");
+}
+
+/** Archive file name of the data dir at `index`. */
+export function archiveName(index: number, compression: "none" | "gzip"): string {
+  return compression === "gzip" ? `data-${index}.tar.gz` : `data-${index}.tar`;
+}

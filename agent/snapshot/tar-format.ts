@@ -1,0 +1,260 @@
+/**
+ * The tar format Hoist snapshots are written in: POSIX ustar headers, with a PAX extended header
+ * in front of an entry only when a field does not fit (long path or link target, size >= 8 GiB,
+ * large ids, out-of-range mtime). GNU tar and bsdtar read these archives as they are, so an
+ * operator can always fall back to `tar xf data-0.tar`.
+ *
+ * Only the entry types a snapshot contains are written or accepted: regular file, directory,
+ * symlink (and the PAX header that may precede them).
+ */
+
+export const BLOCK = 512;
+
+/** Entry types of a snapshot archive. */
+export type TarEntryType = "file" | "dir" | "symlink";
+
+export interface TarHeader {
+  /** Path relative to the data dir, without "./" or a trailing "/"; "." is the data dir itself. */
+  path: string;
+  type: TarEntryType;
+  /** Permission bits including setuid, setgid and sticky (0..0o7777). */
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Content bytes (0 for dirs and symlinks). */
+  size: number;
+  /** Seconds since the epoch. */
+  mtime: number;
+  /** Symlink target. */
+  target?: string;
+}
+
+const TYPE_FLAG: Record<TarEntryType, number> = { file: 0x30, dir: 0x35, symlink: 0x32 };
+const PAX_FLAG = 0x78; // 'x'
+const MAX_OCTAL_11 = 0o77777777777;
+const MAX_OCTAL_7 = 0o7777777;
+
+/** The bytes needed to store `size` content bytes: rounded up to whole blocks. */
+export function paddedSize(size: number): number {
+  return Math.ceil(size / BLOCK) * BLOCK;
+}
+
+/** The end-of-archive marker: two zero blocks. */
+export const END_OF_ARCHIVE = new Uint8Array(BLOCK * 2);
+
+/** Bytes `encodeHeader` will produce for this entry (512, or more with a PAX header). */
+export function headerSize(header: TarHeader): number {
+  const pax = paxRecords(header);
+  return pax === undefined ? BLOCK : BLOCK * 2 + paddedSize(pax.length);
+}
+
+/**
+ * Writes the header (and a PAX header before it when needed) into `out` at `offset`.
+ * `out` must hold `headerSize(header)` bytes from `offset`, zero-filled. Returns the bytes written.
+ */
+export function encodeHeader(header: TarHeader, out: Uint8Array, offset: number): number {
+  const pax = paxRecords(header);
+  let at = offset;
+  const name = header.type === "dir" ? (header.path === "." ? "./" : `${header.path}/`) : header.path;
+  if (pax !== undefined) {
+    writeBlock(out, at, {
+      name: "PaxHeader",
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+      size: pax.length,
+      mtime: 0,
+      typeflag: PAX_FLAG,
+      linkname: "",
+    });
+    at += BLOCK;
+    out.set(pax, at);
+    at += paddedSize(pax.length);
+  }
+  writeBlock(out, at, {
+    name: fits(name, 100) ? name : truncate(name, 100),
+    mode: header.mode,
+    uid: header.uid <= MAX_OCTAL_7 ? header.uid : 0,
+    gid: header.gid <= MAX_OCTAL_7 ? header.gid : 0,
+    size: header.size <= MAX_OCTAL_11 ? header.size : 0,
+    mtime: header.mtime >= 0 && header.mtime <= MAX_OCTAL_11 ? header.mtime : 0,
+    typeflag: TYPE_FLAG[header.type],
+    linkname: header.target === undefined ? "" : fits(header.target, 100) ? header.target : truncate(header.target, 100),
+  });
+  return at + BLOCK - offset;
+}
+
+/** PAX records for the fields that do not fit the ustar header, or undefined when all fit. */
+function paxRecords(header: TarHeader): Buffer | undefined {
+  const records: string[] = [];
+  const name = header.type === "dir" ? `${header.path}/` : header.path;
+  if (!fits(name, 100)) records.push(paxRecord("path", name));
+  if (header.target !== undefined && !fits(header.target, 100)) records.push(paxRecord("linkpath", header.target));
+  if (header.size > MAX_OCTAL_11) records.push(paxRecord("size", String(header.size)));
+  if (header.uid > MAX_OCTAL_7) records.push(paxRecord("uid", String(header.uid)));
+  if (header.gid > MAX_OCTAL_7) records.push(paxRecord("gid", String(header.gid)));
+  if (header.mtime < 0 || header.mtime > MAX_OCTAL_11) records.push(paxRecord("mtime", String(header.mtime)));
+  return records.length === 0 ? undefined : Buffer.from(records.join(""), "utf8");
+}
+
+/** One "LEN key=value\n" record; LEN counts the whole record including its own digits. */
+function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`;
+  const bodyBytes = Buffer.byteLength(body);
+  const digits = String(bodyBytes).length;
+  let length = bodyBytes + digits;
+  if (String(length).length > digits) length += 1;
+  return `${length}${body}`;
+}
+
+function fits(value: string, max: number): boolean {
+  return value.length <= max && Buffer.byteLength(value) <= max;
+}
+
+/** A stand-in for a field the PAX header overrides: the first bytes, cut on a character boundary. */
+function truncate(value: string, max: number): string {
+  let out = value.slice(0, max);
+  while (Buffer.byteLength(out) > max) out = out.slice(0, -1);
+  return out;
+}
+
+interface RawFields {
+  name: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: number;
+  typeflag: number;
+  linkname: string;
+}
+
+function writeBlock(out: Uint8Array, at: number, fields: RawFields): void {
+  writeString(out, at, 100, fields.name);
+  writeOctal(out, at + 100, 8, fields.mode);
+  writeOctal(out, at + 108, 8, fields.uid);
+  writeOctal(out, at + 116, 8, fields.gid);
+  writeOctal(out, at + 124, 12, fields.size);
+  writeOctal(out, at + 136, 12, fields.mtime);
+  out[at + 156] = fields.typeflag;
+  writeString(out, at + 157, 100, fields.linkname);
+  writeString(out, at + 257, 6, "ustar");
+  writeString(out, at + 263, 2, "00");
+  let sum = 8 * 0x20; // the checksum field counts as eight spaces
+  for (let i = 0; i < BLOCK; i++) if (i < 148 || i >= 156) sum += out[at + i]!;
+  writeString(out, at + 148, 8, `${sum.toString(8).padStart(6, "0")}\0 `);
+}
+
+function writeString(out: Uint8Array, at: number, length: number, value: string): void {
+  const bytes = Buffer.from(value, "utf8");
+  out.set(bytes.subarray(0, length), at);
+}
+
+function writeOctal(out: Uint8Array, at: number, length: number, value: number): void {
+  writeString(out, at, length, `${value.toString(8).padStart(length - 1, "0")}\0`);
+}
+
+/** Why a header could not be read; the caller turns it into SNAPSHOT_CORRUPT. */
+export class TarFormatError extends Error {
+  override name = "TarFormatError";
+}
+
+/** Result of reading one 512-byte block. */
+export type DecodedBlock =
+  | { kind: "zero" }
+  | { kind: "pax"; size: number }
+  | { kind: "entry"; header: TarHeader };
+
+/**
+ * Reads one header block. PAX overrides are applied by the caller with `applyPax`.
+ * Throws TarFormatError on a bad checksum, a bad field or an entry type a snapshot never contains.
+ */
+export function decodeBlock(block: Uint8Array): DecodedBlock {
+  let zero = true;
+  for (let i = 0; i < BLOCK; i++) {
+    if (block[i] !== 0) {
+      zero = false;
+      break;
+    }
+  }
+  if (zero) return { kind: "zero" };
+  let sum = 8 * 0x20;
+  for (let i = 0; i < BLOCK; i++) if (i < 148 || i >= 156) sum += block[i]!;
+  const stored = readOctal(block, 148, 8, "checksum");
+  if (stored !== sum) throw new TarFormatError("header checksum mismatch");
+  if (readString(block, 257, 5) !== "ustar") throw new TarFormatError("not a ustar header");
+  const typeflag = block[156]!;
+  const size = readOctal(block, 124, 12, "size");
+  if (typeflag === PAX_FLAG) return { kind: "pax", size };
+  const type = typeflag === 0x30 || typeflag === 0 ? "file" : typeflag === 0x35 ? "dir" : typeflag === 0x32 ? "symlink" : undefined;
+  if (type === undefined) throw new TarFormatError(`entry type ${JSON.stringify(String.fromCharCode(typeflag))} is not allowed in a snapshot`);
+  const prefix = readString(block, 345, 155);
+  const rawName = readString(block, 0, 100);
+  const name = prefix === "" ? rawName : `${prefix}/${rawName}`;
+  const linkname = readString(block, 157, 100);
+  return {
+    kind: "entry",
+    header: {
+      path: name,
+      type,
+      mode: readOctal(block, 100, 8, "mode") & 0o7777,
+      uid: readOctal(block, 108, 8, "uid"),
+      gid: readOctal(block, 116, 8, "gid"),
+      size: type === "file" ? size : 0,
+      mtime: readOctal(block, 136, 12, "mtime"),
+      target: type === "symlink" ? linkname : undefined,
+    },
+  };
+}
+
+/** Parses PAX records and applies the ones Hoist writes (path, linkpath, size, uid, gid, mtime). */
+export function applyPax(header: TarHeader, pax: Uint8Array): TarHeader {
+  const bytes = Buffer.from(pax.buffer, pax.byteOffset, pax.byteLength);
+  const out = { ...header };
+  let at = 0;
+  while (at < bytes.length && bytes[at] !== 0) {
+    const space = bytes.indexOf(0x20, at);
+    const length = Number(bytes.subarray(at, space).toString("latin1"));
+    if (space < 0 || !Number.isInteger(length) || length <= space - at || at + length > bytes.length || bytes[at + length - 1] !== 0x0a) {
+      throw new TarFormatError("bad PAX record");
+    }
+    const body = bytes.subarray(space + 1, at + length - 1).toString("utf8");
+    const eq = body.indexOf("=");
+    const key = body.slice(0, eq);
+    const value = body.slice(eq + 1);
+    if (key === "path") out.path = value;
+    else if (key === "linkpath") out.target = value;
+    else if (key === "size") out.size = toInteger(value, "size");
+    else if (key === "uid") out.uid = toInteger(value, "uid");
+    else if (key === "gid") out.gid = toInteger(value, "gid");
+    else if (key === "mtime") out.mtime = Math.floor(Number(value));
+    at += length;
+  }
+  return out;
+}
+
+function toInteger(value: string, field: string): number {
+  const number = Number(value);
+  if (!Number.isSafeInteger(number) || number < 0) throw new TarFormatError(`bad PAX ${field}`);
+  return number;
+}
+
+function readString(block: Uint8Array, at: number, length: number): string {
+  let end = at;
+  while (end < at + length && block[end] !== 0) end++;
+  return Buffer.from(block.buffer, block.byteOffset + at, end - at).toString("utf8");
+}
+
+function readOctal(block: Uint8Array, at: number, length: number, field: string): number {
+  const text = readString(block, at, length).trim();
+  if (!/^[0-7]*$/.test(text)) throw new TarFormatError(`bad ${field} field`);
+  return text === "" ? 0 : parseInt(text, 8);
+}
+
+/** Normalizes an archive name to a manifest path: strips "./" and the trailing "/" of dirs. */
+export function normalizeArchivePath(name: string): string {
+  let path = name;
+  while (path.startsWith("./")) path = path.slice(2);
+  while (path.endsWith("/")) path = path.slice(0, -1);
+  return path === "" ? "." : path;
+}

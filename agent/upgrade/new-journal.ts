@@ -1,0 +1,38 @@
+import { randomUUID } from "node:crypto";
+import type { JournalHop, JournalRecord } from "./journal-record.ts";
+
+export interface NewJournalInput {
+  kind: JournalRecord["kind"];
+  service: string;
+  previousVersion?: string;
+  target: string;
+  hops: JournalHop[];
+  key?: string;
+  skipDrain?: boolean;
+  skipMigrations?: string[];
+}
+
+/** A fresh journal record for an operation about to start (pure). */
+export function newJournal(input: NewJournalInput, now = new Date()): JournalRecord {
+  return {
+    formatVersion: 1,
+    id: randomUUID(),
+    ...(input.key === undefined ? {} : { key: input.key }),
+    kind: input.kind,
+    service: input.service,
+    ...(input.previousVersion === undefined ? {} : { previousVersion: input.previousVersion }),
+    target: input.target,
+    hops: input.hops,
+    skipDrain: input.skipDrain ?? false,
+    skipMigrations: input.skipMigrations ?? [],
+    step: input.kind === "upgrade" ? "stage" : "rb-stop",
+    stepStatus: "started",
+    drained: false,
+    stopped: input.kind === "rollback",
+    migrationsDone: [],
+    resumes: 0,
+    startedAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+    history: [],
+  };
+}

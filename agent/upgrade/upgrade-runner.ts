@@ -1,0 +1,114 @@
+import type { Logger } from "../../shared/logger/index.ts";
+import { throwIfAborted, toHoistError } from "../../shared/errors/index.ts";
+import type { ProgressListener } from "../../shared/types/index.ts";
+import type { AgentConfig, ServiceConfig } from "../config.ts";
+import type { UpgradeOutcome } from "../node-agent-api.ts";
+import type { ServicePaths } from "../services/service-paths.ts";
+import type { JournalEvent, JournalRecord } from "./journal-record.ts";
+import type { JournalStore } from "./journal-store.ts";
+import { STEP_FUNCTIONS } from "./step-runners.ts";
+import type { ClusterOnceGate, StepContext } from "./step-context.ts";
+import type { StepName, TerminalState } from "./steps.ts";
+import { isRollbackStep, isTerminal, nextAfterStep, type NextState } from "./transitions.ts";
+
+export interface RunnerDeps {
+  config: AgentConfig;
+  service: ServiceConfig;
+  paths: ServicePaths;
+  store: JournalStore;
+  logger: Logger;
+  clusterOnce?: ClusterOnceGate;
+  /** Told about every step as it starts (the agent shows it as the service's activity). */
+  onStep?: (step: StepName) => void;
+}
+
+function event(step: JournalEvent["step"], status: JournalEvent["status"], detail?: string): JournalEvent {
+  return { step, status, at: new Date().toISOString(), ...(detail === undefined ? {} : { detail }) };
+}
+
+/**
+ * Carries one journaled operation to a terminal state: saves the journal before and after each step,
+ * runs the step, asks the transition table what comes next. Forward steps honour the caller's signal
+ * (a cancel before stop aborts, after stop rolls back); rollback steps ignore it and run to the end.
+ */
+export async function runJournal(
+  deps: RunnerDeps,
+  initial: JournalRecord,
+  first: NextState,
+  options: { signal?: AbortSignal; onProgress?: ProgressListener } = {},
+): Promise<UpgradeOutcome> {
+  const onProgress = options.onProgress ?? (() => undefined);
+  const neverAborted = new AbortController().signal;
+  const runtime: StepContext["runtime"] = {};
+  let record = initial;
+  let state = first;
+  while (!isTerminal(state)) {
+    const step: StepName = state;
+    const log = deps.logger.child({ step });
+    const hasDrainHook = deps.service.hooks.drain !== undefined && !record.skipDrain && record.previousVersion !== undefined;
+    record = {
+      ...record,
+      step,
+      stepStatus: "started",
+      stopped: record.stopped || step === "stop",
+      drained: record.drained || (step === "drain" && hasDrainHook),
+      updatedAt: new Date().toISOString(),
+      history: [...record.history, event(step, "started")],
+    };
+    await deps.store.save(record);
+    deps.onStep?.(step);
+    onProgress({ step, message: `${step} started` });
+    log.info({ from: record.history.at(-2)?.step, to: step, event: "started" }, "step started");
+    const signal = isRollbackStep(step) ? neverAborted : (options.signal ?? neverAborted);
+    try {
+      throwIfAborted(signal);
+      const patch = await STEP_FUNCTIONS[step]({ config: deps.config, service: deps.service, paths: deps.paths, record, signal, onProgress, logger: log, runtime, ...(deps.clusterOnce ? { clusterOnce: deps.clusterOnce } : {}) });
+      record = { ...record, ...(patch ?? {}), stepStatus: "done", updatedAt: new Date().toISOString(), history: [...record.history, event(step, "done")] };
+      await deps.store.save(record);
+      onProgress({ step, message: `${step} done` });
+      state = nextAfterStep(record, true);
+    } catch (err) {
+      const error = toHoistError(err);
+      log.warn({ err: error, code: error.code }, "step failed");
+      const failure = { code: error.code, message: error.message, step };
+      record = {
+        ...record,
+        ...(isRollbackStep(step) ? { rollbackError: failure } : { error: record.error ?? failure }),
+        updatedAt: new Date().toISOString(),
+        history: [...record.history, event(step, "failed", `${error.code}: ${error.message}`)],
+      };
+      await deps.store.save(record);
+      onProgress({ step, message: `${step} failed: ${error.message}` });
+      state = nextAfterStep(record, false);
+    }
+  }
+  return finishJournal(deps, record, state);
+}
+
+/** Records the outcome (by idempotency key too) and removes the journal: the operation is over. */
+export async function finishJournal(deps: RunnerDeps, record: JournalRecord, terminal: TerminalState): Promise<UpgradeOutcome> {
+  const failure = record.rollbackError ?? record.error;
+  const active = terminal === "committed" ? record.target : terminal === "failed" ? undefined : record.previousVersion;
+  const outcome: UpgradeOutcome = {
+    result: terminal,
+    service: record.service,
+    ...(record.previousVersion === undefined ? {} : { from: record.previousVersion }),
+    to: record.target,
+    ...(active === undefined ? {} : { active }),
+    hops: record.hops.map((hop) => ({ from: hop.from, to: hop.to })),
+    ...(failure && terminal !== "committed"
+      ? { error: { code: failure.code, message: record.rollbackError && record.error ? `${record.error.message}; then the rollback failed at ${record.rollbackError.step}: ${record.rollbackError.message}` : `${failure.step}: ${failure.message}` } }
+      : {}),
+    startedAt: record.startedAt,
+    finishedAt: new Date().toISOString(),
+    ...(record.snapshotId === undefined ? {} : { snapshotId: record.snapshotId }),
+  };
+  await deps.store.recordOutcome(outcome, record.key);
+  if (terminal === "failed") {
+    await deps.store.save({ ...record, halted: true, history: [...record.history, event("failed", "info", "halted: run `hoist rollback` to retry")] });
+  } else {
+    await deps.store.clear();
+  }
+  deps.logger.info({ from: record.step, to: terminal, event: "finished", result: terminal }, "operation finished");
+  return outcome;
+}
