@@ -1,4 +1,5 @@
 import { EventEmitter } from "node:events";
+import { join } from "node:path";
 import { HoistError } from "../shared/errors/index.ts";
 import { loadCatalog, planUpgradePath, serviceCatalog, findRelease, type Catalog } from "../shared/catalog/index.ts";
 import type { Logger } from "../shared/logger/index.ts";
@@ -106,7 +107,7 @@ export class NodeAgent implements NodeAgentApi {
         const monitor = new HealthMonitor({
           probes: [...managed.config.health.probes],
           intervalMs: Math.max(managed.config.health.intervalMs, 500),
-          cwd: managed.config.installRoot,
+          cwd: join(managed.config.installRoot, "current"),
           env: hookEnv(this.config, managed.config),
         });
         monitor.on("change", (status: ServingStatus) => this.events.emit("health", name, status));
@@ -119,7 +120,7 @@ export class NodeAgent implements NodeAgentApi {
 
   /** Stops the health monitors. Operations in flight are left to their journal. */
   async stop(): Promise<void> {
-    for (const managed of this.services.values()) managed.monitor?.stop();
+    await Promise.all([...this.services.values()].map((managed) => managed.monitor?.stop()));
   }
 
   private managed(name: string): ManagedService {

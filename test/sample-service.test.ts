@@ -4,6 +4,7 @@ import { request } from "node:http";
 import { join } from "node:path";
 import * as tar from "tar";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { serviceSchema } from "../agent/config.ts";
 import { loadCatalog, planUpgradePath, serviceCatalog } from "../shared/catalog/index.ts";
 import { buildSampleReleases } from "../scripts/make-sample-releases.ts";
 import {
@@ -17,6 +18,7 @@ import {
   readSamplePid,
   runReleaseScript,
   sampleCatalogPath,
+  sampleServiceConfig,
   sampleServiceEnv,
   sampleTarballPath,
   type KvClient,
@@ -185,6 +187,26 @@ describe("built sample releases", () => {
   });
 });
 
+describe("sampleServiceConfig", () => {
+  it("is a valid services: entry of the agent config, with the hooks, env and probes of the instance", () => {
+    const service = serviceSchema.parse(sampleServiceConfig({ root: "/srv/kv-a", port: 4321, node: "a", sharedDb: "/srv/shared.db" }));
+    expect(service).toMatchObject({
+      name: "kv",
+      installRoot: "/srv/kv-a/install",
+      dataDirs: ["/srv/kv-a/data"],
+      preserve: ["config/service.conf"],
+      env: { KV_PORT: "4321", KV_RUN_DIR: "/srv/kv-a/run", KV_NODE: "a", KV_SHARED_DB: "/srv/shared.db" },
+      hooks: { start: { run: ["bin/start"] }, stop: { run: ["bin/stop"] }, drain: { run: ["bin/leave"] }, rejoin: { run: ["bin/join"] } },
+      health: { minHealthyMs: 500, healthyDeadlineMs: 10_000, intervalMs: 100 },
+    });
+    expect(service.health.probes).toEqual([
+      expect.objectContaining({ type: "http", url: "http://127.0.0.1:4321/healthz" }),
+      { type: "log", file: "/srv/kv-a/run/kv.log", failPattern: "FATAL" },
+    ]);
+    expect("KV_SHARED_DB" in sampleServiceConfig({ root: "/srv/kv-b", port: 4322 }).env!).toBe(false);
+  });
+});
+
 describe("kv process lifecycle", () => {
   it("bin/start detaches into its own session in the real release dir; put/get/delete persist schema 1; a second start is refused; bin/stop stops it", async () => {
     const kv = await makeInstance({ node: "alpha" });
@@ -193,7 +215,8 @@ describe("kv process lifecycle", () => {
 
     const pid = await startHealthy(kv);
     const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-    const sessionId = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[4]);
+    // After "comm) ": state ppid pgrp session ...
+    const sessionId = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3]);
     expect(sessionId).toBe(pid);
     expect(await readlink(`/proc/${pid}/cwd`)).toBe(await realpath(releaseDir));
     const log = await waitForLog(kv, /ready on/);

@@ -77,14 +77,20 @@ export async function runCommand(argv: readonly string[], options: RunCommandOpt
   throwIfAborted(options.signal);
 
   const started = performance.now();
-  const child = spawn(file, argv.slice(1), {
-    cwd: options.cwd,
-    env,
-    argv0: program,
-    shell: false,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  let child: ChildProcess;
+  try {
+    child = spawn(file, argv.slice(1), {
+      cwd: options.cwd,
+      env,
+      argv0: program,
+      shell: false,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+  } catch (err) {
+    // Thrown synchronously for bad arguments (a NUL byte) or no file descriptors left (EMFILE).
+    throw spawnError(err as NodeJS.ErrnoException, program, file, options.cwd);
+  }
   return supervise(child, {
     program,
     file,

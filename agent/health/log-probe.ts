@@ -1,4 +1,3 @@
-import { statSync } from "node:fs";
 import { open } from "node:fs/promises";
 import type { ProbeConfig } from "../config.ts";
 
@@ -9,13 +8,17 @@ const MAX_LINE_BYTES = 64 * 1024;
 /** Most bytes one check reads; the rest is read by the next check. */
 const MAX_READ_PER_CHECK = 16 * 1024 * 1024;
 const CHUNK_BYTES = 256 * 1024;
+/** Bytes before the read position remembered to notice a file rewritten in place. */
+const MARK_BYTES = 64;
 
 /**
- * Where a log probe is in its file and what it has seen there. Made by `createLogProbeState`,
- * which remembers the file's size at that moment: only lines appended afterwards count.
+ * A cursor on one log file plus the first line seen for each watched pattern. Made by
+ * `createLogProbeState`, which remembers the file's size at that moment: only lines appended
+ * afterwards count.
  *
- * One state belongs to one probe (its patterns): the ready line and the fail line it saw are
- * sticky. Checks on the same state are serialized.
+ * Matches are kept per pattern and are sticky, so one state may serve several log probes on the
+ * same file (keyed by file path): each probe registers its patterns with `watch()` before the read,
+ * and every line read is tested against all of them. Reads on one state are serialized.
  */
 export class LogProbeState {
   readonly file: string;
@@ -25,30 +28,49 @@ export class LogProbeState {
   private ino: number | undefined;
   /** Bytes after the last newline, waiting for the rest of their line. */
   private pending: Buffer = Buffer.alloc(0);
+  /** The last bytes before `offset`; if they changed, the file was truncated and rewritten. */
+  private mark: Buffer;
   private queue: Promise<unknown> = Promise.resolve();
-  /** First line that matched failPattern (sticky). */
-  failLine: string | undefined;
-  /** First line that matched readyPattern (sticky). */
-  readyLine: string | undefined;
+  /** Watched patterns (by source) and the first line that matched each. */
+  private readonly matches = new Map<string, { regex: RegExp; line: string | undefined }>();
   /** Whether the file existed at the last read. */
   exists: boolean;
 
-  constructor(file: string, offset: number, ino: number | undefined) {
+  constructor(file: string, offset: number, ino: number | undefined, mark: Buffer = Buffer.alloc(0)) {
     this.file = file;
     this.offset = offset;
     this.ino = ino;
+    this.mark = mark;
     this.exists = ino !== undefined;
   }
 
+  /** Tests every line read from now on against `pattern`. @throws SyntaxError for an invalid pattern. */
+  watch(pattern: string): void {
+    if (!this.matches.has(pattern)) this.matches.set(pattern, { regex: new RegExp(pattern), line: undefined });
+  }
+
+  /** The first line that matched `pattern` since it was watched, if any. */
+  firstMatch(pattern: string): string | undefined {
+    return this.matches.get(pattern)?.line;
+  }
+
   /**
-   * Reads what was appended since the last call and hands each complete line to `onLine`.
-   * A file that shrank (truncated) or has a new inode (rotated) is read again from its start;
-   * lines written to the old file after the last read are then missed. A missing file is not an error.
+   * Reads what was appended since the last read and tests each complete line against the watched
+   * patterns. A file that has a new inode (rotated), shrank, or whose bytes before the read
+   * position changed (truncated and rewritten past the old size, as with copytruncate) is read
+   * again from its start; lines written to the old file after the last read are then missed.
+   * A missing file is not an error (`exists` becomes false).
    */
-  readNewLines(onLine: (line: string) => void): Promise<void> {
-    const next = this.queue.then(() => this.read(onLine));
+  scan(): Promise<void> {
+    const next = this.queue.then(() => this.read((line) => this.match(line)));
     this.queue = next.catch(() => undefined);
     return next;
+  }
+
+  private match(line: string): void {
+    for (const entry of this.matches.values()) {
+      if (entry.line === undefined && entry.regex.test(line)) entry.line = line;
+    }
   }
 
   private async read(onLine: (line: string) => void): Promise<void> {
@@ -65,6 +87,11 @@ export class LogProbeState {
       const info = await handle.stat();
       if (this.ino !== undefined && info.ino !== this.ino) this.restart();
       else if (info.size < this.offset) this.restart();
+      else if (this.mark.length > 0) {
+        const now = Buffer.alloc(this.mark.length);
+        await handle.read(now, 0, now.length, this.offset - this.mark.length);
+        if (!now.equals(this.mark)) this.restart();
+      }
       this.ino = info.ino;
       const end = Math.min(info.size, this.offset + MAX_READ_PER_CHECK);
       const buffer = Buffer.alloc(Math.min(CHUNK_BYTES, Math.max(end - this.offset, 0)));
@@ -72,6 +99,7 @@ export class LogProbeState {
         const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, end - this.offset), this.offset);
         if (bytesRead === 0) break;
         this.offset += bytesRead;
+        this.remember(buffer.subarray(0, bytesRead));
         this.split(buffer.subarray(0, bytesRead), onLine);
       }
     } finally {
@@ -82,6 +110,12 @@ export class LogProbeState {
   private restart(): void {
     this.offset = 0;
     this.pending = Buffer.alloc(0);
+    this.mark = Buffer.alloc(0);
+  }
+
+  private remember(chunk: Buffer): void {
+    const joined = chunk.length >= MARK_BYTES ? chunk : Buffer.concat([this.mark, chunk]);
+    this.mark = Buffer.from(joined.subarray(Math.max(0, joined.length - MARK_BYTES)));
   }
 
   private split(chunk: Buffer, onLine: (line: string) => void): void {
@@ -102,15 +136,22 @@ export class LogProbeState {
 
 /**
  * A state that counts only lines appended to `file` from now on. If the file does not exist yet,
- * everything it will contain counts. Synchronous (one stat) so it can be taken right before the
- * action whose log lines matter, e.g. just before the start hook runs.
+ * everything it will contain counts. Never rejects: an unreadable path gives a state whose checks
+ * report why.
  */
-export function createLogProbeState(file: string): LogProbeState {
+export async function createLogProbeState(file: string): Promise<LogProbeState> {
+  const handle = await open(file, "r").catch(() => undefined);
+  if (handle === undefined) return new LogProbeState(file, 0, undefined);
   try {
-    const info = statSync(file);
-    return new LogProbeState(file, info.size, info.ino);
+    const info = await handle.stat();
+    const mark = Buffer.alloc(Math.min(MARK_BYTES, info.size));
+    const { bytesRead } = await handle.read(mark, 0, mark.length, info.size - mark.length);
+    return new LogProbeState(file, info.size, info.ino, mark.subarray(0, bytesRead));
   } catch {
+    // Not a readable regular file (a directory?): checks will report why.
     return new LogProbeState(file, 0, undefined);
+  } finally {
+    await handle.close().catch(() => undefined);
   }
 }
 
@@ -118,9 +159,13 @@ export function createLogProbeState(file: string): LogProbeState {
  * One fresh state for each log probe of `probes`, keyed by the probe object. Take them before the
  * start hook runs and hand them to `waitHealthy`, so a ready line logged during start counts.
  */
-export function createLogProbeStates(probes: readonly ProbeConfig[]): Map<ProbeConfig, LogProbeState> {
+export async function createLogProbeStates(probes: readonly ProbeConfig[]): Promise<Map<ProbeConfig, LogProbeState>> {
   const states = new Map<ProbeConfig, LogProbeState>();
-  for (const probe of probes) if (probe.type === "log") states.set(probe, createLogProbeState(probe.file));
+  await Promise.all(
+    probes.map(async (probe) => {
+      if (probe.type === "log") states.set(probe, await createLogProbeState(probe.file));
+    }),
+  );
   return states;
 }
 
@@ -135,28 +180,26 @@ export interface LogCheck {
  * unhealthy until a matching line was seen; otherwise healthy. Read errors are unhealthy.
  */
 export async function checkLogProbe(probe: LogProbeConfig, state: LogProbeState): Promise<LogCheck> {
-  let fail: RegExp | undefined;
-  let ready: RegExp | undefined;
+  const { failPattern, readyPattern } = probe;
   try {
-    fail = probe.failPattern === undefined ? undefined : new RegExp(probe.failPattern);
-    ready = probe.readyPattern === undefined ? undefined : new RegExp(probe.readyPattern);
+    if (failPattern !== undefined) state.watch(failPattern);
+    if (readyPattern !== undefined) state.watch(readyPattern);
   } catch (err) {
     return { healthy: false, fatal: true, detail: `invalid pattern: ${(err as Error).message}; fix the probe's failPattern/readyPattern` };
   }
   try {
-    await state.readNewLines((line) => {
-      if (fail && state.failLine === undefined && fail.test(line)) state.failLine = line;
-      if (ready && state.readyLine === undefined && ready.test(line)) state.readyLine = line;
-    });
+    await state.scan();
   } catch (err) {
     return { healthy: false, detail: `cannot read ${state.file}: ${(err as Error).message}` };
   }
-  if (state.failLine !== undefined) return { healthy: false, fatal: true, detail: `fail line: ${clip(state.failLine)}` };
-  if (ready) {
-    if (state.readyLine !== undefined) return { healthy: true, detail: `ready line: ${clip(state.readyLine)}` };
-    return { healthy: false, detail: state.exists ? `no line matching /${ready.source}/ yet` : `${state.file} does not exist yet` };
+  const failLine = failPattern === undefined ? undefined : state.firstMatch(failPattern);
+  if (failLine !== undefined) return { healthy: false, fatal: true, detail: `fail line: ${clip(failLine)}` };
+  if (readyPattern !== undefined) {
+    const readyLine = state.firstMatch(readyPattern);
+    if (readyLine !== undefined) return { healthy: true, detail: `ready line: ${clip(readyLine)}` };
+    return { healthy: false, detail: state.exists ? `no line matching /${readyPattern}/ yet` : `${state.file} does not exist yet` };
   }
-  if (fail) return { healthy: true, detail: `no line matching /${fail.source}/` };
+  if (failPattern !== undefined) return { healthy: true, detail: `no line matching /${failPattern}/` };
   return { healthy: true, detail: "no patterns to check" };
 }
 

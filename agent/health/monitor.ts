@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { ProbeConfig } from "../config.ts";
 import type { ServingStatus } from "../node-agent-api.ts";
-import { createLogProbeState, type LogProbeState } from "./log-probe.ts";
+import { createLogProbeStates, type LogProbeState } from "./log-probe.ts";
 import { checkProbe, type ProbeResult } from "./probes.ts";
 
 export interface HealthMonitorOptions {
@@ -59,7 +59,8 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   private reported: ServingStatus = "UNKNOWN";
   private holding: { status: ServingStatus; reason: string } | undefined;
   private results: ProbeResult[] = [];
-  private logStates = new Map<ProbeConfig, LogProbeState>();
+  /** Log probe states of the current generation (taken at start() / release()). */
+  private logStates: Promise<Map<ProbeConfig, LogProbeState>> = Promise.resolve(new Map());
   private running = false;
   private controller: AbortController | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -138,8 +139,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
 
   private resetRound(): void {
     this.generation += 1;
-    this.logStates = new Map();
-    for (const probe of this.probes) if (probe.type === "log") this.logStates.set(probe, createLogProbeState(probe.file));
+    this.logStates = createLogProbeStates(this.probes);
   }
 
   private schedule(delayMs: number): void {
@@ -170,8 +170,9 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   private async check(signal: AbortSignal, generation: number): Promise<void> {
     let results: ProbeResult[];
     try {
+      const logStates = await this.logStates;
       results = await Promise.all(
-        this.probes.map((probe) => checkProbe(probe, { cwd: this.cwd, env: this.env, signal, logState: this.logStates.get(probe) })),
+        this.probes.map((probe) => checkProbe(probe, { cwd: this.cwd, env: this.env, signal, logState: logStates.get(probe) })),
       );
     } catch (err) {
       if (signal.aborted) return;

@@ -82,8 +82,6 @@ export async function checkProbe(probe: ProbeConfig, ctx: ProbeContext): Promise
 type Outcome = { healthy: boolean; detail: string };
 
 function checkHttp(url: string, expectStatus: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<Outcome> {
-  const timeout = AbortSignal.timeout(timeoutMs);
-  const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
   return new Promise<Outcome>((resolve) => {
     let parsed: URL;
     try {
@@ -92,24 +90,37 @@ function checkHttp(url: string, expectStatus: number, timeoutMs: number, signal:
       resolve({ healthy: false, detail: `invalid URL ${url}` });
       return;
     }
-    const request = parsed.protocol === "https:" ? httpsRequest : httpRequest;
+    // A local controller instead of AbortSignal.any: the monitor's parent signal lives for months,
+    // and a listener we remove ourselves cannot pile up on it.
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    const onAbort = (): void => controller.abort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const finish = (outcome: Outcome): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      resolve(outcome);
+    };
     const onResponse = (response: IncomingMessage): void => {
       const status = response.statusCode ?? 0;
       response.destroy();
-      resolve(
+      finish(
         status === expectStatus
           ? { healthy: true, detail: `HTTP ${status}` }
           : { healthy: false, detail: `HTTP ${status}, expected ${expectStatus}` },
       );
     };
+    const request = parsed.protocol === "https:" ? httpsRequest : httpRequest;
     const req = request(
       parsed,
-      { method: "GET", agent: false, signal: combined, headers: { "user-agent": "hoist-health-probe", connection: "close" } },
+      { method: "GET", agent: false, signal: controller.signal, headers: { "user-agent": "hoist-health-probe", connection: "close" } },
       onResponse,
     );
-    req.on("error", (err) => {
-      resolve({ healthy: false, detail: timeout.aborted ? `no response within ${timeoutMs} ms` : err.message });
-    });
+    req.on("error", (err) => finish({ healthy: false, detail: timedOut ? `no response within ${timeoutMs} ms` : err.message }));
     req.end();
   });
 }

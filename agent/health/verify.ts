@@ -19,11 +19,12 @@ export interface WaitHealthyOptions extends WorkOptions {
   /** Service name used in messages ("kv did not stay healthy ..."). */
   service?: string;
   /**
-   * States of the log probes, keyed by probe object (see `createLogProbeStates`). Probes without
-   * one get a state made at the call's start: only lines logged after the call count then. Pass
-   * states taken before the start hook so a ready line logged during start counts.
+   * States of the log probes, keyed by probe object (see `createLogProbeStates`) or by file path
+   * (one state may serve several probes on a file). Probes without one get a state made at the
+   * call's start: only lines logged after the call count then. Pass states taken before the start
+   * hook so a ready line logged during start counts.
    */
-  logStates?: ReadonlyMap<ProbeConfig, LogProbeState>;
+  logStates?: ReadonlyMap<ProbeConfig | string, LogProbeState>;
 }
 
 export interface HealthyOutcome {
@@ -55,9 +56,12 @@ export async function waitHealthy(probes: readonly ProbeConfig[], options: WaitH
   const started = performance.now();
   const deadline = started + healthyDeadlineMs;
   const states = new Map<ProbeConfig, LogProbeState>();
-  for (const probe of probes) {
-    if (probe.type === "log") states.set(probe, options.logStates?.get(probe) ?? createLogProbeState(probe.file));
-  }
+  await Promise.all(
+    probes.map(async (probe) => {
+      if (probe.type !== "log") return;
+      states.set(probe, options.logStates?.get(probe) ?? options.logStates?.get(probe.file) ?? (await createLogProbeState(probe.file)));
+    }),
+  );
 
   let streakSince: number | undefined;
   let lastFailures: ProbeResult[] = [];

@@ -133,7 +133,7 @@ async function parseArchive(
     failure = err;
     rejectFailed(err);
   };
-  const guard = <T>(work: Promise<T>): Promise<T> => Promise.race([work, failed]);
+  const guard = <T>(work: Promise<T>): Promise<T> => (failure !== undefined ? failed : Promise.race([work, failed]));
 
   let sawEof = false;
   let chain: Promise<void> = Promise.resolve();

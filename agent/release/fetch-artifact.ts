@@ -121,6 +121,7 @@ export async function fetchArtifact(artifact: ArtifactRef, cacheDir: string, opt
     return { path: finalPath, sha256, size: bytes, cached: false };
   } catch (err) {
     await rm(partialPath, { force: true });
+    if (err instanceof HoistError) throw err;
     throwIfAborted(signal);
     throw toHoistError(err, "ARTIFACT_FETCH_FAILED");
   }

@@ -5,6 +5,9 @@ import type { ProgressListener } from "../types/index.ts";
 import type { AgentClient as GeneratedAgentClient } from "./generated/hoist/agent/v1/Agent.ts";
 import type { HealthClient as GeneratedHealthClient } from "./generated/grpc/health/v1/Health.ts";
 import type { Progress__Output } from "./generated/hoist/agent/v1/Progress.ts";
+import type { NodeInventory__Output } from "./generated/hoist/agent/v1/NodeInventory.ts";
+import type { ListSnapshotsResponse__Output } from "./generated/hoist/agent/v1/ListSnapshotsResponse.ts";
+import type { HealthCheckResponse__Output } from "./generated/grpc/health/v1/HealthCheckResponse.ts";
 import {
   fromWireInventory,
   fromWireOutcome,
@@ -225,11 +228,11 @@ export function createAgentClient(target: string, options: AgentClientOptions = 
   return {
     target,
     async getInventory(options) {
-      const wire = await unary((md, co, cb) => agent.getInventory({}, md, co, cb), options);
+      const wire = await unary<NodeInventory__Output>((md, co, cb) => agent.getInventory({}, md, co, cb), options);
       return fromWireInventory(wire);
     },
     async listSnapshots(service, options) {
-      const wire = await unary((md, co, cb) => agent.listSnapshots({ service }, md, co, cb), options);
+      const wire = await unary<ListSnapshotsResponse__Output>((md, co, cb) => agent.listSnapshots({ service }, md, co, cb), options);
       return wire.snapshots.map(fromWireSnapshot);
     },
     stage(service, version, options) {
@@ -254,8 +257,8 @@ export function createAgentClient(target: string, options: AgentClientOptions = 
       await operation((md, co) => agent.rejoin({ service, cluster }, md, co), () => undefined, options);
     },
     async check(service = "", options) {
-      const response = await unary((md, co, cb) => health.check({ service }, md, co, cb), options);
-      return response.status;
+      const response = await unary<HealthCheckResponse__Output>((md, co, cb) => health.check({ service }, md, co, cb), options);
+      return response.status as HealthStatus;
     },
     watch,
     close() {

@@ -139,8 +139,8 @@ export type SampleServiceConfig = z.input<typeof serviceSchema>;
  */
 export function sampleServiceConfig(options: SampleServiceOptions): SampleServiceConfig {
   const { root, port } = options;
+  // No PATH: the agent gives every hook its own clean PATH with node's dir first.
   const env: Record<string, string> = {
-    PATH: samplePath(),
     KV_PORT: String(port),
     KV_RUN_DIR: join(root, "run"),
     KV_NODE: options.node ?? "node-1",
@@ -176,7 +176,7 @@ export function sampleServiceConfig(options: SampleServiceOptions): SampleServic
  */
 export function sampleServiceEnv(options: SampleServiceOptions): Record<string, string> {
   const config = sampleServiceConfig(options);
-  return { ...config.env, HOIST_DATA_DIR: join(options.root, "data") };
+  return { PATH: samplePath(), ...config.env, HOIST_DATA_DIR: join(options.root, "data") };
 }
 
 /** PATH with the running node's dir first, then the system dirs (sh, setsid, sed). */
@@ -223,7 +223,8 @@ export function runReleaseScript(
 ): Promise<ScriptResult> {
   const [program, ...args] = argv;
   if (!program) throw new Error("runReleaseScript needs a program");
-  const budget = AbortSignal.any([AbortSignal.timeout(options.timeoutMs ?? 30_000), ...(options.signal ? [options.signal] : [])]);
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const budget = AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(options.signal ? [options.signal] : [])]);
   return new Promise((resolve, reject) => {
     const child = spawn(program.startsWith("/") ? program : join(releaseDir, program), args, { cwd: releaseDir, env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -236,8 +237,9 @@ export function runReleaseScript(
       if (!exited) child.kill("SIGKILL");
       child.stdout.destroy();
       child.stderr.destroy();
-      const state = exited ? "exited but its stdout/stderr stayed open (a child kept them)" : "did not exit";
-      reject(new Error(`${argv.join(" ")} ${state} in time; stdout: ${stdout.trim()} stderr: ${stderr.trim()}`));
+      const state = exited ? "exited, but a child it started kept its stdout/stderr open" : "did not exit";
+      const why = options.signal?.aborted ? "before it was cancelled" : `within ${timeoutMs} ms`;
+      reject(new Error(`${argv.join(" ")} ${state} ${why}; stdout: ${stdout.trim()} stderr: ${stderr.trim()}`));
     };
     budget.addEventListener("abort", onAbort, { once: true });
     child.once("error", (err) => {

@@ -1,0 +1,119 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { open, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
+import { HoistError } from "../../shared/errors/index.ts";
+import type { SnapshotCompression, SnapshotDataDir, SnapshotManifest } from "./manifest.ts";
+import type { PushChunk, SnapshotWorker } from "./worker-client.ts";
+import { CHUNK_BYTES } from "./worker-protocol.ts";
+
+export interface ReadArchiveOptions {
+  mode: "verify" | "extract";
+  /** Extract mode: the dir to create and fill. */
+  target?: string;
+  chown?: boolean;
+  /** Content bytes of this archive checked so far. */
+  onBytes?: (bytes: number) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Streams one archive of a snapshot through the worker, which checks every entry against the
+ * manifest (and extracts, in extract mode), while this thread hashes the archive file itself.
+ * Reads the archive once. Throws SNAPSHOT_CORRUPT naming the first difference: archive size, an
+ * entry (path, type, mode, size, sha256, target), the tar structure, the gzip stream, or the
+ * archive's sha256.
+ */
+export async function readArchive(worker: SnapshotWorker, dir: string, dataDir: SnapshotDataDir, compression: SnapshotCompression, options: ReadArchiveOptions): Promise<void> {
+  const path = join(dir, dataDir.archive);
+  const corrupt = (message: string, cause?: unknown) =>
+    new HoistError("SNAPSHOT_CORRUPT", `snapshot archive ${dataDir.archive}: ${message}; the snapshot cannot be trusted`, {
+      details: { archive: dataDir.archive, dataDir: dataDir.path },
+      cause,
+    });
+  const expectedGz = compression === "gzip";
+  if (dataDir.archive.endsWith(".gz") !== expectedGz) throw corrupt(`name does not match the compression ${compression}`);
+  let size: number;
+  try {
+    size = (await stat(path)).size;
+  } catch (err) {
+    throw corrupt(`cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, err);
+  }
+  if (size !== dataDir.archiveBytes) throw corrupt(`is ${size} bytes but the manifest says ${dataDir.archiveBytes}`);
+
+  const hash = createHash("sha256");
+  const feed = async (push: PushChunk) => {
+    if (!expectedGz) {
+      const handle = await open(path, "r");
+      try {
+        for (;;) {
+          const buffer = Buffer.allocUnsafeSlow(CHUNK_BYTES);
+          const { bytesRead } = await handle.read(buffer, 0, CHUNK_BYTES, null);
+          if (bytesRead === 0) break;
+          const chunk = bytesRead === CHUNK_BYTES ? buffer : buffer.subarray(0, bytesRead);
+          hash.update(chunk);
+          await push(chunk);
+        }
+      } finally {
+        await handle.close();
+      }
+      return;
+    }
+    try {
+      await pipeline(
+        createReadStream(path, { highWaterMark: 1024 * 1024 }),
+        async function* tap(source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            hash.update(chunk);
+            yield chunk;
+          }
+        },
+        createGunzip({ chunkSize: 1024 * 1024 }),
+        async (source: AsyncIterable<Buffer>) => {
+          for await (const chunk of source) await push(chunk);
+        },
+      );
+    } catch (err) {
+      if (typeof (err as NodeJS.ErrnoException).code === "string" && (err as NodeJS.ErrnoException).code!.startsWith("Z_")) {
+        throw corrupt(`is not a valid gzip stream (${(err as Error).message})`, err);
+      }
+      throw err;
+    }
+  };
+
+  await worker.unpack(
+    { mode: options.mode, target: options.target, entries: dataDir.entries, chown: options.chown ?? false, label: dataDir.archive },
+    feed,
+    (bytes) => options.onBytes?.(bytes),
+    options.signal,
+  );
+  const actual = hash.digest("hex");
+  if (actual !== dataDir.archiveSha256) throw corrupt(`sha256 ${actual} differs from the manifest's ${dataDir.archiveSha256}`);
+}
+
+/** The totals of the manifest must add up (a cheap check before reading any archive). */
+export function checkManifestTotals(manifest: SnapshotManifest): void {
+  let files = 0;
+  let bytes = 0;
+  for (const dataDir of manifest.dataDirs) {
+    for (const entry of dataDir.entries) {
+      if (entry.type !== "file") continue;
+      files += 1;
+      bytes += entry.size;
+      if (entry.sha256 === undefined) throw new HoistError("SNAPSHOT_CORRUPT", `manifest of snapshot ${manifest.id} has no sha256 for ${entry.path}`, { details: { id: manifest.id, path: entry.path } });
+    }
+    if (dataDir.missing === true && dataDir.entries.length > 0) {
+      throw new HoistError("SNAPSHOT_CORRUPT", `manifest of snapshot ${manifest.id} marks ${dataDir.path} missing but lists entries`, { details: { id: manifest.id } });
+    }
+    if (dataDir.missing !== true && (dataDir.entries[0]?.path !== "." || dataDir.entries[0].type !== "dir")) {
+      throw new HoistError("SNAPSHOT_CORRUPT", `manifest of snapshot ${manifest.id} does not start ${dataDir.path} with its root entry "."`, { details: { id: manifest.id } });
+    }
+  }
+  if (files !== manifest.files || bytes !== manifest.bytes) {
+    throw new HoistError("SNAPSHOT_CORRUPT", `manifest of snapshot ${manifest.id} says ${manifest.files} files / ${manifest.bytes} bytes but lists ${files} / ${bytes}`, {
+      details: { id: manifest.id },
+    });
+  }
+}

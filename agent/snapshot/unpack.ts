@@ -1,0 +1,214 @@
+import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, lutimesSync, chmodSync, chownSync, mkdirSync, openSync, symlinkSync, utimesSync, writeSync } from "node:fs";
+import { createHash, type Hash } from "node:crypto";
+import { join } from "node:path";
+import { HoistError } from "../../shared/errors/index.ts";
+import { isSafeRelativePath, type SnapshotEntry } from "./manifest.ts";
+import { TarFormatError, type TarHeader } from "./tar-format.ts";
+import { TarParser, type TarParserHandler } from "./tar-parser.ts";
+import { walkDataDir } from "./walk.ts";
+
+export interface UnpackOptions {
+  /** verify: read and check only; extract: also write the tree into `target` (which must not exist). */
+  mode: "verify" | "extract";
+  target?: string;
+  /** Manifest entries of this data dir, in archive order. */
+  entries: SnapshotEntry[];
+  /** Restore owners (uid/gid) from the archive: only possible, and only done, as root. */
+  chown: boolean;
+  /** Names the archive in messages (e.g. "data-0.tar"). */
+  label: string;
+}
+
+interface OpenEntry {
+  header: TarHeader;
+  expected: SnapshotEntry;
+  hash?: Hash;
+  fd?: number;
+}
+
+const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/**
+ * Checks a snapshot archive against its manifest entries while it streams by and, in extract mode,
+ * writes the tree. Every archive entry must be the next manifest entry with the same path, type,
+ * mode, size, symlink target and sha256; anything else throws SNAPSHOT_CORRUPT naming the first
+ * difference.
+ *
+ * Extraction cannot escape `target`: paths are relative without `..` (checked against the
+ * manifest schema and again here), an entry's parent must be a dir this extraction created (so
+ * never a symlink), files are created with O_EXCL|O_NOFOLLOW, and nothing existing is overwritten.
+ * Dir modes and times are applied last, deepest first, so read-only dirs can still be filled.
+ * Runs in the snapshot worker (synchronous fs calls).
+ */
+export class Unpacker implements TarParserHandler {
+  bytesDone = 0;
+  private readonly parser = new TarParser(this);
+  private index = 0;
+  private current: OpenEntry | undefined;
+  private readonly createdDirs = new Set<string>(["."]);
+  private readonly dirs: TarHeader[] = [];
+
+  constructor(private readonly options: UnpackOptions) {
+    if (options.mode === "extract") mkdirSync(this.target, { mode: 0o700 });
+  }
+
+  private get target(): string {
+    return this.options.target!;
+  }
+
+  push(chunk: Uint8Array): void {
+    try {
+      this.parser.push(chunk);
+    } catch (err) {
+      throw this.wrap(err);
+    }
+  }
+
+  /** After the last chunk: checks that nothing is missing, then (extract) finishes dirs and checks the tree. */
+  finish(): void {
+    try {
+      this.parser.end();
+    } catch (err) {
+      throw this.wrap(err);
+    }
+    if (this.index !== this.options.entries.length) {
+      const next = this.options.entries[this.index]!;
+      throw this.corrupt(`archive ends after ${this.index} entries but the manifest lists ${this.options.entries.length} (first missing: ${next.path})`, next.path);
+    }
+    if (this.options.mode === "extract") {
+      for (let i = this.dirs.length - 1; i >= 0; i--) {
+        const header = this.dirs[i]!;
+        const abs = this.abs(header.path);
+        if (this.options.chown) chownSync(abs, header.uid, header.gid);
+        chmodSync(abs, header.mode);
+        utimesSync(abs, header.mtime, header.mtime);
+      }
+      this.checkTree();
+    }
+  }
+
+  /** Closes what is open after a failure (the caller removes the target). */
+  close(): void {
+    if (this.current?.fd !== undefined) {
+      closeSync(this.current.fd);
+      this.current.fd = undefined;
+    }
+  }
+
+  onEntry(header: TarHeader): void {
+    const expected = this.options.entries[this.index];
+    if (expected === undefined) throw this.corrupt(`archive holds ${header.path} after the ${this.index} entries the manifest lists`, header.path);
+    if (header.path !== expected.path) {
+      throw this.corrupt(`entry ${this.index} of the archive is ${header.path} but the manifest expects ${expected.path}`, expected.path);
+    }
+    if (!isSafeRelativePath(header.path)) throw this.corrupt(`unsafe path ${JSON.stringify(header.path)} in the archive`, header.path);
+    if (header.type !== expected.type) throw this.corrupt(`${header.path} is a ${header.type} in the archive but a ${expected.type} in the manifest`, header.path);
+    if (header.mode !== expected.mode) {
+      throw this.corrupt(`${header.path} has mode ${octal(header.mode)} in the archive but ${octal(expected.mode)} in the manifest`, header.path);
+    }
+    if (header.size !== expected.size) throw this.corrupt(`${header.path} is ${header.size} bytes in the archive but ${expected.size} in the manifest`, header.path);
+    if (header.type === "symlink" && header.target !== expected.target) {
+      throw this.corrupt(`symlink ${header.path} points to ${header.target} in the archive but to ${expected.target} in the manifest`, header.path);
+    }
+    const open: OpenEntry = { header, expected };
+    if (header.type === "file") open.hash = createHash("sha256");
+    this.current = open;
+    if (this.options.mode === "extract") this.create(open);
+  }
+
+  onData(data: Uint8Array): void {
+    const open = this.current!;
+    open.hash!.update(data);
+    if (open.fd !== undefined) {
+      let done = 0;
+      while (done < data.length) done += writeSync(open.fd, data, done, data.length - done);
+    }
+    this.bytesDone += data.length;
+  }
+
+  onEntryEnd(): void {
+    const open = this.current!;
+    if (open.hash !== undefined) {
+      const actual = open.hash.digest("hex");
+      if (actual !== open.expected.sha256) {
+        throw this.corrupt(`${open.header.path}: content sha256 ${actual} differs from the manifest's ${open.expected.sha256 ?? "(none)"}`, open.header.path);
+      }
+    }
+    if (open.fd !== undefined) {
+      const fd = open.fd;
+      open.fd = undefined;
+      try {
+        if (this.options.chown) fchownSync(fd, open.header.uid, open.header.gid);
+        fchmodSync(fd, open.header.mode);
+        futimesSync(fd, open.header.mtime, open.header.mtime);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    this.current = undefined;
+    this.index += 1;
+  }
+
+  private create(open: OpenEntry): void {
+    const { header } = open;
+    if (header.path === ".") {
+      this.dirs.push(header);
+      return;
+    }
+    const slash = header.path.lastIndexOf("/");
+    const parent = slash < 0 ? "." : header.path.slice(0, slash);
+    if (!this.createdDirs.has(parent)) throw this.corrupt(`${header.path} comes before its parent dir ${parent} in the archive`, header.path);
+    const abs = this.abs(header.path);
+    try {
+      if (header.type === "dir") {
+        mkdirSync(abs, { mode: 0o700 });
+        this.createdDirs.add(header.path);
+        this.dirs.push(header);
+      } else if (header.type === "symlink") {
+        symlinkSync(header.target!, abs);
+        if (this.options.chown) lchownSync(abs, header.uid, header.gid);
+        lutimesSync(abs, header.mtime, header.mtime);
+      } else {
+        open.fd = openSync(abs, WRITE_FLAGS, 0o600);
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EEXIST") throw this.corrupt(`${header.path} appears twice in the archive`, header.path);
+      throw err;
+    }
+  }
+
+  /** The extracted tree must be exactly the manifest: same entries, types, modes, sizes, targets. */
+  private checkTree(): void {
+    const found = walkDataDir(this.target, () => false).items;
+    const entries = this.options.entries;
+    for (let i = 0; i < Math.max(found.length, entries.length); i++) {
+      const item = found[i];
+      const entry = entries[i];
+      if (item === undefined || entry === undefined || item.path !== entry.path) {
+        const path = entry?.path ?? item?.path ?? "?";
+        throw new HoistError("SNAPSHOT_CORRUPT", `extracted tree differs from the manifest at ${path}`, { details: { archive: this.options.label, path } });
+      }
+      const same = item.type === entry.type && item.mode === entry.mode && item.size === entry.size && (entry.type !== "symlink" || item.target === entry.target);
+      if (!same) throw new HoistError("SNAPSHOT_CORRUPT", `extracted ${entry.path} differs from the manifest (type, mode, size or target)`, { details: { archive: this.options.label, path: entry.path } });
+    }
+  }
+
+  private abs(path: string): string {
+    return path === "." ? this.target : join(this.target, path);
+  }
+
+  private corrupt(message: string, path?: string): HoistError {
+    return new HoistError("SNAPSHOT_CORRUPT", `snapshot archive ${this.options.label}: ${message}`, {
+      details: { archive: this.options.label, ...(path === undefined ? {} : { path }) },
+    });
+  }
+
+  private wrap(err: unknown): unknown {
+    if (err instanceof TarFormatError) return this.corrupt(`${err.message} (near byte ${this.parser.offset})`);
+    return err;
+  }
+}
+
+function octal(mode: number): string {
+  return `0${mode.toString(8).padStart(3, "0")}`;
+}

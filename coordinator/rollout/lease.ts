@@ -1,0 +1,83 @@
+import type { KV } from "nats";
+import { HoistError } from "../../shared/errors/index.ts";
+import { decodeJson, encodeJson } from "../../shared/bus/index.ts";
+
+export interface LeaseRecord {
+  owner: string;
+  /** Grows by one at every takeover; a coordinator writes only while its epoch is the current one. */
+  epoch: number;
+  expiresAt: number;
+}
+
+/**
+ * The lease that makes one coordinator drive a cluster (key `CLUSTER.lease` in hoist_rollouts).
+ * Taken by create, or by compare-and-set once the holder let it expire; renewed by compare-and-set,
+ * so a coordinator that was paused past its lease finds the revision moved and is fenced out.
+ */
+export class ClusterLease {
+  private revision = 0;
+  private record: LeaseRecord | undefined;
+
+  constructor(
+    private readonly kv: KV,
+    private readonly cluster: string,
+    private readonly owner: string,
+    private readonly ttlMs = 10_000,
+  ) {}
+
+  get key(): string {
+    return `${this.cluster}.lease`;
+  }
+
+  get epoch(): number {
+    return this.record?.epoch ?? 0;
+  }
+
+  /** Who holds the lease now, if anyone holds a live one. */
+  async holder(now = Date.now()): Promise<LeaseRecord | undefined> {
+    const entry = await this.kv.get(this.key);
+    if (!entry || entry.operation !== "PUT" || entry.value.length === 0) return undefined;
+    const record = decodeJson<LeaseRecord>(entry.value);
+    return record.expiresAt > now ? record : undefined;
+  }
+
+  /** Takes the lease if it is free or expired; LEASE_LOST naming the holder otherwise. */
+  async acquire(now = Date.now()): Promise<void> {
+    const entry = await this.kv.get(this.key);
+    const current = entry && entry.operation === "PUT" && entry.value.length > 0 ? decodeJson<LeaseRecord>(entry.value) : undefined;
+    if (current && current.expiresAt > now && current.owner !== this.owner) {
+      throw new HoistError("LEASE_LOST", `cluster ${this.cluster} is driven by coordinator ${current.owner} (lease until ${new Date(current.expiresAt).toISOString()})`);
+    }
+    const next: LeaseRecord = { owner: this.owner, epoch: (current?.epoch ?? 0) + 1, expiresAt: now + this.ttlMs };
+    try {
+      this.revision = entry ? await this.kv.update(this.key, encodeJson(next), entry.revision) : await this.kv.create(this.key, encodeJson(next));
+    } catch (err) {
+      throw new HoistError("LEASE_LOST", `another coordinator took the lease of cluster ${this.cluster} first`, { cause: err });
+    }
+    this.record = next;
+  }
+
+  /** Extends the lease; LEASE_LOST when someone else changed it (we were fenced out). */
+  async renew(now = Date.now()): Promise<void> {
+    if (!this.record) throw new HoistError("LEASE_LOST", "the lease was never acquired");
+    const next = { ...this.record, expiresAt: now + this.ttlMs };
+    try {
+      this.revision = await this.kv.update(this.key, encodeJson(next), this.revision);
+      this.record = next;
+    } catch (err) {
+      this.record = undefined;
+      throw new HoistError("LEASE_LOST", `coordinator ${this.owner} lost the lease of cluster ${this.cluster}`, { cause: err });
+    }
+  }
+
+  /** Gives the lease up (expires it at once) if we still hold it. */
+  async release(): Promise<void> {
+    if (!this.record) return;
+    try {
+      await this.kv.update(this.key, encodeJson({ ...this.record, expiresAt: 0 }), this.revision);
+    } catch {
+      // someone else holds it now: nothing of ours to release
+    }
+    this.record = undefined;
+  }
+}

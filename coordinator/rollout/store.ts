@@ -1,0 +1,58 @@
+import type { KV } from "nats";
+import { HoistError } from "../../shared/errors/index.ts";
+import { decodeJson, encodeJson } from "../../shared/bus/index.ts";
+
+export interface Versioned<T> {
+  value: T;
+  revision: number;
+}
+
+/**
+ * Rollout records in JetStream KV (bucket hoist_rollouts), key `CLUSTER.rollout.ID`. A record only
+ * changes by compare-and-set on its revision: a writer that lost the race (or a fenced coordinator)
+ * gets CONFLICT and must reload.
+ */
+export class RolloutStore<T extends { id: string; cluster: string }> {
+  constructor(private readonly kv: KV) {}
+
+  static key(cluster: string, id: string): string {
+    return `${cluster}.rollout.${id}`;
+  }
+
+  async create(value: T): Promise<Versioned<T>> {
+    try {
+      const revision = await this.kv.create(RolloutStore.key(value.cluster, value.id), encodeJson(value));
+      return { value, revision };
+    } catch (err) {
+      throw new HoistError("CONFLICT", `rollout ${value.id} already exists`, { cause: err });
+    }
+  }
+
+  async load(cluster: string, id: string): Promise<Versioned<T> | undefined> {
+    const entry = await this.kv.get(RolloutStore.key(cluster, id));
+    if (!entry || entry.operation !== "PUT" || entry.value.length === 0) return undefined;
+    return { value: decodeJson<T>(entry.value), revision: entry.revision };
+  }
+
+  /** Writes `value` only if the stored revision is still `revision`; CONFLICT otherwise. */
+  async save(value: T, revision: number): Promise<Versioned<T>> {
+    try {
+      const next = await this.kv.update(RolloutStore.key(value.cluster, value.id), encodeJson(value), revision);
+      return { value, revision: next };
+    } catch (err) {
+      throw new HoistError("CONFLICT", `rollout ${value.id} changed under us (expected revision ${revision}); reloading`, { cause: err });
+    }
+  }
+
+  /** Every rollout of a cluster (or of all clusters), oldest key first. */
+  async list(cluster?: string): Promise<Versioned<T>[]> {
+    const keys: string[] = [];
+    const iterator = await this.kv.keys(cluster === undefined ? "*.rollout.*" : `${cluster}.rollout.*`);
+    for await (const key of iterator) keys.push(key);
+    const loaded = await Promise.all(keys.sort().map(async (key) => {
+      const entry = await this.kv.get(key);
+      return entry && entry.operation === "PUT" && entry.value.length > 0 ? { value: decodeJson<T>(entry.value), revision: entry.revision } : undefined;
+    }));
+    return loaded.filter((item): item is Versioned<T> => item !== undefined);
+  }
+}

@@ -1,0 +1,2 @@
+export * from "./schema.ts";
+export { findServiceInventory, minFreeBytes, type ObservedInventory } from "./observed.ts";

@@ -1,0 +1,1 @@
+export { startLocalNatsServer, findNatsServerBinary, type LocalNatsServer, type LocalNatsOptions } from "./local-server.ts";
