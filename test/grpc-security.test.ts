@@ -47,7 +47,7 @@ async function serve(config: Partial<AgentGrpcConfig>): Promise<AgentGrpcServer>
 
 /** Asks for the inventory; resolves with the node name or the HoistError code (and gRPC status). */
 async function tryInventory(server: AgentGrpcServer, options: AgentClientOptions): Promise<string> {
-  const client = createAgentClient(server.address, options);
+  const client = createAgentClient(server.address, withServerName(options));
   try {
     return (await client.getInventory({ deadlineMs: 5000 })).node;
   } catch (err) {
@@ -133,7 +133,7 @@ describe("mutual TLS", () => {
 
   it("a valid certificate whose names are not allowed gets PERMISSION_DENIED", async () => {
     expect(await tryInventory(server, { caFile: ca.certFile, ...pair(intruderCert) })).toBe("UNAUTHENTICATED/PERMISSION_DENIED");
-    const client = createAgentClient(server.address, { caFile: ca.certFile, ...pair(intruderCert) });
+    const client = createAgentClient(server.address, withServerName({ caFile: ca.certFile, ...pair(intruderCert) }));
     try {
       await expect(client.check("")).rejects.toMatchObject({ details: { grpcStatus: "PERMISSION_DENIED", client: ["intruder"] } });
     } finally {
@@ -174,6 +174,11 @@ describe("refusing to start without security", () => {
     expect(isLoopbackListen(listen)).toBe(expected);
   });
 });
+
+/** TLS clients name the certificate's DNS name (Node warns when TLS SNI is an IP address). */
+function withServerName(options: AgentClientOptions): AgentClientOptions {
+  return options.insecure ? options : { serverName: "localhost", ...options };
+}
 
 function pair(cert: TestCert): { certFile: string; keyFile: string } {
   return { certFile: cert.certFile, keyFile: cert.keyFile };

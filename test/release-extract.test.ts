@@ -100,6 +100,47 @@ describe("extractArchiveSafely", () => {
     await expect(stat(join(dir, "out"))).rejects.toMatchObject({ code: "ENOENT" });
   });
 
+  it("counts directories implied by a deep path against maxEntries", async () => {
+    const dir = await makeTempDir();
+    const archive = join(dir, "deep.tar");
+    await writeFile(archive, writeRawTar([{ path: "a/b/c/file", body: "x" }]));
+    const err = await refusal(extractArchiveSafely(archive, join(dir, "out"), { maxEntries: 3, maxExtractedBytes: 100 }));
+    expect(err.code).toBe("ARCHIVE_UNSAFE");
+    expect(err.message).toContain("maxEntries (3)");
+    expect(await extractArchiveSafely(archive, join(dir, "out"), { maxEntries: 4, maxExtractedBytes: 100 })).toEqual({ files: 1, bytes: 1 });
+  });
+
+  it("refuses symlinks that loop", async () => {
+    const dir = await makeTempDir();
+    const archive = join(dir, "loop.tar");
+    await writeFile(
+      archive,
+      writeRawTar([
+        { path: "a", type: "symlink", linkpath: "b" },
+        { path: "b", type: "symlink", linkpath: "a" },
+      ]),
+    );
+    const err = await refusal(extractArchiveSafely(archive, join(dir, "out"), roomy));
+    expect(err.code).toBe("ARCHIVE_UNSAFE");
+    expect(err.message).toContain("loops");
+  });
+
+  it("refuses a path through a symlink differing only in case (case-insensitive filesystems)", async () => {
+    const dir = await makeTempDir();
+    const archive = join(dir, "case.tar");
+    await writeFile(
+      archive,
+      writeRawTar([
+        { path: "sub/", type: "dir" },
+        { path: "Link", type: "symlink", linkpath: "sub" },
+        { path: "link/evil", body: "x" },
+      ]),
+    );
+    const err = await refusal(extractArchiveSafely(archive, join(dir, "out"), roomy));
+    expect(err.code).toBe("ARCHIVE_UNSAFE");
+    expect(err.message).toContain('"link/evil"');
+  });
+
   it("refuses a gzip bomb-like file over maxExtractedBytes before writing anything", async () => {
     const dir = await makeTempDir();
     const archive = join(dir, "big.tgz");

@@ -51,7 +51,8 @@ export async function startAgentGrpcServer(agent: NodeAgentApi, config: AgentGrp
       logger: log,
       track(work) {
         inflight.add(work);
-        void work.finally(() => inflight.delete(work));
+        const forget = () => inflight.delete(work);
+        work.then(forget, forget);
       },
     }),
   );

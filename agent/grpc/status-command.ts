@@ -30,7 +30,14 @@ export async function runAgentStatus(options: AgentStatusOptions): Promise<numbe
   let client: ReturnType<typeof createAgentClient> | undefined;
   try {
     const token = options.token ?? (options.tokenFile === undefined ? undefined : await readToken(options.tokenFile));
-    client = createAgentClient(options.target, { ...options, token });
+    client = createAgentClient(options.target, {
+      insecure: options.insecure,
+      caFile: options.caFile,
+      certFile: options.certFile,
+      keyFile: options.keyFile,
+      serverName: options.serverName,
+      token,
+    });
     const inventory = await client.getInventory({ deadlineMs: options.deadlineMs ?? 10_000 });
     stdout.write(options.json ? `${JSON.stringify(inventory, null, 2)}\n` : `${formatInventory(inventory)}\n`);
     return 0;

@@ -47,6 +47,8 @@ interface Plan {
 const MAX_DEPTH = 1024;
 const MAX_PATH_LENGTH = 4096;
 const MAX_SYMLINK_HOPS = 40;
+/** Bounds the work of checking symlink targets (path components looked at, over all symlinks). */
+const MAX_RESOLVE_STEPS = 50_000_000;
 const SPECIAL_BITS = 0o6000;
 
 /**
@@ -197,26 +199,36 @@ async function planExtraction(archivePath: string, limits: ExtractLimits, signal
   const symlinks = new Map<string, { raw: string; linkpath: string }>();
   const foldedSymlinks = new Set<string>();
   let bytes = 0;
+  let impliedDirs = 0;
 
   await parseArchive(
     archivePath,
     (entry) => {
       const raw = entry.path;
-      if (entries.length + 1 > limits.maxEntries) {
-        throw unsafe(raw, `the archive has more than limits.maxEntries (${limits.maxEntries}) entries`);
-      }
+      const tooMany = () => unsafe(raw, `the archive has more than limits.maxEntries (${limits.maxEntries}) entries (directories implied by paths count too)`);
+      if (entries.length + impliedDirs + 1 > limits.maxEntries) throw tooMany();
       const kind = kindOf(entry);
       const path = checkPath(raw, raw, "path");
       const parts = path === "" ? [] : path.split("/");
 
-      for (let i = 1; i < parts.length; i += 1) {
-        const parent = parts.slice(0, i).join("/");
-        const parentKind = nodes.get(parent);
-        if (parentKind === "symlink" || foldedSymlinks.has(fold(parent))) {
-          throw unsafe(raw, `the path goes through the symlink ${JSON.stringify(parent)}`);
+      // Walk up to the deepest ancestor already known as a directory: its own ancestors were
+      // checked when it was added, and no symlink can replace it later (that is a conflict).
+      let known = parts.length - 1;
+      for (; known > 0; known -= 1) {
+        const ancestor = parts.slice(0, known).join("/");
+        const ancestorKind = nodes.get(ancestor);
+        if (ancestorKind === "dir") break;
+        if (ancestorKind === "symlink") throw unsafe(raw, `the path goes through the symlink ${JSON.stringify(ancestor)}`);
+        if (ancestorKind !== undefined) throw unsafe(raw, `the path goes through ${JSON.stringify(ancestor)}, which is a ${ancestorKind}`);
+      }
+      for (let depth = known + 1; depth < parts.length; depth += 1) {
+        const parent = parts.slice(0, depth).join("/");
+        if (foldedSymlinks.size > 0 && foldedSymlinks.has(fold(parent))) {
+          throw unsafe(raw, `the path goes through the symlink ${JSON.stringify(parent)} (compared case-insensitively)`);
         }
-        if (parentKind === undefined) nodes.set(parent, "dir");
-        else if (parentKind !== "dir") throw unsafe(raw, `the path goes through ${JSON.stringify(parent)}, which is a ${parentKind}`);
+        impliedDirs += 1;
+        if (entries.length + impliedDirs + 1 > limits.maxEntries) throw tooMany();
+        nodes.set(parent, "dir");
       }
       if (path === "" && kind !== "dir") throw unsafe(raw, "only a directory may stand for the extraction directory itself");
       const existing = nodes.get(path);
@@ -258,9 +270,11 @@ async function planExtraction(archivePath: string, limits: ExtractLimits, signal
   );
 
   if (entries.length === 0) throw badArchive("the archive has no entries");
+  const budget = { steps: MAX_RESOLVE_STEPS };
   for (const [path, { raw, linkpath }] of symlinks) {
     const parentParts = path.split("/").slice(0, -1);
-    const outcome = resolveInArchive(parentParts, linkpath, symlinks);
+    const outcome = resolveInArchive(parentParts, linkpath, symlinks, budget);
+    if (outcome === "too-complex") throw unsafe(raw, "the archive's symlinks are too many or too deep to verify");
     if (outcome === "escapes") throw unsafe(raw, `symlink target ${JSON.stringify(linkpath)} resolves outside the extraction directory`);
     if (outcome === "loops") throw unsafe(raw, `symlink target ${JSON.stringify(linkpath)} loops through more than ${MAX_SYMLINK_HOPS} symlinks`);
   }
@@ -321,7 +335,8 @@ function resolveInArchive(
   startParts: string[],
   target: string,
   symlinks: Map<string, { linkpath: string }>,
-): "inside" | "escapes" | "loops" {
+  budget: { steps: number },
+): "inside" | "escapes" | "loops" | "too-complex" {
   const stack = [...startParts];
   const queue = target.split("/");
   let hops = 0;
@@ -334,6 +349,8 @@ function resolveInArchive(
       continue;
     }
     stack.push(part);
+    budget.steps -= stack.length;
+    if (budget.steps < 0) return "too-complex";
     const link = symlinks.get(stack.join("/"));
     if (link !== undefined) {
       hops += 1;

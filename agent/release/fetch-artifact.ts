@@ -4,6 +4,7 @@ import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { get as httpGet, type IncomingMessage } from "node:http";
 import { get as httpsGet } from "node:https";
+import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { HoistError, throwIfAborted, toHoistError } from "../../shared/errors/index.ts";
 import { fsyncDir } from "../../shared/fs/index.ts";
@@ -80,51 +81,69 @@ export async function fetchArtifact(artifact: ArtifactRef, cacheDir: string, opt
   await rm(partialPath, { force: true });
   try {
     const { body, totalBytes } = await openSource(artifact, options);
-    const expectedTotal = artifact.size ?? totalBytes;
-    if (totalBytes !== undefined) {
-      if (totalBytes > options.maxBytes) throw tooBig(artifact.url, totalBytes, options.maxBytes);
-      if (artifact.size !== undefined && totalBytes !== artifact.size) throw sizeMismatch(artifact.url, artifact.size, totalBytes);
-    }
-    const hash = createHash("sha256");
-    let bytes = 0;
-    let reported = -1;
-    const report = (force: boolean) => {
-      const percent = expectedTotal ? Math.floor((bytes / expectedTotal) * 100) : undefined;
-      const due = percent !== undefined ? percent !== reported : bytes - reported >= PROGRESS_EVERY_BYTES;
-      if (!force && !due) return;
-      reported = percent ?? bytes;
-      onProgress?.({ step: "stage", message: `fetching ${redactUrl(artifact.url)}`, bytes, totalBytes: expectedTotal, percent });
-    };
-    const handle = await open(partialPath, "w", 0o600);
     try {
-      report(true);
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        throwIfAborted(signal);
-        bytes += chunk.length;
-        if (bytes > options.maxBytes) throw tooBig(artifact.url, options.maxBytes, options.maxBytes, true);
-        if (artifact.size !== undefined && bytes > artifact.size) throw sizeMismatch(artifact.url, artifact.size, bytes, true);
-        hash.update(chunk);
-        await handle.write(chunk);
-        report(false);
-      }
-      throwIfAborted(signal);
-      if (artifact.size !== undefined && bytes !== artifact.size) throw sizeMismatch(artifact.url, artifact.size, bytes);
-      const actual = hash.digest("hex");
-      if (actual !== sha256) throw checksumMismatch(artifact.url, sha256, actual);
-      await handle.sync();
+      const size = await download(artifact, sha256, body, totalBytes, partialPath, options);
+      await rename(partialPath, finalPath);
+      await fsyncDir(cacheDir);
+      return { path: finalPath, sha256, size, cached: false };
     } finally {
-      await handle.close();
+      body.destroy();
     }
-    await rename(partialPath, finalPath);
-    await fsyncDir(cacheDir);
-    report(true);
-    return { path: finalPath, sha256, size: bytes, cached: false };
   } catch (err) {
     await rm(partialPath, { force: true });
     if (err instanceof HoistError) throw err;
     throwIfAborted(signal);
     throw toHoistError(err, "ARTIFACT_FETCH_FAILED");
   }
+}
+
+/** Streams `body` into `partialPath`, hashing on the way; returns the size once size and sha256 match. */
+async function download(
+  artifact: ArtifactRef,
+  sha256: string,
+  body: Readable,
+  totalBytes: number | undefined,
+  partialPath: string,
+  options: FetchOptions,
+): Promise<number> {
+  const { signal, onProgress } = options;
+  if (totalBytes !== undefined) {
+    if (totalBytes > options.maxBytes) throw tooBig(artifact.url, totalBytes, options.maxBytes);
+    if (artifact.size !== undefined && totalBytes !== artifact.size) throw sizeMismatch(artifact.url, artifact.size, totalBytes);
+  }
+  const expectedTotal = artifact.size ?? totalBytes;
+  const hash = createHash("sha256");
+  let bytes = 0;
+  let reported = -1;
+  const report = (force: boolean): void => {
+    const percent = expectedTotal ? Math.floor((bytes / expectedTotal) * 100) : undefined;
+    const due = percent !== undefined ? percent !== reported : bytes - reported >= PROGRESS_EVERY_BYTES;
+    if (!force && !due) return;
+    reported = percent ?? bytes;
+    onProgress?.({ step: "stage", message: `fetching ${redactUrl(artifact.url)}`, bytes, totalBytes: expectedTotal, percent });
+  };
+  const handle = await open(partialPath, "w", 0o600);
+  try {
+    report(true);
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      throwIfAborted(signal);
+      bytes += chunk.length;
+      if (bytes > options.maxBytes) throw tooBig(artifact.url, options.maxBytes, options.maxBytes, true);
+      if (artifact.size !== undefined && bytes > artifact.size) throw sizeMismatch(artifact.url, artifact.size, bytes, true);
+      hash.update(chunk);
+      await handle.write(chunk);
+      report(false);
+    }
+    throwIfAborted(signal);
+    if (artifact.size !== undefined && bytes !== artifact.size) throw sizeMismatch(artifact.url, artifact.size, bytes);
+    const actual = hash.digest("hex");
+    if (actual !== sha256) throw checksumMismatch(artifact.url, sha256, actual);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  report(true);
+  return bytes;
 }
 
 /** Returns the size of the cached artifact when its bytes still hash to `sha256`; removes a bad copy. */
@@ -154,7 +173,7 @@ async function verifyCached(path: string, sha256: string, size: number | undefin
 }
 
 /** Opens the artifact's byte stream; `totalBytes` is known for files and for HTTP with Content-Length. */
-async function openSource(artifact: ArtifactRef, options: FetchOptions): Promise<{ body: AsyncIterable<Uint8Array>; totalBytes?: number }> {
+async function openSource(artifact: ArtifactRef, options: FetchOptions): Promise<{ body: Readable; totalBytes?: number }> {
   const { url } = artifact;
   if (/^https?:\/\//i.test(url)) return openHttp(url, options.signal);
   let path: string;
@@ -185,7 +204,7 @@ async function openSource(artifact: ArtifactRef, options: FetchOptions): Promise
   return { body: createReadStream(path, { signal: options.signal }), totalBytes: info.size };
 }
 
-async function openHttp(url: string, signal: AbortSignal | undefined): Promise<{ body: AsyncIterable<Uint8Array>; totalBytes?: number }> {
+async function openHttp(url: string, signal: AbortSignal | undefined): Promise<{ body: Readable; totalBytes?: number }> {
   const shown = redactUrl(url);
   let response: IncomingMessage;
   try {

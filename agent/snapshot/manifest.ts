@@ -3,16 +3,9 @@ import { z } from "zod";
 import { HoistError } from "../../shared/errors/index.ts";
 import { writeJsonAtomic } from "../../shared/fs/index.ts";
 import { assertSnapshotId } from "./ids.ts";
-import { manifestPath, snapshotDir } from "./paths.ts";
+import { isSafeRelativePath, manifestPath, snapshotDir } from "./paths.ts";
 
 export const SNAPSHOT_FORMAT_VERSION = 1;
-
-/** A relative path inside a data dir: no leading "/", no "." or ".." or empty segment ("." alone is the dir itself). */
-export function isSafeRelativePath(path: string): boolean {
-  if (path === ".") return true;
-  if (path === "" || path.includes("\0") || path.startsWith("/")) return false;
-  return path.split("/").every((part) => part !== "" && part !== "." && part !== "..");
-}
 
 const entrySchema = z.object({
   path: z.string().refine(isSafeRelativePath, "must be a relative path without . or .. segments"),

@@ -19,3 +19,10 @@ export function manifestPath(dir: string): string {
 export function archiveName(index: number, compression: "none" | "gzip"): string {
   return compression === "gzip" ? `data-${index}.tar.gz` : `data-${index}.tar`;
 }
+
+/** A relative path inside a data dir: no leading "/", no "." or ".." or empty segment ("." alone is the dir itself). */
+export function isSafeRelativePath(path: string): boolean {
+  if (path === ".") return true;
+  if (path === "" || path.includes("\0") || path.startsWith("/")) return false;
+  return path.split("/").every((part) => part !== "" && part !== "." && part !== "..");
+}

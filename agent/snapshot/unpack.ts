@@ -2,7 +2,8 @@ import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, 
 import { createHash, type Hash } from "node:crypto";
 import { join } from "node:path";
 import { HoistError } from "../../shared/errors/index.ts";
-import { isSafeRelativePath, type SnapshotEntry } from "./manifest.ts";
+import type { SnapshotEntry } from "./manifest.ts";
+import { isSafeRelativePath } from "./paths.ts";
 import { TarFormatError, type TarHeader } from "./tar-format.ts";
 import { TarParser, type TarParserHandler } from "./tar-parser.ts";
 import { walkDataDir } from "./walk.ts";

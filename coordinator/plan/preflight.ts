@@ -4,7 +4,7 @@ import { formatBytes, formatMs } from "./format-units.ts";
 /** The checks every node must pass before a rollout starts. */
 export type PreflightCheckName = "answers" | "healthy" | "version" | "disk";
 
-/** `skip`: not evaluated because the node did not answer (nothing fresh to check). */
+/** `skip`: not evaluated, because an earlier check already failed for the same cause. */
 export type PreflightStatus = "pass" | "fail" | "skip";
 
 export interface PreflightCheck {
@@ -66,7 +66,8 @@ function checkNode(input: PreflightInput, node: string): NodePreflight {
   } else checks.push(pass("healthy", `service ${input.service} is SERVING`));
 
   const active = service?.activeVersion;
-  if (active === undefined) checks.push(fail("version", `no active version of ${input.service}`));
+  if (!service) checks.push({ check: "version", status: "skip", message: "not checked: the service is not installed" });
+  else if (active === undefined) checks.push(fail("version", `no active version of ${input.service}`));
   else if (expected !== undefined && active !== expected) {
     checks.push(fail("version", `version ${active} is not one the plan expects (${expected}); plan again`));
   } else checks.push(pass("version", `version ${active}`));
