@@ -7,7 +7,7 @@ import type { WorkOptions } from "../shared/types/index.ts";
 import type { AgentConfig, ServiceConfig } from "./config.ts";
 import { HealthMonitor } from "./health/index.ts";
 import { cleanPartials, listReleases, readCurrentVersion, readReleaseMeta, releaseDir, stageRelease } from "./release/index.ts";
-import { createSnapshot, listSnapshots, readSnapshotManifest, restoreSnapshot, verifySnapshot } from "./snapshot/index.ts";
+import { createSnapshot, listSnapshots, restoreSnapshot, verifySnapshot } from "./snapshot/index.ts";
 import { runHook } from "./exec/index.ts";
 import { hookEnv } from "./services/hook-env.ts";
 import { servicePaths, type ServicePaths } from "./services/service-paths.ts";
@@ -19,7 +19,7 @@ import { nextOnResume } from "./upgrade/transitions.ts";
 import { isRollbackStep } from "./upgrade/transitions.ts";
 import type { StepName } from "./upgrade/steps.ts";
 import type { ClusterOnceGate } from "./upgrade/step-context.ts";
-import { toSnapshotSummary } from "./snapshot-summary.ts";
+import { toSnapshotSummary } from "./services/snapshot-summary.ts";
 import type {
   HostFacts,
   NodeAgentApi,
@@ -313,7 +313,7 @@ export class NodeAgent implements NodeAgentApi {
       options,
     );
     await verifySnapshot(managed.paths.snapshots, info.id, options);
-    return toSnapshotSummary(await readSnapshotManifest(managed.paths.snapshots, info.id));
+    return toSnapshotSummary(info);
   }
 
   async listSnapshots(service: string): Promise<SnapshotSummary[]> {

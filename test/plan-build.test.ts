@@ -85,7 +85,7 @@ function cluster(versions: Record<string, string | undefined>): Record<string, O
   return Object.fromEntries(Object.entries(versions).map(([node, version]) => [node, observed(node, version)]));
 }
 
-function plan(versions: Record<string, string | undefined>, to: string, overrides: Partial<BuildPlanInput> & { strategy?: StrategyInput } = {}) {
+function plan(versions: Record<string, string | undefined>, to: string, overrides: Omit<Partial<BuildPlanInput>, "strategy"> & { strategy?: StrategyInput } = {}) {
   const { strategy, ...rest } = overrides;
   return buildPlan({
     catalog: webCatalog,

@@ -1,53 +1,62 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
-import { createHash } from "node:crypto";
 import { HoistError } from "../../shared/errors/index.ts";
 import type { SnapshotEntry } from "./manifest.ts";
 import { BLOCK, encodeHeader, headerSize, paddedSize, type TarHeader } from "./tar-format.ts";
 import { cancelled, type WalkItem } from "./walk.ts";
 
-/** Receives full chunks in order; resolves when another chunk may be produced (credit). */
-export type ChunkSink = (chunk: ArrayBuffer, length: number, bytesDone: number) => Promise<void>;
+/** Where packed chunks go: a free slot to fill, and the hand-over of a filled one. */
+export interface ChunkSink {
+  acquire(): Promise<number>;
+  /** Hands over a filled slot; `segments` as in FromWorker "chunk". */
+  deliver(slot: number, length: number, segments: number[], bytesDone: number): void;
+}
 
 const ONE_BYTE = Buffer.alloc(1);
 
 /**
- * Writes a data dir as a tar stream in fixed-size chunks and returns the manifest entries.
- * Each file is read once, straight into the chunk after its header; the same bytes are hashed
- * for the manifest, so the archive needs no second pass. Chunks are fresh zeroed buffers, so
- * block padding is already zero. Runs in the snapshot worker (synchronous fs calls).
+ * Writes a data dir as a tar stream into shared chunk slots and returns the manifest entries
+ * (without file sha256: the consumer hashes the file segments it is told about). Each file is read
+ * once, straight into the chunk after its header. Runs in the snapshot worker (synchronous fs).
  *
  * Throws WRONG_STATE when a file changes size while it is read (the service must be stopped).
  */
-export async function packDataDir(items: WalkItem[], chunkBytes: number, sink: ChunkSink, isAborted: () => boolean): Promise<SnapshotEntry[]> {
+export async function packDataDir(items: WalkItem[], slots: Uint8Array[], sink: ChunkSink, isAborted: () => boolean): Promise<SnapshotEntry[]> {
   const entries: SnapshotEntry[] = [];
-  let chunk = new ArrayBuffer(chunkBytes);
-  let view = new Uint8Array(chunk);
+  const capacity = slots[0]!.length;
+  let slot = await sink.acquire();
+  let view = slots[slot]!;
   let pos = 0;
+  let segments: number[] = [];
   let bytesDone = 0;
 
-  const flush = async () => {
-    if (pos === 0) return;
-    const full = chunk;
-    const length = pos;
-    chunk = new ArrayBuffer(chunkBytes);
-    view = new Uint8Array(chunk);
+  const flush = async (more = true) => {
+    sink.deliver(slot, pos, segments, bytesDone);
+    segments = [];
     pos = 0;
-    await sink(full, length, bytesDone);
+    if (!more) return;
+    slot = await sink.acquire();
+    view = slots[slot]!;
   };
   const ensure = async (bytes: number) => {
-    if (pos + bytes > chunkBytes) await flush();
+    if (pos + bytes > capacity) await flush();
+  };
+  const writeHeader = (header: TarHeader, size: number) => {
+    view.fill(0, pos, pos + size);
+    pos += encodeHeader(header, view, pos);
   };
 
   for (const item of items) {
     if (isAborted()) throw cancelled();
     if (item.type !== "file") {
       const header: TarHeader = { path: item.path, type: item.type, mode: item.mode, uid: item.uid, gid: item.gid, size: 0, mtime: item.mtime, target: item.target };
-      await ensure(headerSize(header));
-      pos += encodeHeader(header, view, pos);
+      const hsize = headerSize(header);
+      await ensure(hsize);
+      writeHeader(header, hsize);
       entries.push(item.type === "symlink" ? { path: item.path, type: "symlink", size: 0, mode: item.mode, target: item.target! } : { path: item.path, type: "dir", size: 0, mode: item.mode });
       continue;
     }
 
+    const index = entries.length;
     const fd = openSync(item.abs, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
       const stat = fstatSync(fd);
@@ -55,46 +64,48 @@ export async function packDataDir(items: WalkItem[], chunkBytes: number, sink: C
       const size = stat.size;
       const header: TarHeader = { path: item.path, type: "file", mode: item.mode, uid: item.uid, gid: item.gid, size, mtime: item.mtime };
       const hsize = headerSize(header);
-      const hash = createHash("sha256");
       const padded = paddedSize(size);
-      if (hsize + padded <= chunkBytes) {
-        // Small file: header and content land in one chunk, read with one call.
+      if (hsize + padded <= capacity) {
+        // Header and content in one chunk, the content read with one call.
         await ensure(hsize + padded);
-        pos += encodeHeader(header, view, pos);
+        writeHeader(header, hsize);
         readFully(fd, view, pos, size, item);
-        if (!process.env.NOHASH) hash.update(view.subarray(pos, pos + size));
+        view.fill(0, pos + size, pos + padded);
+        segments.push(index, pos, pos + size, 1);
         pos += padded;
         bytesDone += size;
       } else {
         await ensure(hsize);
-        pos += encodeHeader(header, view, pos);
+        writeHeader(header, hsize);
         let left = size;
         while (left > 0) {
-          if (pos === chunkBytes) await flush();
-          const piece = Math.min(left, chunkBytes - pos);
+          if (pos === capacity) await flush();
+          const piece = Math.min(left, capacity - pos);
           readFully(fd, view, pos, piece, item);
-          hash.update(view.subarray(pos, pos + piece));
-          pos += piece;
           left -= piece;
+          segments.push(index, pos, pos + piece, left === 0 ? 1 : 0);
+          pos += piece;
           bytesDone += piece;
           if (isAborted()) throw cancelled();
         }
         const pad = padded - size;
         if (pad > 0) {
           await ensure(pad);
+          view.fill(0, pos, pos + pad);
           pos += pad;
         }
       }
       if (readSync(fd, ONE_BYTE, 0, 1, null) !== 0) throw changed(item);
-      entries.push({ path: item.path, type: "file", size, mode: item.mode, sha256: hash.digest("hex") });
+      entries.push({ path: item.path, type: "file", size, mode: item.mode });
     } finally {
       closeSync(fd);
     }
   }
-  // End of archive: two zero blocks (the chunk is zero-filled).
+  // End of archive: two zero blocks.
   await ensure(BLOCK * 2);
+  view.fill(0, pos, pos + BLOCK * 2);
   pos += BLOCK * 2;
-  await flush();
+  await flush(false);
   return entries;
 }
 

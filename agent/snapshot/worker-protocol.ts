@@ -1,18 +1,24 @@
 import type { SnapshotEntry } from "./manifest.ts";
 
 /**
- * Messages between the main thread and the snapshot worker. The worker does the per-file work
- * with synchronous fs calls (several times faster than async calls for many small files, and
- * harmless there because it blocks only the worker); the main thread hashes and writes or reads
- * the archive. Chunks flow under a credit window so that memory stays bounded.
+ * Messages between the main thread and the snapshot worker.
+ *
+ * Division of work, chosen by measurement (bench/README.md): the worker does the per-file system
+ * calls with synchronous fs (several times faster than async calls for many small files, and
+ * harmless there because it blocks only the worker): walk, open/read/close when packing,
+ * mkdir/open/write/chmod/utimes when extracting, and the archive file write of a plain tar. The
+ * main thread does the hashing (sha256 of every file and of the archive) and gzip. Chunks live in
+ * a pool of shared memory slots, so a chunk is never copied between the threads; a slot returns to
+ * its producer with a credit message once its consumer is done with it.
  */
 export type ToWorker =
   | { op: "scan"; job: number; root: string }
-  | { op: "pack"; job: number; root: string }
+  /** archive: path of a plain tar the worker writes itself (the main thread then only hashes). */
+  | { op: "pack"; job: number; root: string; archive?: string }
   | { op: "unpack"; job: number; mode: "verify" | "extract"; target?: string; entries: SnapshotEntry[]; chown: boolean; label: string }
-  | { op: "chunk"; job: number; buffer: ArrayBuffer; length: number }
+  | { op: "chunk"; job: number; slot: number; length: number }
   | { op: "end"; job: number }
-  | { op: "credit"; job: number }
+  | { op: "credit"; job: number; slot: number }
   | { op: "cancel"; job: number };
 
 export interface ScanResult {
@@ -22,6 +28,7 @@ export interface ScanResult {
   bytes: number;
 }
 
+/** Entries of a packed data dir; file entries get their sha256 from the main thread. */
 export interface PackResult {
   entries: SnapshotEntry[];
 }
@@ -34,11 +41,15 @@ export interface WireError {
 
 export type FromWorker =
   | { type: "result"; job: number; result: unknown }
-  | { type: "chunk"; job: number; buffer: ArrayBuffer; length: number; bytesDone: number }
-  | { type: "credit"; job: number; bytesDone: number }
+  /**
+   * A packed chunk. `segments` are file contents inside it as flat quadruples
+   * [entry index, start, end, last (1 when the file ends in this chunk)].
+   */
+  | { type: "chunk"; job: number; slot: number; length: number; segments: number[]; bytesDone: number }
+  | { type: "credit"; job: number; slot: number; bytesDone: number }
   | { type: "error"; job: number; error: WireError };
 
-/** Bytes of one chunk handed between the threads. */
+/** Bytes of one chunk slot. */
 export const CHUNK_BYTES = 4 * 1024 * 1024;
-/** Chunks in flight at most, each way. */
-export const CREDITS = 4;
+/** Shared slots per worker: chunks in flight at most. */
+export const SLOTS = 6;

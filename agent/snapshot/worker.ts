@@ -1,53 +1,81 @@
+import { closeSync, constants, fsyncSync, openSync, writeSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { HoistError } from "../../shared/errors/index.ts";
 import { packDataDir } from "./pack.ts";
 import { Unpacker } from "./unpack.ts";
 import { walkDataDir, cancelled, type WalkResult } from "./walk.ts";
-import { CHUNK_BYTES, CREDITS, type FromWorker, type ToWorker, type WireError } from "./worker-protocol.ts";
+import type { FromWorker, ToWorker, WireError } from "./worker-protocol.ts";
 
 /**
- * The snapshot worker thread: walks, reads and hashes data dirs (pack) and checks or writes them
- * (unpack) with synchronous fs calls. One job at a time; the main thread drives it.
+ * The snapshot worker thread: walks and reads data dirs (pack) and checks or writes them (unpack)
+ * with synchronous fs calls. One job at a time; the main thread drives it (worker-client.ts).
  */
 const port = parentPort!;
 const abortFlag = new Int32Array(workerData.abort as SharedArrayBuffer);
+const slots = (workerData.slots as SharedArrayBuffer[]).map((buffer) => new Uint8Array(buffer));
 const isAborted = () => Atomics.load(abortFlag, 0) !== 0;
 
 const walks = new Map<string, WalkResult>();
-let credits = CREDITS;
-let creditWaiter: (() => void) | undefined;
+let freeSlots: number[] = [];
+let slotWaiter: (() => void) | undefined;
 let unpacker: Unpacker | undefined;
 let unpackJob = -1;
 
-function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
-  port.postMessage(message, transfer);
+function send(message: FromWorker): void {
+  port.postMessage(message);
 }
 
 function sendError(job: number, err: unknown): void {
+  const errno = (err as NodeJS.ErrnoException).code;
   const error: WireError =
     err instanceof HoistError
       ? { code: err.code, message: err.message, details: err.details }
-      : { code: (err as NodeJS.ErrnoException).code === "ENOSPC" ? "DISK_FULL" : "INTERNAL", message: err instanceof Error ? err.message : String(err), details: { errno: (err as NodeJS.ErrnoException).code } };
+      : { code: errno === "ENOSPC" ? "DISK_FULL" : "INTERNAL", message: err instanceof Error ? err.message : String(err), details: { errno } };
   send({ type: "error", job, error });
 }
 
-async function waitForCredit(): Promise<void> {
-  while (credits === 0) {
-    if (isAborted()) throw cancelled();
-    await new Promise<void>((resolve) => (creditWaiter = resolve));
-  }
-  credits -= 1;
+function wake(): void {
+  const waiter = slotWaiter;
+  slotWaiter = undefined;
+  waiter?.();
 }
 
-async function runPack(job: number, root: string): Promise<void> {
+async function acquireSlot(): Promise<number> {
+  for (;;) {
+    if (isAborted()) throw cancelled();
+    const slot = freeSlots.pop();
+    if (slot !== undefined) return slot;
+    await new Promise<void>((resolve) => (slotWaiter = resolve));
+  }
+}
+
+async function runPack(job: number, root: string, archive: string | undefined): Promise<void> {
   const walk = walks.get(root) ?? walkDataDir(root, isAborted);
   walks.delete(root);
-  credits = CREDITS;
-  const entries = await packDataDir(walk.items, CHUNK_BYTES, async (buffer, length, bytesDone) => {
-    await waitForCredit();
-    send({ type: "chunk", job, buffer, length, bytesDone }, [buffer]);
-  }, isAborted);
-  send({ type: "result", job, result: { entries } });
+  freeSlots = slots.map((_, index) => index);
+  const fd = archive === undefined ? undefined : openSync(archive, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  try {
+    const entries = await packDataDir(
+      walk.items,
+      slots,
+      {
+        acquire: acquireSlot,
+        deliver: (slot, length, segments, bytesDone) => {
+          if (fd !== undefined) {
+            const view = slots[slot]!;
+            let done = 0;
+            while (done < length) done += writeSync(fd, view, done, length - done);
+          }
+          send({ type: "chunk", job, slot, length, segments, bytesDone });
+        },
+      },
+      isAborted,
+    );
+    if (fd !== undefined) fsyncSync(fd);
+    send({ type: "result", job, result: { entries } });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 port.on("message", (message: ToWorker) => {
@@ -63,15 +91,15 @@ port.on("message", (message: ToWorker) => {
       break;
     }
     case "pack":
-      runPack(message.job, message.root).catch((err: unknown) => sendError(message.job, err));
+      runPack(message.job, message.root, message.archive).catch((err: unknown) => sendError(message.job, err));
       break;
     case "credit":
+      freeSlots.push(message.slot);
+      wake();
+      break;
     case "cancel": {
-      if (message.op === "credit") credits += 1;
-      const waiter = creditWaiter;
-      creditWaiter = undefined;
-      waiter?.();
-      if (message.op === "cancel" && unpacker !== undefined && message.job === unpackJob) {
+      wake();
+      if (unpacker !== undefined && message.job === unpackJob) {
         unpacker.close();
         unpacker = undefined;
         sendError(message.job, cancelled());
@@ -81,7 +109,7 @@ port.on("message", (message: ToWorker) => {
     case "unpack": {
       try {
         unpackJob = message.job;
-        unpacker = new Unpacker({ mode: message.mode, target: message.target, entries: message.entries, chown: message.chown, label: message.label });
+        unpacker = new Unpacker({ mode: message.mode, target: message.target, entries: message.entries, chown: message.chown, hash: message.mode === "verify", label: message.label });
       } catch (err) {
         unpacker = undefined;
         sendError(message.job, err);
@@ -92,8 +120,8 @@ port.on("message", (message: ToWorker) => {
       if (unpacker === undefined || message.job !== unpackJob) break; // the job already failed
       try {
         if (isAborted()) throw cancelled();
-        unpacker.push(new Uint8Array(message.buffer, 0, message.length));
-        send({ type: "credit", job: message.job, bytesDone: unpacker.bytesDone });
+        unpacker.push(slots[message.slot]!.subarray(0, message.length));
+        send({ type: "credit", job: message.job, slot: message.slot, bytesDone: unpacker.bytesDone });
       } catch (err) {
         unpacker.close();
         unpacker = undefined;

@@ -32,7 +32,8 @@ export const snapshotSummarySchema = z.object({
 });
 
 export const upgradeOutcomeSchema = z.object({
-  result: z.enum(["committed", "rolled-back", "failed", "noop"]),
+  /** committed; rolled-back (failed after stop, restored, running again); aborted (failed before stop, nothing changed); failed (an operator must look); noop. */
+  result: z.enum(["committed", "rolled-back", "aborted", "failed", "noop"]),
   service: z.string(),
   from: z.string().optional(),
   to: z.string(),
