@@ -1,95 +1,14 @@
 import type { WorkOptions } from "../shared/types/index.ts";
+import type {
+  NodeInventory,
+  ReleaseOnDisk,
+  ServingStatus,
+  SnapshotSummary,
+  UpgradeOutcome,
+  UpgradeRequest,
+} from "../shared/types/agent-api.ts";
 
-/** Health of one managed service as the agent sees it (drives grpc.health.v1). */
-export type ServingStatus = "SERVING" | "NOT_SERVING" | "UNKNOWN";
-
-/** Why a service is not serving right now, when Hoist itself took it out. */
-export type ServiceActivity = "idle" | "staging" | "draining" | "drained" | "stopped" | "upgrading" | "rolling-back";
-
-export interface ReleaseOnDisk {
-  version: string;
-  sha256?: string;
-  stagedAt?: string;
-  active: boolean;
-}
-
-export interface SnapshotSummary {
-  id: string;
-  service: string;
-  createdAt: string;
-  /** Active version when it was taken. */
-  version?: string;
-  label?: string;
-  bytes: number;
-  files: number;
-  compression: "none" | "gzip";
-}
-
-export interface UpgradeOutcome {
-  /**
-   * committed: on the target; rolled-back: failed after stop, data and release restored, running again;
-   * aborted: failed before the service stopped, nothing changed; failed: the rollback itself failed or the
-   * loop breaker stopped it (an operator must look); noop: already on the target.
-   */
-  result: "committed" | "rolled-back" | "aborted" | "failed" | "noop";
-  service: string;
-  from?: string;
-  to: string;
-  /** Version active when the operation ended. */
-  active?: string;
-  hops: { from: string; to: string }[];
-  error?: { code: string; message: string };
-  startedAt: string;
-  finishedAt: string;
-  snapshotId?: string;
-}
-
-export interface ServiceInventory {
-  name: string;
-  activeVersion?: string;
-  activeSha256?: string;
-  releases: ReleaseOnDisk[];
-  snapshots: SnapshotSummary[];
-  lastUpgrade?: UpgradeOutcome;
-  health: ServingStatus;
-  activity: ServiceActivity;
-}
-
-export interface HostFacts {
-  hostname: string;
-  os: string;
-  kernel: string;
-  arch: string;
-  cpuModel: string;
-  cpuCores: number;
-  memTotalBytes: number;
-  memFreeBytes: number;
-  uptimeSeconds: number;
-  /** Free bytes on the filesystem of each install root and data dir. */
-  disks: { path: string; freeBytes: number; totalBytes: number }[];
-  /** When these facts were read (they are cached and refreshed in the background). */
-  readAt: string;
-}
-
-export interface NodeInventory {
-  node: string;
-  cluster: string;
-  agentVersion: string;
-  services: ServiceInventory[];
-  host: HostFacts;
-}
-
-export interface UpgradeRequest {
-  service: string;
-  to: string;
-  allowDowngrade?: boolean;
-  /** Idempotency key: a repeat with the same key returns the recorded outcome. */
-  key?: string;
-  /** Skip drain/rejoin hooks (the coordinator runs them as separate steps). */
-  skipDrain?: boolean;
-  /** Artifact given directly instead of looked up in the catalog (single direct hop, no migrations). */
-  artifact?: { url: string; sha256: string; size?: number };
-}
+export type * from "../shared/types/agent-api.ts";
 
 /**
  * What the agent can do on its node; the CLI, the gRPC server and the NATS bus all drive this one API.

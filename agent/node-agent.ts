@@ -79,6 +79,7 @@ export class NodeAgent implements NodeAgentApi {
   private readonly services = new Map<string, ManagedService>();
   private readonly events = new EventEmitter();
   private catalog: Catalog | undefined;
+  private grpcAddress: string | undefined;
 
   constructor(
     private readonly config: AgentConfig,
@@ -389,9 +390,21 @@ export class NodeAgent implements NodeAgentApi {
     return () => this.events.off("health", listener);
   }
 
+  /** The address the gRPC server listens on, published in the inventory for coordinators. */
+  setGrpcAddress(address: string): void {
+    this.grpcAddress = address;
+  }
+
   async inventory(): Promise<NodeInventory> {
     const services = await Promise.all([...this.services.values()].map((managed) => this.serviceInventory(managed)));
-    return { node: this.node, cluster: this.cluster, agentVersion: AGENT_VERSION, services, host: this.options.hostFacts?.() ?? EMPTY_HOST };
+    return {
+      node: this.node,
+      cluster: this.cluster,
+      agentVersion: AGENT_VERSION,
+      ...(this.grpcAddress === undefined ? {} : { grpcAddress: this.grpcAddress }),
+      services,
+      host: this.options.hostFacts?.() ?? EMPTY_HOST,
+    };
   }
 
   private async serviceInventory(managed: ManagedService): Promise<ServiceInventory> {

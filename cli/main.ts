@@ -1,6 +1,8 @@
 import { Command, CommanderError } from "commander";
 import { HoistError, toHoistError } from "../shared/errors/index.ts";
 import { registerAgentCommands } from "../agent/cli/register.ts";
+import { registerAgentRunCommand } from "../agent/cli/run-command.ts";
+import { registerAgentStatusCommand } from "../agent/grpc/status-command.ts";
 
 /** `hoist`: wires the agent's and the coordinator's commands into one program. */
 const program = new Command()
@@ -10,6 +12,8 @@ const program = new Command()
   .exitOverride();
 
 registerAgentCommands(program);
+registerAgentRunCommand(program);
+registerAgentStatusCommand(program);
 
 try {
   await program.parseAsync(process.argv);

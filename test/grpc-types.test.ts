@@ -2,26 +2,10 @@ import { execFile } from "node:child_process";
 import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { describe, expect, expectTypeOf, it } from "vitest";
-import type * as api from "../agent/node-agent-api.ts";
-import type * as wire from "../shared/proto/index.ts";
+import { describe, expect, it } from "vitest";
 import { fromTimestamp, fromWireOutcome, toTimestamp, toWireOutcome } from "../shared/proto/index.ts";
 import { sampleInventory } from "./helpers/fake-node-agent.ts";
 import { makeTempDir } from "./helpers/temp-dir.ts";
-
-describe("shared/proto types mirror agent/node-agent-api.ts", () => {
-  it("has the same shapes (fails to type-check when they drift apart)", () => {
-    expectTypeOf<wire.NodeInventory>().toEqualTypeOf<api.NodeInventory>();
-    expectTypeOf<wire.ServiceInventory>().toEqualTypeOf<api.ServiceInventory>();
-    expectTypeOf<wire.HostFacts>().toEqualTypeOf<api.HostFacts>();
-    expectTypeOf<wire.ReleaseOnDisk>().toEqualTypeOf<api.ReleaseOnDisk>();
-    expectTypeOf<wire.SnapshotSummary>().toEqualTypeOf<api.SnapshotSummary>();
-    expectTypeOf<wire.UpgradeOutcome>().toEqualTypeOf<api.UpgradeOutcome>();
-    expectTypeOf<wire.UpgradeRequest>().toEqualTypeOf<api.UpgradeRequest>();
-    expectTypeOf<wire.ServingStatus>().toEqualTypeOf<api.ServingStatus>();
-    expectTypeOf<wire.ServiceActivity>().toEqualTypeOf<api.ServiceActivity>();
-  });
-});
 
 describe("conversions", () => {
   it.each(["2024-01-01T00:00:00.000Z", "1999-12-31T23:59:59.999Z", "2024-06-01T12:00:00.123Z"])("timestamp %s round-trips", (iso) => {

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { mkdir, open, realpath, rename, type FileHandle } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { gzip } from "node:zlib";
@@ -9,7 +9,7 @@ import type { WorkOptions } from "../../shared/types/index.ts";
 import { freeBytes, removeTree } from "./fs-ops.ts";
 import { makeSnapshotId } from "./ids.ts";
 import { markInProgress, unmarkInProgress } from "./in-progress.ts";
-import { SNAPSHOT_FORMAT_VERSION, toSnapshotInfo, writeSnapshotManifest, type SnapshotCompression, type SnapshotDataDir, type SnapshotInfo, type SnapshotManifest } from "./manifest.ts";
+import { SNAPSHOT_FORMAT_VERSION, toSnapshotInfo, writeSnapshotManifest, type SnapshotCompression, type SnapshotDataDir, type SnapshotEntry, type SnapshotInfo, type SnapshotManifest } from "./manifest.ts";
 import { archiveName, partialSnapshotDir, snapshotDir } from "./paths.ts";
 import { SnapshotWorker } from "./worker-client.ts";
 import type { ScanResult } from "./worker-protocol.ts";
@@ -44,8 +44,9 @@ export interface CreateSnapshotInput {
  * - Hard links are stored as separate copies; sparse files are stored dense; xattrs/ACLs and
  *   sub-second mtimes are not kept. Owners (uid/gid) and whole-second mtimes are kept in the tar.
  *
- * Speed: a worker thread reads every file once straight into the tar chunk and hashes it there,
- * while this thread hashes and writes (or gzips, in parallel members) the chunks.
+ * Speed (measured, bench/README.md): a worker thread reads every file once, straight into a shared
+ * tar chunk, and writes the plain tar; this thread hashes each file and the archive from the same
+ * chunk meanwhile. With gzip, chunks are compressed as parallel gzip members on the libuv pool.
  *
  * Throws INVALID_ARGUMENT (bad input), WRONG_STATE (special files, files changing), DISK_FULL,
  * CANCELLED/TIMEOUT (signal). Reports progress as step "snapshot".
@@ -61,13 +62,11 @@ export async function createSnapshot(input: CreateSnapshotInput, options: WorkOp
   const createdAt = new Date().toISOString();
   markInProgress(partial);
   const worker = new SnapshotWorker();
-  const T0 = performance.now(); const lap = (s: string) => console.log("  ", s, (performance.now() - T0).toFixed(0));
   try {
     await mkdir(partial);
     const roots = await Promise.all(input.dataDirs.map(resolveRoot));
     const scans: ScanResult[] = [];
     for (const root of roots) scans.push(await worker.scan(root, signal));
-    lap("scanned");
     const totalBytes = scans.reduce((sum, scan) => sum + scan.bytes, 0);
     const needed = scans.reduce((sum, scan) => sum + scan.bytes + scan.entries * 1536, 0) + 1024 * 1024;
     const free = await freeBytes(input.snapshotsDir);
@@ -90,18 +89,44 @@ export async function createSnapshot(input: CreateSnapshotInput, options: WorkOp
     const dataDirs: SnapshotDataDir[] = [];
     for (const [index, root] of roots.entries()) {
       const archive = archiveName(index, input.compression);
-      const handle = await open(join(partial, archive), "wx", 0o600);
+      const path = join(partial, archive);
+      const hashes = new FileHashes();
       let written: ArchiveWritten;
-      let entries;
-      try {
-        const writer = new ArchiveWriter(handle, input.compression);
-        ({ entries } = await worker.pack(root, (chunk, bytesDone) => {
-          report(doneBefore + bytesDone, input.dataDirs[index]!);
-          return writer.add(chunk);
-        }, signal));
-        written = await writer.finish();
-      } finally {
-        await handle.close();
+      let entries: SnapshotEntry[];
+      if (input.compression === "none") {
+        // The worker writes the plain tar itself; this thread hashes files and archive meanwhile.
+        const archiveHash = createHash("sha256");
+        let bytes = 0;
+        ({ entries } = await worker.pack(
+          root,
+          path,
+          (view, segments, bytesDone) => {
+            hashes.add(view, segments);
+            archiveHash.update(view);
+            bytes += view.length;
+            report(doneBefore + bytesDone, input.dataDirs[index]!);
+          },
+          signal,
+        ));
+        written = { sha256: archiveHash.digest("hex"), bytes };
+      } else {
+        const handle = await open(path, "wx", 0o600);
+        try {
+          const writer = new GzipArchiveWriter(handle);
+          ({ entries } = await worker.pack(
+            root,
+            undefined,
+            (view, segments, bytesDone) => {
+              hashes.add(view, segments);
+              report(doneBefore + bytesDone, input.dataDirs[index]!);
+              return writer.add(view);
+            },
+            signal,
+          ));
+          written = await writer.finish();
+        } finally {
+          await handle.close();
+        }
       }
       doneBefore += scans[index]!.bytes;
       dataDirs.push({
@@ -110,10 +135,9 @@ export async function createSnapshot(input: CreateSnapshotInput, options: WorkOp
         archiveSha256: written.sha256,
         archiveBytes: written.bytes,
         ...(scans[index]!.missing ? { missing: true } : {}),
-        entries,
+        entries: hashes.fill(entries),
       });
     }
-    lap("packed");
     throwIfAborted(signal);
 
     const files = dataDirs.flatMap((dataDir) => dataDir.entries.filter((entry) => entry.type === "file"));
@@ -130,12 +154,10 @@ export async function createSnapshot(input: CreateSnapshotInput, options: WorkOp
       bytes: files.reduce((sum, entry) => sum + entry.size, 0),
     };
     await writeSnapshotManifest(partial, manifest);
-    lap("manifest");
     await fsyncDir(partial);
     await rename(partial, final);
     await fsyncDir(input.snapshotsDir);
     report(totalBytes, input.dataDirs.at(-1)!);
-    lap("renamed");
     return toSnapshotInfo(manifest, final);
   } catch (err) {
     await removeTree(partial).catch(() => undefined);
@@ -155,26 +177,56 @@ interface ArchiveWritten {
   bytes: number;
 }
 
+/** sha256 of every file, from the file segments the worker reports for each chunk. */
+class FileHashes {
+  private readonly digests = new Map<number, string>();
+  private index = -1;
+  private hash: Hash | undefined;
+
+  add(view: Uint8Array, segments: number[]): void {
+    for (let i = 0; i < segments.length; i += 4) {
+      const index = segments[i]!;
+      if (this.hash === undefined || this.index !== index) {
+        this.index = index;
+        this.hash = createHash("sha256");
+      }
+      this.hash.update(view.subarray(segments[i + 1]!, segments[i + 2]!));
+      if (segments[i + 3] === 1) {
+        this.digests.set(index, this.hash.digest("hex"));
+        this.hash = undefined;
+      }
+    }
+  }
+
+  /** The entries with their sha256 filled in. */
+  fill(entries: SnapshotEntry[]): SnapshotEntry[] {
+    return entries.map((entry, index) => {
+      if (entry.type !== "file") return entry;
+      const sha256 = this.digests.get(index);
+      if (sha256 === undefined) throw new HoistError("INTERNAL", `no sha256 computed for ${entry.path}`);
+      return { ...entry, sha256 };
+    });
+  }
+}
+
 /**
- * Writes tar chunks to the archive in order, hashing what lands on disk. With gzip every chunk
- * becomes its own gzip member, compressed on the libuv pool as soon as it arrives, so several
- * compress at once (like pigz); concatenated members are one valid gzip file for gunzip and tar.
+ * Writes tar chunks gzip-compressed, in order, hashing what lands on disk. Every chunk becomes its
+ * own gzip member, compressed on the libuv pool as soon as it arrives, so several compress at once
+ * (like pigz); concatenated members are one valid gzip file for gunzip, tar and Node's zlib.
  */
-class ArchiveWriter {
+class GzipArchiveWriter {
   private readonly hash = createHash("sha256");
   private bytes = 0;
   private tail: Promise<void> = Promise.resolve();
 
-  constructor(
-    private readonly handle: FileHandle,
-    private readonly compression: SnapshotCompression,
-  ) {}
+  constructor(private readonly handle: FileHandle) {}
 
-  add(chunk: Buffer): Promise<void> {
-    const ready: Promise<Buffer> = this.compression === "gzip" ? gzipAsync(chunk, { level: GZIP_LEVEL }) : Promise.resolve(chunk);
-    ready.catch(() => undefined);
+  /** Resolves when the chunk is written (its slot may be reused then). */
+  add(chunk: Uint8Array): Promise<void> {
+    const compressed: Promise<Buffer> = gzipAsync(chunk, { level: GZIP_LEVEL });
+    compressed.catch(() => undefined);
     const write = this.tail.then(async () => {
-      const data = await ready;
+      const data = await compressed;
       this.hash.update(data);
       let done = 0;
       while (done < data.length) {

@@ -1,7 +1,7 @@
 import { Worker } from "node:worker_threads";
 import { HoistError, throwIfAborted, type ErrorCode } from "../../shared/errors/index.ts";
 import type { SnapshotEntry } from "./manifest.ts";
-import { CREDITS, type FromWorker, type PackResult, type ScanResult, type ToWorker, type WireError } from "./worker-protocol.ts";
+import { CHUNK_BYTES, SLOTS, type FromWorker, type PackResult, type ScanResult, type ToWorker, type WireError } from "./worker-protocol.ts";
 
 /** How long a cancelled job may take to wind down before the worker is terminated. */
 const CANCEL_GRACE_MS = 10_000;
@@ -14,26 +14,37 @@ export interface UnpackJob {
   label: string;
 }
 
-/** Hands one chunk to the worker; resolves once the window has room. Throws when the job failed. */
-export type PushChunk = (chunk: Uint8Array) => Promise<void>;
+/** Feeds archive bytes to an unpack job through the shared slots. */
+export interface ChunkFeeder {
+  /** A free slot to fill (waits while all are in flight). Throws once the job has failed. */
+  acquire(): Promise<{ slot: number; view: Uint8Array }>;
+  /** Hands `length` filled bytes of the slot to the worker (0 gives the slot back unused). */
+  send(slot: number, length: number): void;
+}
+
+/** Called for every packed chunk in order; resolves when the slot may be reused. */
+export type PackedChunkHandler = (view: Uint8Array, segments: number[], bytesDone: number) => void | Promise<void>;
 
 type Terminal = { ok: true; result: unknown } | { ok: false; error: Error };
 
 /**
- * The main-thread side of the snapshot worker thread. One worker serves one operation (create,
- * verify or restore), its jobs one after the other. Cancelling (signal, or a failing sink/feed) is
- * cooperative — the worker closes its files and answers — so no file descriptor leaks; the worker
- * is terminated only if it does not answer within a grace period.
+ * The main-thread side of the snapshot worker thread (worker.ts). One worker serves one operation
+ * (create, verify or restore), its jobs one after the other. Cancelling (signal, or a failing
+ * handler/feeder) is cooperative — the worker closes its files and answers — so no file
+ * descriptor leaks; the worker is terminated only if it does not answer within a grace period.
  */
 export class SnapshotWorker {
   private readonly worker: Worker;
   private readonly abortFlag = new Int32Array(new SharedArrayBuffer(4));
+  private readonly slots: Uint8Array[];
   private readonly listeners = new Map<number, (message: FromWorker) => void>();
   private nextJob = 1;
   private dead: Error | undefined;
 
   constructor() {
-    this.worker = new Worker(new URL("./worker-bootstrap.mjs", import.meta.url), { workerData: { abort: this.abortFlag.buffer } });
+    const buffers = Array.from({ length: SLOTS }, () => new SharedArrayBuffer(CHUNK_BYTES));
+    this.slots = buffers.map((buffer) => new Uint8Array(buffer));
+    this.worker = new Worker(new URL("./worker-bootstrap.mjs", import.meta.url), { workerData: { abort: this.abortFlag.buffer, slots: buffers } });
     this.worker.on("message", (message: FromWorker) => this.listeners.get(message.job)?.(message));
     const die = (err: Error) => {
       this.dead ??= err;
@@ -52,97 +63,109 @@ export class SnapshotWorker {
   /** Walks a data dir (kept in the worker for the following `pack`) and returns its totals. */
   async scan(root: string, signal?: AbortSignal): Promise<ScanResult> {
     const job = this.nextJob++;
-    const terminal = this.terminal(job, () => undefined, signal);
+    const terminal = this.register(job, () => undefined, signal);
     this.post({ op: "scan", job, root });
-    return (await this.settle(job, terminal, signal)) as ScanResult;
+    return (await settle(terminal, signal)) as ScanResult;
   }
 
   /**
-   * Packs a data dir. `sink` is called for every chunk as soon as it arrives, in order, and must
-   * resolve when the chunk is dealt with (a credit goes back then). A rejecting sink cancels the job.
+   * Packs a data dir. With `archive` the worker also writes the chunks to that new file (and
+   * fsyncs it). `onChunk` gets every chunk in order, synchronously on arrival; a rejecting
+   * handler cancels the job.
    */
-  async pack(root: string, sink: (chunk: Buffer, bytesDone: number) => Promise<void>, signal?: AbortSignal): Promise<PackResult> {
+  async pack(root: string, archive: string | undefined, onChunk: PackedChunkHandler, signal?: AbortSignal): Promise<PackResult> {
     const job = this.nextJob++;
-    const sinks: Promise<void>[] = [];
-    let sinkError: Error | undefined;
-    const terminal = this.terminal(
+    const pending: Promise<void>[] = [];
+    let failure: Error | undefined;
+    const terminal = this.register(
       job,
       (message) => {
-        if (message.type !== "chunk") return;
-        const done = sink(Buffer.from(message.buffer, 0, message.length), message.bytesDone).then(
-          () => {
-            if (sinkError === undefined) this.post({ op: "credit", job });
-          },
-          (err: unknown) => {
-            sinkError ??= err as Error;
-            this.cancel(job);
-          },
-        );
-        sinks.push(done);
+        if (message.type !== "chunk" || failure !== undefined) return;
+        let handled: void | Promise<void>;
+        try {
+          handled = onChunk(this.slots[message.slot]!.subarray(0, message.length), message.segments, message.bytesDone);
+        } catch (err) {
+          handled = Promise.reject(err);
+        }
+        const credit = () => {
+          if (failure === undefined) this.post({ op: "credit", job, slot: message.slot });
+        };
+        if (handled === undefined) credit();
+        else {
+          pending.push(
+            handled.then(credit, (err: unknown) => {
+              failure ??= err as Error;
+              this.cancel(job);
+            }),
+          );
+        }
       },
       signal,
     );
-    this.post({ op: "pack", job, root });
+    this.post({ op: "pack", job, root, archive });
+    let result: PackResult;
     try {
-      const result = (await this.settle(job, terminal, signal)) as PackResult;
-      await Promise.all(sinks);
-      if (sinkError !== undefined) throw sinkError;
-      return result;
+      result = (await settle(terminal, signal)) as PackResult;
     } catch (err) {
-      await Promise.all(sinks);
-      throw sinkError ?? err;
+      await Promise.all(pending);
+      throw failure ?? err;
     }
+    await Promise.all(pending);
+    if (failure !== undefined) throw failure;
+    return result;
   }
 
   /**
-   * Checks (and in extract mode writes) one archive. `feed` pushes the archive's tar bytes in
-   * order; the worker answers each chunk with a credit. Resolves when the worker accepted the
-   * whole archive; rejects with the worker's SNAPSHOT_CORRUPT (or other) error, the feed's error,
-   * or CANCELLED/TIMEOUT.
+   * Checks (verify) or writes (extract) one archive in the worker. `feed` fills slots with the
+   * archive's tar bytes in order. Resolves when the worker accepted the whole archive; rejects with
+   * the worker's SNAPSHOT_CORRUPT (or other) error, the feed's error, or CANCELLED/TIMEOUT.
    */
-  async unpack(
-    job: UnpackJob,
-    feed: (push: PushChunk) => Promise<void>,
-    onCredit: (bytesDone: number) => void,
-    signal?: AbortSignal,
-  ): Promise<void> {
+  async unpack(job: UnpackJob, feed: (feeder: ChunkFeeder) => Promise<void>, onCredit: (bytesDone: number) => void, signal?: AbortSignal): Promise<void> {
     const id = this.nextJob++;
-    let inflight = 0;
+    const free = this.slots.map((_, index) => index);
     let wake: (() => void) | undefined;
     let failed: Error | undefined;
-    const terminal = this.terminal(
+    const poke = () => {
+      const waiter = wake;
+      wake = undefined;
+      waiter?.();
+    };
+    const terminal = this.register(
       id,
       (message) => {
         if (message.type !== "credit") return;
-        inflight -= 1;
+        free.push(message.slot);
         onCredit(message.bytesDone);
-        wake?.();
+        poke();
       },
       signal,
     );
-    terminal.then((end) => {
+    void terminal.then((end) => {
       if (!end.ok) failed = end.error;
-      wake?.();
+      poke();
     });
-    const onAbort = () => wake?.();
-    signal?.addEventListener("abort", onAbort, { once: true });
+    signal?.addEventListener("abort", poke, { once: true });
 
-    const push: PushChunk = async (chunk) => {
-      while (inflight >= CREDITS && failed === undefined && !signal?.aborted) {
-        await new Promise<void>((resolve) => (wake = resolve));
-      }
-      if (failed !== undefined) throw failed;
-      throwIfAborted(signal);
-      inflight += 1;
-      const owned = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer;
-      const buffer = owned ? (chunk.buffer as ArrayBuffer) : chunk.slice().buffer;
-      this.post({ op: "chunk", job: id, buffer, length: chunk.byteLength }, [buffer]);
+    const feeder: ChunkFeeder = {
+      acquire: async () => {
+        for (;;) {
+          if (failed !== undefined) throw failed;
+          throwIfAborted(signal);
+          const slot = free.pop();
+          if (slot !== undefined) return { slot, view: this.slots[slot]! };
+          await new Promise<void>((resolve) => (wake = resolve));
+        }
+      },
+      send: (slot, length) => {
+        if (length === 0) free.push(slot);
+        else this.post({ op: "chunk", job: id, slot, length });
+      },
     };
 
     this.post({ op: "unpack", job: id, mode: job.mode, target: job.target, entries: job.entries, chown: job.chown, label: job.label });
     try {
       try {
-        await feed(push);
+        await feed(feeder);
       } catch (err) {
         if (failed !== undefined) throw failed;
         this.cancel(id);
@@ -150,14 +173,14 @@ export class SnapshotWorker {
         throw err;
       }
       this.post({ op: "end", job: id });
-      await this.settle(id, terminal, signal);
+      await settle(terminal, signal);
     } finally {
-      signal?.removeEventListener("abort", onAbort);
+      signal?.removeEventListener("abort", poke);
     }
   }
 
   /** Registers a job; resolves with its terminal message. Aborting the signal cancels the job. */
-  private terminal(job: number, onMessage: (message: FromWorker) => void, signal?: AbortSignal): Promise<Terminal> {
+  private register(job: number, onMessage: (message: FromWorker) => void, signal?: AbortSignal): Promise<Terminal> {
     return new Promise<Terminal>((resolve) => {
       if (this.dead !== undefined) {
         resolve({ ok: false, error: this.dead });
@@ -177,15 +200,6 @@ export class SnapshotWorker {
     });
   }
 
-  private async settle(job: number, terminal: Promise<Terminal>, signal?: AbortSignal): Promise<unknown> {
-    const end = await terminal;
-    if (end.ok) return end.result;
-    // A job cancelled because of the signal reports CANCELLED; say TIMEOUT when that was the reason.
-    if (signal?.aborted && end.error instanceof HoistError && end.error.code === "CANCELLED") throwIfAborted(signal);
-    void job;
-    throw end.error;
-  }
-
   /** Asks the worker to stop the job; terminates the worker if it does not answer in time. */
   private cancel(job: number): void {
     Atomics.store(this.abortFlag, 0, 1);
@@ -196,9 +210,17 @@ export class SnapshotWorker {
     timer.unref();
   }
 
-  private post(message: ToWorker, transfer: ArrayBuffer[] = []): void {
-    if (this.dead === undefined) this.worker.postMessage(message, transfer);
+  private post(message: ToWorker): void {
+    if (this.dead === undefined) this.worker.postMessage(message);
   }
+}
+
+async function settle(terminal: Promise<Terminal>, signal?: AbortSignal): Promise<unknown> {
+  const end = await terminal;
+  if (end.ok) return end.result;
+  // A job cancelled because of the signal reports CANCELLED; say TIMEOUT when that was the reason.
+  if (signal?.aborted && end.error instanceof HoistError && end.error.code === "CANCELLED") throwIfAborted(signal);
+  throw end.error;
 }
 
 function fromWire(error: WireError): HoistError {

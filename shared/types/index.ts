@@ -1,1 +1,2 @@
 export type { Progress, ProgressListener, WorkOptions } from "./progress.ts";
+export type * from "./agent-api.ts";

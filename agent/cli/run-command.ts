@@ -1,0 +1,28 @@
+import type { Command } from "commander";
+import { createLogger } from "../../shared/logger/index.ts";
+import { loadAgentConfig } from "../config.ts";
+import { runAgent } from "../main.ts";
+
+/** `hoist agent run`: the agent daemon, until SIGTERM or SIGINT. */
+export function registerAgentRunCommand(program: Command): void {
+  const agent = program.commands.find((command) => command.name() === "agent") ?? program.command("agent").description("the node agent: run it, or ask a running one");
+  agent
+    .command("run")
+    .description("run the agent daemon: resume interrupted upgrades, serve gRPC (grpc:), answer the coordinator on NATS (nats:)")
+    .requiredOption("-c, --config <file>", "agent config file (YAML)")
+    .option("--log-level <level>", "trace, debug, info, warn or error", "info")
+    .action(async (options: { config: string; logLevel: string }) => {
+      const config = await loadAgentConfig(options.config);
+      const logger = createLogger({ level: options.logLevel }).child({ node: config.node, cluster: config.cluster });
+      const running = await runAgent(config, logger);
+      await new Promise<void>((resolve) => {
+        const shutdown = (signal: NodeJS.Signals) => {
+          logger.info({ signal }, "stopping");
+          resolve();
+        };
+        process.once("SIGTERM", shutdown);
+        process.once("SIGINT", shutdown);
+      });
+      await running.stop();
+    });
+}

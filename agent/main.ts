@@ -1,0 +1,55 @@
+import type { Logger } from "../shared/logger/index.ts";
+import { connectBus, ensureEventsStream, openBuckets } from "../shared/bus/index.ts";
+import type { AgentConfig } from "./config.ts";
+import { NodeAgent, AGENT_VERSION } from "./node-agent.ts";
+import { HostFactsCache } from "./host/facts.ts";
+import { startAgentGrpcServer } from "./grpc/server.ts";
+import { AgentBus } from "./bus/agent-bus.ts";
+import { KvClusterOnceGate } from "./bus/cluster-once-gate.ts";
+
+export interface RunningAgent {
+  agent: NodeAgent;
+  grpcAddress?: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Wires the agent daemon: host facts cache, NodeAgent (resumes interrupted operations), gRPC server
+ * when `grpc:` is configured, NATS bus when `nats:` is configured. Only wiring lives here.
+ */
+export async function runAgent(config: AgentConfig, logger: Logger): Promise<RunningAgent> {
+  const hostFacts = new HostFactsCache({ paths: config.services.flatMap((service) => [service.installRoot, ...service.dataDirs]), logger });
+  await hostFacts.start();
+
+  const nc = config.nats
+    ? await connectBus({ servers: [...config.nats.servers], ...(config.nats.token ? { token: config.nats.token } : {}), name: `hoist-agent ${config.cluster}/${config.node}`, reconnectForever: true })
+    : undefined;
+  const buckets = nc ? await openBuckets(nc) : undefined;
+  if (nc) await ensureEventsStream(await nc.jetstreamManager());
+
+  const agent = new NodeAgent(config, {
+    logger,
+    hostFacts: () => hostFacts.get(),
+    monitorHealth: true,
+    ...(buckets ? { clusterOnce: new KvClusterOnceGate(buckets.migrations, config.cluster, config.node) } : {}),
+  });
+  await agent.start();
+
+  const grpc = config.grpc ? await startAgentGrpcServer(agent, config.grpc, logger) : undefined;
+  if (grpc) agent.setGrpcAddress(grpc.address);
+  const bus = nc && buckets ? new AgentBus(agent, nc, buckets.inventory, logger, { agentVersion: AGENT_VERSION, stopService: (service, signal) => agent.stopService(service, signal ? { signal } : {}) }) : undefined;
+  await bus?.start();
+  logger.info({ node: config.node, cluster: config.cluster, grpc: grpc?.address, nats: config.nats?.servers }, "agent running");
+
+  return {
+    agent,
+    ...(grpc ? { grpcAddress: grpc.address } : {}),
+    async stop() {
+      await bus?.stop();
+      await grpc?.stop();
+      await agent.stop();
+      hostFacts.stop();
+      await nc?.drain().catch(() => undefined);
+    },
+  };
+}
