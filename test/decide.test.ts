@@ -88,6 +88,8 @@ interface Run {
   now: number;
   /** Every command sent, in order (re-sends after a takeover included). */
   sent: StepCommand[];
+  /** The commands of each `send` decision: what went out together. */
+  groups: StepCommand[][];
   /** Commands the simulated agents actually executed (a repeated key returns the recorded outcome instead). */
   executed: StepCommand[];
   decisions: Decision[];
@@ -164,6 +166,7 @@ function drive(initial: RolloutState, options: RunOptions = {}): Run {
     state: initial,
     now: options.now ?? T0,
     sent: options.from?.sent ?? [],
+    groups: [],
     executed: options.from?.executed ?? [],
     decisions: [],
     outstanding: [],
@@ -209,6 +212,7 @@ function drive(initial: RolloutState, options: RunOptions = {}): Run {
       run.state = applyReport(run.state, { kind: "preflight", ok: true, messages: [], at: run.now });
     } else if (decision.kind === "send") {
       run.sent.push(...decision.commands);
+      run.groups.push(decision.commands);
       run.outstanding.push(...decision.commands);
     } else if (decision.kind === "expire") {
       for (const command of decision.commands) run.outstanding = run.outstanding.filter((item) => item.key !== command.key);
@@ -238,6 +242,8 @@ function drive(initial: RolloutState, options: RunOptions = {}): Run {
 
 const label = (command: StepCommand) => `${command.node} ${command.track === "forward" ? "" : `${command.track} `}${command.step}`;
 const labels = (commands: StepCommand[], hop?: number) => commands.filter((command) => hop === undefined || command.hop === hop).map(label);
+/** What went out together, one string per send decision. */
+const grouped = (run: Run, hop?: number) => run.groups.map((group) => labels(group, hop).join(", ")).filter(Boolean);
 const statuses = (state: RolloutState, hop: number) =>
   Object.fromEntries(Object.entries(state.hops[hop]!.nodes).map(([node, entry]) => [node, entry.status])) as Record<string, NodeHopStatus>;
 const phases = (state: RolloutState) => state.history.filter((entry) => entry.event === "phase").map((entry) => entry.to);
@@ -347,18 +353,20 @@ describe("decideNext + applyDecision + applyReport: whole rollouts", () => {
     expect(run.ended).toBe("none");
     expect(run.state.phase).toBe("succeeded");
     expect(phases(run.state)).toEqual(["preflight", "running", "succeeded"]);
-    expect(labels(run.sent, 0)).toEqual([
+    // Rolling: the batch stages together; nobody drains before the whole batch is staged; each node's pipeline runs on its own.
+    expect(grouped(run, 0)).toEqual([
       "n1 stage", "n1 drain", "n1 upgrade", "n1 rejoin", "n1 verify",
-      "n2 stage", "n3 stage", "n2 drain", "n3 drain", "n2 upgrade", "n3 upgrade", "n2 rejoin", "n3 rejoin", "n2 verify", "n3 verify",
+      "n2 stage, n3 stage", "n2 drain, n3 drain", "n2 upgrade", "n3 upgrade", "n2 rejoin", "n3 rejoin", "n2 verify", "n3 verify",
       "n4 stage", "n4 drain", "n4 upgrade", "n4 rejoin", "n4 verify",
     ]);
-    expect(labels(run.sent, 2)).toEqual([
-      "n1 stage", "n2 stage", "n3 stage", "n4 stage",
-      "n1 stop", "n2 stop", "n3 stop", "n4 stop",
+    // Full-stop: every node finishes a step before any node starts the next; the leader upgrades alone.
+    expect(grouped(run, 2)).toEqual([
+      "n1 stage, n2 stage, n3 stage, n4 stage",
+      "n1 stop, n2 stop, n3 stop, n4 stop",
       "n1 upgrade",
-      "n2 upgrade", "n3 upgrade", "n4 upgrade",
-      "n1 start", "n2 start", "n3 start", "n4 start",
-      "n1 verify", "n2 verify", "n3 verify", "n4 verify",
+      "n2 upgrade, n3 upgrade, n4 upgrade",
+      "n1 start, n2 start, n3 start, n4 start",
+      "n1 verify, n2 verify, n3 verify, n4 verify",
     ]);
     const upgrades = run.executed.filter((command) => command.step === "upgrade").map((command) => `${command.node}@${command.hop}`);
     expect(upgrades).toHaveLength(12);
@@ -375,11 +383,12 @@ describe("decideNext + applyDecision + applyReport: whole rollouts", () => {
     expect(statuses(paused.state, 0)).toEqual({ n1: "done", n2: "pending", n3: "pending", n4: "pending" });
     expect(paused.decisions.at(-1)).toMatchObject({ kind: "wait", for: "promote" });
 
+    const before = paused.sent.length;
     const promoted = drive(applyReport(paused.state, { kind: "control", control: "promote", by: "carol", at: paused.now }), { now: paused.now, from: paused });
     expect(promoted.state.phase).toBe("succeeded");
     expect(promoted.state.hops[0]!.promoted).toEqual({ by: "carol", at: paused.now });
     expect(phases(promoted.state)).toEqual(["preflight", "running", "waiting-promote", "running", "succeeded"]);
-    expect(labels(promoted.sent.slice(paused.sent.length))).toEqual(["n2 stage", "n3 stage", "n2 drain", "n3 drain", "n2 upgrade", "n3 upgrade", "n2 rejoin", "n3 rejoin", "n2 verify", "n3 verify", "n4 stage", "n4 drain", "n4 upgrade", "n4 rejoin", "n4 verify"]);
+    expect(labels(promoted.sent.slice(before))).toEqual(["n2 stage", "n3 stage", "n2 drain", "n3 drain", "n2 upgrade", "n3 upgrade", "n2 rejoin", "n3 rejoin", "n2 verify", "n3 verify", "n4 stage", "n4 drain", "n4 upgrade", "n4 rejoin", "n4 verify"]);
   });
 
   it("canaries auto-promote once healthy", () => {
@@ -416,9 +425,9 @@ describe("decideNext + applyDecision + applyReport: whole rollouts", () => {
     expect(run.state.phase).toBe("reverted");
     expect(phases(run.state)).toEqual(["preflight", "running", "reverting", "reverted"]);
     expect(statuses(run.state, 0)).toEqual({ n1: "reverted", n2: "reverted", n3: "reverted", n4: "reverted", n5: "rolled-back" });
-    expect(labels(run.sent.filter((command) => command.track === "revert"))).toEqual([
-      "n3 revert drain", "n4 revert drain", "n3 revert rollback", "n4 revert rollback", "n3 revert rejoin", "n4 revert rejoin", "n3 revert verify", "n4 revert verify",
-      "n1 revert drain", "n2 revert drain", "n1 revert rollback", "n2 revert rollback", "n1 revert rejoin", "n2 revert rejoin", "n1 revert verify", "n2 revert verify",
+    expect(grouped(run).filter((group) => group.includes("revert"))).toEqual([
+      "n3 revert drain, n4 revert drain", "n3 revert rollback", "n4 revert rollback", "n3 revert rejoin", "n4 revert rejoin", "n3 revert verify", "n4 revert verify",
+      "n1 revert drain, n2 revert drain", "n1 revert rollback", "n2 revert rollback", "n1 revert rejoin", "n2 revert rejoin", "n1 revert verify", "n2 revert verify",
     ]);
     expect([...run.sim.values()].every((node) => node.version === "1.0.0" && node.running && node.inCluster)).toBe(true);
     expect(run.state.history.filter((entry) => entry.event === "reverted").map((entry) => entry.node)).toEqual(["n3", "n4", "n1", "n2"]);
@@ -460,7 +469,7 @@ describe("decideNext + applyDecision + applyReport: whole rollouts", () => {
   });
 
   it.each<[string, (command: StepCommand) => boolean, Record<string, NodeHopStatus>]>([
-    ["right after the first stage is sent", (command) => command.step === "stage", { n1: "pending", n2: "pending", n3: "pending" }],
+    ["right after the first stage is sent", (command) => command.step === "stage", { n1: "staged", n2: "pending", n3: "pending" }],
     ["while n1 is drained", (command) => command.step === "drain", { n1: "done", n2: "pending", n3: "pending" }],
     ["while n1 upgrades", (command) => command.step === "upgrade", { n1: "done", n2: "pending", n3: "pending" }],
   ])("pause %s: the work in progress finishes, nothing new starts; resume goes on", (_, when, atPause) => {
@@ -476,8 +485,7 @@ describe("decideNext + applyDecision + applyReport: whole rollouts", () => {
     expect(paused.ended).toBe("blocked");
     expect(paused.state.phase).toBe("paused");
     expect(paused.decisions.at(-1)).toMatchObject({ kind: "wait", for: "resume" });
-    const pausedStatuses = statuses(paused.state, 0);
-    expect(pausedStatuses).toEqual(when({ step: "stage" } as StepCommand) ? { ...atPause, n1: "staged" } : atPause);
+    expect(statuses(paused.state, 0)).toEqual(atPause);
     expect([...paused.sim.values()].every((node) => node.running && node.inCluster)).toBe(true);
 
     const resumed = drive(applyReport(paused.state, { kind: "control", control: "resume", by: "erin", at: paused.now }), { now: paused.now, from: paused });
@@ -503,9 +511,10 @@ describe("decideNext + applyDecision + applyReport: whole rollouts", () => {
 
   it("abort while waiting for promote ends at once", () => {
     const paused = drive(rollout(nodes(3), "1.1.0", { canary: 1 }));
+    const before = paused.sent.length;
     const run = drive(applyReport(paused.state, { kind: "control", control: "abort", by: "gina", at: paused.now }), { now: paused.now, from: paused });
     expect(run.state.phase).toBe("aborted");
-    expect(run.sent).toHaveLength(paused.sent.length);
+    expect(run.sent).toHaveLength(before);
   });
 
   it("a node that stops answering: the progress deadline fails the rollout, its step expires, the node needs an operator", () => {
@@ -578,13 +587,13 @@ describe("full-stop hops", () => {
   it("stop all -> upgrade the leader alone -> the rest -> start all -> verify all", () => {
     const run = drive(atFullStop(3));
     expect(run.state.phase).toBe("succeeded");
-    expect(labels(run.sent)).toEqual([
-      "n1 stage", "n2 stage", "n3 stage",
-      "n1 stop", "n2 stop", "n3 stop",
+    expect(grouped(run)).toEqual([
+      "n1 stage, n2 stage, n3 stage",
+      "n1 stop, n2 stop, n3 stop",
       "n1 upgrade",
-      "n2 upgrade", "n3 upgrade",
-      "n1 start", "n2 start", "n3 start",
-      "n1 verify", "n2 verify", "n3 verify",
+      "n2 upgrade, n3 upgrade",
+      "n1 start, n2 start, n3 start",
+      "n1 verify, n2 verify, n3 verify",
     ]);
   });
 
@@ -599,14 +608,14 @@ describe("full-stop hops", () => {
     const run = drive(atFullStop(3), { agent: failOn("n3", "upgrade", "rolled-back") });
     expect(run.state.phase).toBe("failed");
     expect(statuses(run.state, 0)).toEqual({ n1: "rolled-back", n2: "rolled-back", n3: "rolled-back" });
-    expect(labels(run.sent.filter((command) => command.track === "recover"))).toEqual(["n1 recover rollback", "n2 recover rollback", "n3 recover start", "n1 recover verify", "n2 recover verify", "n3 recover verify"]);
+    expect(grouped(run).filter((group) => group.includes("recover"))).toEqual(["n1 recover rollback, n2 recover rollback", "n3 recover start", "n1 recover verify, n2 recover verify, n3 recover verify"]);
     expect([...run.sim.values()].every((node) => node.version === "1.1.1" && node.running)).toBe(true);
   });
 
   it("a verify failure after every node started: stop all, roll back all, verify", () => {
     const run = drive(atFullStop(2, { autoRevert: true }), { agent: failOn("n2", "verify", "failed") });
     expect(run.state.phase).toBe("reverted");
-    expect(labels(run.sent.filter((command) => command.track === "recover"))).toEqual(["n1 recover stop", "n2 recover stop", "n1 recover rollback", "n2 recover rollback", "n1 recover verify", "n2 recover verify"]);
+    expect(grouped(run).filter((group) => group.includes("recover"))).toEqual(["n1 recover stop, n2 recover stop", "n1 recover rollback, n2 recover rollback", "n1 recover verify, n2 recover verify"]);
     expect([...run.sim.values()].map((node) => node.version)).toEqual(["1.1.1", "1.1.1"]);
   });
 
@@ -627,9 +636,12 @@ describe("full-stop hops", () => {
     expect([...run.sim.values()].every((node) => node.running)).toBe(true);
   });
 
-  it("pause and abort wait for the downtime window to close", () => {
+  it.each<[string, Record<string, string>, string, "aborted" | "succeeded", string[]]>([
+    ["a later hop never starts", { n1: "1.0.0" }, "1.1.1", "aborted", ["done", "pending"]],
+    ["the window was the last work: every node is on the target, so it succeeded", nodes(3, "1.1.1"), "2.0.0", "succeeded", ["done"]],
+  ])("abort during the downtime window: the window completes first (the service comes back up); %s", (_, versions, to, phase, n1ByHop) => {
     let asked = false;
-    const run = drive(atFullStop(3), {
+    const run = drive(rollout(versions, to), {
       hook: ({ sent }) => {
         if (!asked && sent.some((command) => command.step === "stop")) {
           asked = true;
@@ -637,15 +649,31 @@ describe("full-stop hops", () => {
         }
       },
     });
-    expect(run.state.phase).toBe("aborted");
-    expect(statuses(run.state, 0)).toEqual({ n1: "done", n2: "done", n3: "done" });
-    expect([...run.sim.values()].every((node) => node.running && node.version === "2.0.0")).toBe(true);
+    expect(run.state.phase).toBe(phase);
+    expect(run.state.hops.map((hop) => hop.nodes.n1!.status)).toEqual(n1ByHop);
+    expect([...run.sim.values()].every((node) => node.running)).toBe(true);
+    expect(run.sent.some((command) => command.hop === 1)).toBe(false);
+  });
+
+  it("pause during the downtime window takes effect once every node is verified", () => {
+    let asked = false;
+    const run = drive(rollout({ n1: "1.0.0" }, "1.1.1"), {
+      hook: ({ sent }) => {
+        if (!asked && sent.some((command) => command.step === "upgrade")) {
+          asked = true;
+          return [{ kind: "control", control: "pause", by: "ida", at: T0 }];
+        }
+      },
+    });
+    expect(run.state.phase).toBe("paused");
+    expect(labels(run.sent)).toEqual(["n1 stage", "n1 stop", "n1 upgrade", "n1 start", "n1 verify"]);
   });
 
   it("nodes already on the target are stopped and started with the others", () => {
-    const state = rollout({ n1: "1.1.0", n2: "1.1.1", n3: "1.1.0" }, "2.0.0");
+    const state = rollout({ n1: "1.1.1", n2: "2.0.0", n3: "1.1.1" }, "2.0.0");
+    expect(state.plan.hops[0]!.alreadyOnTarget).toEqual(["n2"]);
     const run = drive(state);
     expect(run.state.phase).toBe("succeeded");
-    expect(labels(run.sent, 1)).toEqual(["n1 stage", "n3 stage", "n1 stop", "n2 stop", "n3 stop", "n1 upgrade", "n3 upgrade", "n1 start", "n2 start", "n3 start", "n1 verify", "n2 verify", "n3 verify"]);
+    expect(labels(run.sent)).toEqual(["n1 stage", "n3 stage", "n1 stop", "n3 stop", "n2 stop", "n1 upgrade", "n3 upgrade", "n1 start", "n3 start", "n2 start", "n1 verify", "n3 verify", "n2 verify"]);
   });
 });

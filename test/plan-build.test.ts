@@ -1,5 +1,5 @@
 import { describe, expect, expectTypeOf, it } from "vitest";
-import type { NodeInventory as AgentNodeInventory } from "../agent/node-agent-api.ts";
+import type { z } from "zod";
 import { buildPlan, formatPlan, type BuildPlanInput } from "../coordinator/plan/build-plan.ts";
 import { strategySchema, type StrategyInput } from "../coordinator/plan/strategy.ts";
 import { serviceCatalogSchema, type ServiceCatalog } from "../shared/catalog/index.ts";
@@ -250,8 +250,8 @@ describe("formatPlan", () => {
 });
 
 describe("shared/inventory schema", () => {
-  it("is the agent's NodeInventory, field for field", () => {
-    expectTypeOf<NodeInventory>().toEqualTypeOf<AgentNodeInventory>();
+  it("validates exactly the NodeInventory type of shared/types, field for field", () => {
+    expectTypeOf<z.output<typeof nodeInventorySchema>>().toEqualTypeOf<NodeInventory>();
   });
 
   it("parses a published inventory and drops fields it does not know", () => {

@@ -6,8 +6,8 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { HoistError } from "../../shared/errors/index.ts";
 import type { SnapshotCompression, SnapshotDataDir, SnapshotManifest } from "./manifest.ts";
-import type { PushChunk, SnapshotWorker } from "./worker-client.ts";
-import { CHUNK_BYTES } from "./worker-protocol.ts";
+import { Unpacker } from "./unpack.ts";
+import type { ChunkFeeder, SnapshotWorker } from "./worker-client.ts";
 
 export interface ReadArchiveOptions {
   mode: "verify" | "extract";
@@ -21,8 +21,8 @@ export interface ReadArchiveOptions {
 
 /**
  * Streams one archive of a snapshot through the worker, which checks every entry against the
- * manifest (and extracts, in extract mode), while this thread hashes the archive file itself.
- * Reads the archive once. Throws SNAPSHOT_CORRUPT naming the first difference: archive size, an
+ * manifest (verify) or writes it (extract), while this thread hashes the archive file and, when
+ * extracting, checks every file's sha256 from the same shared chunks. Reads the archive once. Throws SNAPSHOT_CORRUPT naming the first difference: archive size, an
  * entry (path, type, mode, size, sha256, target), the tar structure, the gzip stream, or the
  * archive's sha256.
  */
@@ -44,17 +44,22 @@ export async function readArchive(worker: SnapshotWorker, dir: string, dataDir: 
   if (size !== dataDir.archiveBytes) throw corrupt(`is ${size} bytes but the manifest says ${dataDir.archiveBytes}`);
 
   const hash = createHash("sha256");
-  const feed = async (push: PushChunk) => {
+  // Extracting: the worker writes, and this thread checks every file's sha256 from the same chunks.
+  // Verifying: the worker checks the files, this thread hashes the archive.
+  const checker =
+    options.mode === "extract" ? new Unpacker({ mode: "verify", entries: dataDir.entries, chown: false, hash: true, label: dataDir.archive }) : undefined;
+  const feed = async (feeder: ChunkFeeder) => {
     if (!expectedGz) {
       const handle = await open(path, "r");
       try {
         for (;;) {
-          const buffer = Buffer.allocUnsafeSlow(CHUNK_BYTES);
-          const { bytesRead } = await handle.read(buffer, 0, CHUNK_BYTES, null);
-          if (bytesRead === 0) break;
-          const chunk = bytesRead === CHUNK_BYTES ? buffer : buffer.subarray(0, bytesRead);
+          const { slot, view } = await feeder.acquire();
+          const { bytesRead } = await handle.read(view, 0, view.length, null);
+          const chunk = view.subarray(0, bytesRead);
           hash.update(chunk);
-          await push(chunk);
+          feeder.send(slot, bytesRead);
+          if (bytesRead === 0) break;
+          checker?.push(chunk);
         }
       } finally {
         await handle.close();
@@ -72,7 +77,16 @@ export async function readArchive(worker: SnapshotWorker, dir: string, dataDir: 
         },
         createGunzip({ chunkSize: 1024 * 1024 }),
         async (source: AsyncIterable<Buffer>) => {
-          for await (const chunk of source) await push(chunk);
+          for await (const data of source) {
+            for (let at = 0; at < data.length; ) {
+              const { slot, view } = await feeder.acquire();
+              const length = Math.min(view.length, data.length - at);
+              view.set(data.subarray(at, at + length));
+              at += length;
+              feeder.send(slot, length);
+              checker?.push(view.subarray(0, length));
+            }
+          }
         },
       );
     } catch (err) {
@@ -89,6 +103,7 @@ export async function readArchive(worker: SnapshotWorker, dir: string, dataDir: 
     (bytes) => options.onBytes?.(bytes),
     options.signal,
   );
+  checker?.finish();
   const actual = hash.digest("hex");
   if (actual !== dataDir.archiveSha256) throw corrupt(`sha256 ${actual} differs from the manifest's ${dataDir.archiveSha256}`);
 }

@@ -113,6 +113,7 @@ export type Report =
 /** Order of steps in a full-stop hop: every node finishes one rank before any node starts the next. */
 const RANK: Record<NodeStep, number> = { stage: 0, drain: 1, stop: 1, upgrade: 2, rollback: 2, start: 3, rejoin: 3, verify: 4 };
 
+/** Where a forward step leaves the node once done (rollback is never a forward step; listed for completeness). */
 const FORWARD_POSITION: Record<NodeStep, NodeHopStatus> = {
   stage: "staged",
   drain: "drained",
@@ -334,7 +335,8 @@ export function decideNext(rollout: RolloutState, now: number): Decision {
   }
 
   const progressDeadline = rollout.progressAt + strategy.progressDeadlineMs;
-  if (rollout.phase === "running" && !rollout.failure && !controls.abort && now > progressDeadline) {
+  const watchProgress = rollout.phase === "running" && !rollout.failure && !controls.abort;
+  if (watchProgress && now >= progressDeadline) {
     return {
       kind: "fail",
       code: "TIMEOUT",
@@ -349,7 +351,7 @@ export function decideNext(rollout: RolloutState, now: number): Decision {
 
   const work = workOf(rollout, hop, now);
   const busy = inFlight.length > 0 || anyNode(rollout, hop, hasBegun);
-  const wakeAt = Math.min(...inFlight.map((step) => step.deadlineAt), rollout.phase === "running" ? progressDeadline : Infinity);
+  const wakeAt = Math.min(...inFlight.map((step) => step.deadlineAt), watchProgress ? progressDeadline : Infinity);
   const wait = (reason: "in-flight" | "promote" | "resume"): Decision =>
     Number.isFinite(wakeAt) ? { kind: "wait", for: reason, inFlight, wakeAt } : { kind: "wait", for: reason, inFlight };
   const send = (commands: StepCommand[]): Decision => ({ kind: "send", commands });

@@ -1,4 +1,4 @@
-import type { NodeInventory, ServiceInventory } from "./schema.ts";
+import type { NodeInventory, ServiceInventory } from "../types/index.ts";
 
 /**
  * A node's inventory as the coordinator last saw it: the published record and when it was seen

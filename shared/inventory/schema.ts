@@ -1,10 +1,10 @@
 import { z } from "zod";
 
 /**
- * The inventory every agent publishes (KV `hoist_inventory`, key `CLUSTER.NODE`), as the coordinator
- * reads it. Mirrors `NodeInventory` of agent/node-agent-api.ts field for field; a test checks the two
- * stay assignable both ways. Unknown fields are dropped rather than refused, so an older coordinator
- * can read a newer agent's inventory.
+ * Validators for the inventory every agent publishes (KV `hoist_inventory`, key `CLUSTER.NODE`), used
+ * where the coordinator reads it off the wire. The types are the one definition in shared/types
+ * (agent-api.ts); test/plan-build.test.ts checks these schemas' output is exactly those types.
+ * Unknown fields are dropped rather than refused, so an older coordinator reads a newer agent.
  */
 
 /** Health of one managed service as the agent sees it (drives grpc.health.v1). */
@@ -82,16 +82,8 @@ export const nodeInventorySchema = z.object({
   node: z.string().min(1),
   cluster: z.string().min(1),
   agentVersion: z.string(),
+  /** host:port of the agent's gRPC server, when it runs one. */
+  grpcAddress: z.string().optional(),
   services: z.array(serviceInventorySchema),
   host: hostFactsSchema,
 });
-
-export type ServingStatus = z.output<typeof servingStatusSchema>;
-export type ServiceActivity = z.output<typeof serviceActivitySchema>;
-export type ReleaseOnDisk = z.output<typeof releaseOnDiskSchema>;
-export type SnapshotSummary = z.output<typeof snapshotSummarySchema>;
-export type UpgradeOutcome = z.output<typeof upgradeOutcomeSchema>;
-export type ServiceInventory = z.output<typeof serviceInventorySchema>;
-export type DiskFacts = z.output<typeof diskFactsSchema>;
-export type HostFacts = z.output<typeof hostFactsSchema>;
-export type NodeInventory = z.output<typeof nodeInventorySchema>;
