@@ -23,7 +23,7 @@ export interface NodeAgentApi {
   listSnapshots(service: string): Promise<SnapshotSummary[]>;
   restore(service: string, snapshotId: string, options?: WorkOptions): Promise<void>;
   upgrade(request: UpgradeRequest, options?: WorkOptions): Promise<UpgradeOutcome>;
-  rollback(service: string, options?: WorkOptions & { key?: string }): Promise<UpgradeOutcome>;
+  rollback(service: string, options?: WorkOptions & { key?: string; to?: string }): Promise<UpgradeOutcome>;
   drain(service: string, options?: WorkOptions): Promise<void>;
   rejoin(service: string, options?: WorkOptions): Promise<void>;
   health(service: string): ServingStatus;

@@ -5,7 +5,7 @@ import { loadCatalog, planUpgradePath, serviceCatalog, findRelease, type Catalog
 import type { Logger } from "../shared/logger/index.ts";
 import type { WorkOptions } from "../shared/types/index.ts";
 import type { AgentConfig, ServiceConfig } from "./config.ts";
-import { HealthMonitor } from "./health/index.ts";
+import { HealthMonitor, checkProbe } from "./health/index.ts";
 import { cleanPartials, listReleases, readCurrentVersion, readReleaseMeta, releaseDir, stageRelease } from "./release/index.ts";
 import { createSnapshot, listSnapshots, restoreSnapshot, verifySnapshot } from "./snapshot/index.ts";
 import { runHook } from "./exec/index.ts";
@@ -253,14 +253,21 @@ export class NodeAgent implements NodeAgentApi {
    * the last committed upgrade is undone (a safety snapshot of today's data is taken first, then the
    * pre-upgrade snapshot restored and the previous release started).
    */
-  async rollback(service: string, options: WorkOptions & { key?: string } = {}): Promise<UpgradeOutcome> {
+  async rollback(service: string, options: WorkOptions & { key?: string; to?: string } = {}): Promise<UpgradeOutcome> {
     const managed = this.managed(service);
     if (options.key !== undefined) {
+      if (managed.inFlight?.key === options.key) return managed.inFlight.promise;
       const recorded = await managed.store.outcomeForKey(options.key);
       if (recorded) return recorded;
     }
     if (managed.inFlight) throw new HoistError("BUSY", `service ${service} is busy with another operation`);
     const journal = await managed.store.load();
+    if (!journal && options.to !== undefined && (await readCurrentVersion(managed.config.installRoot)) === options.to) {
+      const now = new Date().toISOString();
+      const outcome: UpgradeOutcome = { result: "rolled-back", service, to: options.to, active: options.to, hops: [], startedAt: now, finishedAt: now };
+      if (options.key !== undefined) await managed.store.recordOutcome(outcome, options.key);
+      return outcome;
+    }
     const deps = this.runnerDeps(managed);
     if (journal) {
       const retry: JournalRecord = { ...journal, halted: false, resumes: 0, rollbackError: undefined };
@@ -349,6 +356,25 @@ export class NodeAgent implements NodeAgentApi {
     } finally {
       this.setActivity(managed, "idle");
     }
+  }
+
+  /**
+   * Starts the active release with its start hook unless every probe already passes (so a repeated
+   * start is harmless), and lets the health monitor report it again.
+   */
+  async startService(service: string, options: WorkOptions = {}): Promise<void> {
+    const managed = this.managed(service);
+    if (managed.inFlight) throw new HoistError("BUSY", `service ${service} is busy with another operation`);
+    const current = await readCurrentVersion(managed.config.installRoot);
+    if (current === undefined) throw new HoistError("WRONG_STATE", `service ${service} has no active release to start`);
+    const cwd = releaseDir(managed.config.installRoot, current);
+    const env = hookEnv(this.config, managed.config);
+    const probes = managed.config.health.probes.filter((probe) => probe.type !== "log");
+    const results = await Promise.all(probes.map((probe) => checkProbe(probe, { cwd, env, ...(options.signal ? { signal: options.signal } : {}) })));
+    if (probes.length === 0 || results.some((result) => !result.healthy)) {
+      await runHook("start", managed.config.hooks.start, { cwd, env, signal: options.signal });
+    }
+    this.setActivity(managed, "idle");
   }
 
   /** Stops the service with its stop hook (a full-stop hop stops every node before upgrading any). */

@@ -3,6 +3,7 @@ import { HoistError, toHoistError } from "../shared/errors/index.ts";
 import { registerAgentCommands } from "../agent/cli/register.ts";
 import { registerAgentRunCommand } from "../agent/cli/run-command.ts";
 import { registerAgentStatusCommand } from "../agent/grpc/status-command.ts";
+import { registerCoordinatorCommands } from "../coordinator/cli/register.ts";
 
 /** `hoist`: wires the agent's and the coordinator's commands into one program. */
 const program = new Command()
@@ -14,6 +15,7 @@ const program = new Command()
 registerAgentCommands(program);
 registerAgentRunCommand(program);
 registerAgentStatusCommand(program);
+registerCoordinatorCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -13,6 +13,7 @@ import {
   okReply,
   parseMessage,
   serviceCommandSchema,
+  rollbackCommandSchema,
   stageCommandSchema,
   upgradeCommandSchema,
   commandEnvelopeSchema,
@@ -25,8 +26,9 @@ export interface AgentBusOptions {
   agentVersion: string;
   /** How often the inventory (and its last-seen time) is written to KV. */
   heartbeatMs?: number;
-  /** Extra actions the bus can call (stop is not in NodeAgentApi). */
+  /** Extra actions the bus can call (stop and start are not in NodeAgentApi). */
   stopService?: (service: string, signal?: AbortSignal) => Promise<void>;
+  startService?: (service: string, signal?: AbortSignal) => Promise<void>;
 }
 
 type Handler = (payload: unknown) => Promise<unknown>;
@@ -124,8 +126,13 @@ export class AgentBus {
         );
       },
       rollback: async (payload) => {
-        const command = parseMessage(serviceCommandSchema, payload);
-        return agent.rollback(command.service, { signal, onProgress: this.progressPublisher("rollback", command.key), ...(command.key ? { key: command.key } : {}) });
+        const command = parseMessage(rollbackCommandSchema, payload);
+        return agent.rollback(command.service, {
+          signal,
+          onProgress: this.progressPublisher("rollback", command.key),
+          ...(command.key ? { key: command.key } : {}),
+          ...(command.to ? { to: command.to } : {}),
+        });
       },
       drain: async (payload) => agent.drain(parseMessage(serviceCommandSchema, payload).service, { signal }),
       rejoin: async (payload) => agent.rejoin(parseMessage(serviceCommandSchema, payload).service, { signal }),
@@ -133,6 +140,11 @@ export class AgentBus {
         const command = parseMessage(serviceCommandSchema, payload);
         if (!this.options.stopService) throw new HoistError("INVALID_ARGUMENT", "this agent cannot stop services on command");
         await this.options.stopService(command.service, signal);
+      },
+      start: async (payload) => {
+        const command = parseMessage(serviceCommandSchema, payload);
+        if (!this.options.startService) throw new HoistError("INVALID_ARGUMENT", "this agent cannot start services on command");
+        await this.options.startService(command.service, signal);
       },
     };
   }

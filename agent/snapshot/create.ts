@@ -11,7 +11,7 @@ import { makeSnapshotId } from "./ids.ts";
 import { markInProgress, unmarkInProgress } from "./in-progress.ts";
 import { SNAPSHOT_FORMAT_VERSION, toSnapshotInfo, writeSnapshotManifest, type SnapshotCompression, type SnapshotDataDir, type SnapshotEntry, type SnapshotInfo, type SnapshotManifest } from "./manifest.ts";
 import { archiveName, partialSnapshotDir, snapshotDir } from "./paths.ts";
-import { SnapshotWorker } from "./worker-client.ts";
+import { acquireSnapshotWorker, releaseSnapshotWorker } from "./worker-client.ts";
 import type { ScanResult } from "./worker-protocol.ts";
 
 const gzipAsync = promisify(gzip);
@@ -61,7 +61,7 @@ export async function createSnapshot(input: CreateSnapshotInput, options: WorkOp
   const final = snapshotDir(input.snapshotsDir, id);
   const createdAt = new Date().toISOString();
   markInProgress(partial);
-  const worker = new SnapshotWorker();
+  const worker = acquireSnapshotWorker();
   try {
     await mkdir(partial);
     const roots = await Promise.all(input.dataDirs.map(resolveRoot));
@@ -96,18 +96,24 @@ export async function createSnapshot(input: CreateSnapshotInput, options: WorkOp
       if (input.compression === "none") {
         // The worker writes the plain tar itself; this thread hashes files and archive meanwhile.
         const archiveHash = createHash("sha256");
+        const flusher = new EarlyFlusher(path);
         let bytes = 0;
-        ({ entries } = await worker.pack(
-          root,
-          path,
-          (view, segments, bytesDone) => {
-            hashes.add(view, segments);
-            archiveHash.update(view);
-            bytes += view.length;
-            report(doneBefore + bytesDone, input.dataDirs[index]!);
-          },
-          signal,
-        ));
+        try {
+          ({ entries } = await worker.pack(
+            root,
+            path,
+            (view, segments, bytesDone) => {
+              hashes.add(view, segments);
+              archiveHash.update(view);
+              bytes += view.length;
+              flusher.wrote(bytes);
+              report(doneBefore + bytesDone, input.dataDirs[index]!);
+            },
+            signal,
+          ));
+        } finally {
+          await flusher.close();
+        }
         written = { sha256: archiveHash.digest("hex"), bytes };
       } else {
         const handle = await open(path, "wx", 0o600);
@@ -168,7 +174,7 @@ export async function createSnapshot(input: CreateSnapshotInput, options: WorkOp
     throw toHoistError(err);
   } finally {
     unmarkInProgress(partial);
-    await worker.close();
+    await releaseSnapshotWorker(worker);
   }
 }
 
@@ -243,6 +249,35 @@ class GzipArchiveWriter {
     await this.tail;
     await this.handle.sync();
     return { sha256: this.hash.digest("hex"), bytes: this.bytes };
+  }
+}
+
+/**
+ * Starts writeback of a growing archive early: every FLUSH_EVERY bytes, a datasync on the libuv
+ * pool, so the final fsync (by the writer) has little left to do and the disk works while the
+ * CPUs pack. At most one datasync runs at a time.
+ */
+class EarlyFlusher {
+  static readonly FLUSH_EVERY = 64 * 1024 * 1024;
+  private handle: Promise<FileHandle | undefined> | undefined;
+  private running: Promise<void> | undefined;
+  private flushedAt = 0;
+
+  constructor(private readonly path: string) {}
+
+  wrote(bytes: number): void {
+    if (this.running !== undefined || bytes - this.flushedAt < EarlyFlusher.FLUSH_EVERY) return;
+    this.flushedAt = bytes;
+    this.handle ??= open(this.path, "r").catch(() => undefined);
+    this.running = this.handle
+      .then((handle) => handle?.datasync())
+      .catch(() => undefined)
+      .finally(() => (this.running = undefined));
+  }
+
+  async close(): Promise<void> {
+    await this.running;
+    await (await this.handle)?.close();
   }
 }
 

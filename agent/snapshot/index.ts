@@ -9,6 +9,7 @@ export { restoreSnapshot } from "./restore.ts";
 export { listSnapshots } from "./list.ts";
 export { pruneSnapshots, type PruneOptions } from "./prune.ts";
 export { isSnapshotId } from "./ids.ts";
+export { prepareSnapshotWorker } from "./worker-client.ts";
 export {
   readSnapshotManifest,
   SNAPSHOT_FORMAT_VERSION,

@@ -9,7 +9,7 @@ import { readSnapshotManifest, toSnapshotInfo, type SnapshotDataDir, type Snapsh
 import { snapshotDir } from "./paths.ts";
 import { checkManifestTotals, readArchive } from "./read-archive.ts";
 import { RESTORE_DEBRIS } from "./walk.ts";
-import { SnapshotWorker } from "./worker-client.ts";
+import { acquireSnapshotWorker, releaseSnapshotWorker } from "./worker-client.ts";
 
 /** Where and how one data dir is put back. */
 interface Target {
@@ -58,7 +58,7 @@ export async function restoreSnapshot(snapshotsDir: string, id: string, options:
   await checkSpace(targets);
 
   const T0 = performance.now(); const lap = (s: string) => console.log("  ", s, (performance.now() - T0).toFixed(0));
-  const worker = new SnapshotWorker();
+  const worker = acquireSnapshotWorker();
   try {
     let before = 0;
     let lastPercent = -1;
@@ -93,7 +93,7 @@ export async function restoreSnapshot(snapshotsDir: string, id: string, options:
     }
     throw toHoistError(err);
   } finally {
-    await worker.close();
+    await releaseSnapshotWorker(worker);
   }
 
   onProgress?.({ step: "restore", message: "swapping restored data dirs in", bytes: manifest.bytes, totalBytes: manifest.bytes, percent: 100 });

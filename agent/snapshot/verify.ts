@@ -3,7 +3,7 @@ import type { WorkOptions } from "../../shared/types/index.ts";
 import { readSnapshotManifest, toSnapshotInfo, type SnapshotInfo } from "./manifest.ts";
 import { snapshotDir } from "./paths.ts";
 import { checkManifestTotals, readArchive } from "./read-archive.ts";
-import { SnapshotWorker } from "./worker-client.ts";
+import { acquireSnapshotWorker, releaseSnapshotWorker } from "./worker-client.ts";
 
 /**
  * Proves a snapshot is intact by reading it, not by trusting the manifest: each archive's size and
@@ -20,7 +20,7 @@ export async function verifySnapshot(snapshotsDir: string, id: string, options: 
   const manifest = await readSnapshotManifest(snapshotsDir, id);
   checkManifestTotals(manifest);
   const dir = snapshotDir(snapshotsDir, id);
-  const worker = new SnapshotWorker();
+  const worker = acquireSnapshotWorker();
   try {
     let before = 0;
     let lastPercent = -1;
@@ -39,7 +39,7 @@ export async function verifySnapshot(snapshotsDir: string, id: string, options: 
       before += dataDir.entries.reduce((sum, entry) => sum + entry.size, 0);
     }
   } finally {
-    await worker.close();
+    await releaseSnapshotWorker(worker);
   }
   onProgress?.({ step: "verify", message: `snapshot ${id} verified`, bytes: manifest.bytes, totalBytes: manifest.bytes, percent: 100 });
   return toSnapshotInfo(manifest, dir);

@@ -19,7 +19,9 @@ export type ToWorker =
   | { op: "chunk"; job: number; slot: number; length: number }
   | { op: "end"; job: number }
   | { op: "credit"; job: number; slot: number }
-  | { op: "cancel"; job: number };
+  | { op: "cancel"; job: number }
+  /** Between operations: forget cached walks. */
+  | { op: "reset"; job: number };
 
 export interface ScanResult {
   missing: boolean;

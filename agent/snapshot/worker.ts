@@ -93,6 +93,9 @@ port.on("message", (message: ToWorker) => {
     case "pack":
       runPack(message.job, message.root, message.archive).catch((err: unknown) => sendError(message.job, err));
       break;
+    case "reset":
+      walks.clear();
+      break;
     case "credit":
       freeSlots.push(message.slot);
       wake();

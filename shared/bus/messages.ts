@@ -16,6 +16,8 @@ export const upgradeCommandSchema = commandEnvelopeSchema.extend({
 });
 
 export const serviceCommandSchema = commandEnvelopeSchema.extend({ service: z.string().min(1) });
+/** Rollback: `to` makes it conditional: a node already on `to` with nothing pending answers at once. */
+export const rollbackCommandSchema = serviceCommandSchema.extend({ to: z.string().min(1).optional() });
 export const stageCommandSchema = serviceCommandSchema.extend({ version: z.string().min(1) });
 
 export type UpgradeCommand = z.output<typeof upgradeCommandSchema>;

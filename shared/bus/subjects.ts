@@ -2,7 +2,7 @@
 export const SUBJECT_PREFIX = "hoist.v1";
 
 /** Verbs an agent answers on `hoist.v1.CLUSTER.NODE.cmd.VERB`. */
-export const AGENT_VERBS = ["inventory", "stage", "upgrade", "rollback", "drain", "rejoin", "stop", "health"] as const;
+export const AGENT_VERBS = ["inventory", "stage", "upgrade", "rollback", "drain", "rejoin", "stop", "start", "health"] as const;
 export type AgentVerb = (typeof AGENT_VERBS)[number];
 
 export function commandSubject(cluster: string, node: string, verb: AgentVerb): string {

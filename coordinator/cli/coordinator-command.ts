@@ -1,0 +1,33 @@
+import { Option, type Command } from "commander";
+import { createLogger } from "../../shared/logger/index.ts";
+import { runCoordinator } from "../main.ts";
+import { agentGrpcFromFlags, withAgentGrpcOptions, type AgentGrpcFlags } from "./agent-grpc-flags.ts";
+
+export function registerCoordinatorCommand(program: Command): void {
+  withAgentGrpcOptions(program.command("coordinator"))
+    .description("run the coordinator daemon: drives recorded rollouts, takes over those whose coordinator died; with no --nats it starts a local nats-server with JetStream")
+    .addOption(new Option("--nats <urls>", "NATS server URL(s), comma-separated (default: embedded nats-server)").env("HOIST_NATS_URL"))
+    .addOption(new Option("--nats-token <token>", "NATS auth token").env("HOIST_NATS_TOKEN"))
+    .option("--state-dir <dir>", "where the embedded nats-server keeps JetStream data", "./hoist-coordinator")
+    .option("--nats-port <port>", "port of the embedded nats-server (0: a free one)", "4222")
+    .option("--log-level <level>", "trace, debug, info, warn or error", "info")
+    .action(async (flags: AgentGrpcFlags & { nats?: string; natsToken?: string; stateDir: string; natsPort: string; logLevel: string }) => {
+      const logger = createLogger({ level: flags.logLevel });
+      const running = await runCoordinator(
+        {
+          ...(flags.nats ? { natsUrls: flags.nats.split(",") } : {}),
+          ...(flags.natsToken ? { natsToken: flags.natsToken } : {}),
+          stateDir: flags.stateDir,
+          embeddedPort: Number(flags.natsPort),
+          agentGrpc: agentGrpcFromFlags(flags),
+        },
+        logger,
+      );
+      process.stdout.write(`coordinator ${running.owner} on ${running.natsUrl}\n`);
+      await new Promise<void>((resolve) => {
+        process.once("SIGTERM", () => resolve());
+        process.once("SIGINT", () => resolve());
+      });
+      await running.stop();
+    });
+}

@@ -1,0 +1,144 @@
+import type { Command } from "commander";
+import { HoistError } from "../../shared/errors/index.ts";
+import { createLogger } from "../../shared/logger/index.ts";
+import { formatPlan } from "../plan/build-plan.ts";
+import { createRollout, isTerminal, type RolloutState } from "../rollout/state.ts";
+import { RolloutStore } from "../rollout/store.ts";
+import { formatRolloutStatus } from "../rollout/format-status.ts";
+import { findRollout, requestControl } from "../rollout/controls.ts";
+import { coordinatorIdentity, makeRunner } from "../rollout/make-runner.ts";
+import type { ControlName } from "../rollout/decide.ts";
+import { openBus, withBusOptions, type Bus, type BusFlags } from "./bus-options.ts";
+import { planFromBus, withPlanOptions, type PlanFlags } from "./plan-command.ts";
+import { agentGrpcFromFlags, withAgentGrpcOptions, type AgentGrpcFlags } from "./agent-grpc-flags.ts";
+import { followClusterEvents } from "./follow.ts";
+
+function rolloutId(now = new Date()): string {
+  return `r${now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z").replace("T", "-")}-${Math.random().toString(16).slice(2, 6)}`;
+}
+
+const write = (line: string) => process.stdout.write(`${line}\n`);
+
+/** Drives a rollout in this process, printing live progress, until it ends; exit code 0 only on success. */
+async function driveInForeground(bus: Bus, rollout: Pick<RolloutState, "cluster" | "id">, flags: AgentGrpcFlags & { quiet?: boolean }): Promise<RolloutState> {
+  const logger = createLogger({ level: "warn" });
+  const runner = makeRunner(bus, rollout.cluster, coordinatorIdentity(), logger, agentGrpcFromFlags(flags));
+  const subscription = flags.quiet ? undefined : followClusterEvents(bus.nc, rollout.cluster, write);
+  const interrupt = new AbortController();
+  const onSignal = () => {
+    write("interrupted: this process stops driving; the rollout stays recorded and `hoist rollout drive` or `hoist coordinator` picks it up where it stopped");
+    interrupt.abort(new HoistError("CANCELLED", "interrupted"));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    const final = await runner.drive(rollout.cluster, rollout.id, interrupt.signal);
+    write(formatRolloutStatus(final));
+    if (final.phase !== "succeeded") process.exitCode = 1;
+    return final;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    subscription?.unsubscribe();
+  }
+}
+
+interface RolloutRef extends BusFlags {
+  cluster: string;
+  id?: string;
+}
+
+function withRolloutRef(command: Command): Command {
+  return withBusOptions(command).requiredOption("--cluster <id>", "cluster id").option("--id <rollout>", "rollout id (default: the cluster's newest)");
+}
+
+export function registerRolloutCommands(program: Command): void {
+  const rollout = program.command("rollout").description("run and steer rolling cluster upgrades");
+
+  withAgentGrpcOptions(withPlanOptions(rollout.command("start")))
+    .description("plan, check preflight, record the rollout, and drive it here with live progress (or leave it to `hoist coordinator` with --detach)")
+    .option("--detach", "record the rollout and return; a running `hoist coordinator` drives it")
+    .option("--quiet", "no live progress, only the final status")
+    .action(async (flags: PlanFlags & AgentGrpcFlags & { detach?: boolean; quiet?: boolean }) => {
+      const bus = await openBus(flags, "hoist rollout start");
+      try {
+        const plan = await planFromBus(bus, flags);
+        if (!flags.json && !flags.quiet) write(formatPlan(plan));
+        if (!plan.preflight.ok) throw new HoistError("PREFLIGHT_FAILED", `preflight failed:\n  ${plan.preflight.messages.join("\n  ")}`);
+        if (plan.hops.length === 0) {
+          write(`nothing to do: every node of ${flags.cluster} already runs ${flags.to}`);
+          return;
+        }
+        const store = new RolloutStore<RolloutState>(bus.buckets.rollouts);
+        const running = (await store.list(flags.cluster)).find((entry) => !isTerminal(entry.value.phase));
+        if (running) throw new HoistError("BUSY", `rollout ${running.value.id} of cluster ${flags.cluster} is still ${running.value.phase}; wait for it or \`hoist rollout abort\` it`);
+        const state = createRollout({ id: rolloutId(), plan, now: Date.now(), by: coordinatorIdentity() });
+        await store.create(state);
+        if (flags.json && flags.detach) return void write(JSON.stringify({ id: state.id, cluster: state.cluster }));
+        write(`rollout ${state.id} recorded`);
+        if (flags.detach) return;
+        const final = await driveInForeground(bus, state, flags);
+        if (flags.json) write(JSON.stringify(final, null, 2));
+      } finally {
+        await bus.close();
+      }
+    });
+
+  withAgentGrpcOptions(withRolloutRef(rollout.command("drive")))
+    .description("drive a recorded rollout here (takes over once the previous coordinator's lease has expired)")
+    .option("--quiet", "no live progress, only the final status")
+    .action(async (flags: RolloutRef & AgentGrpcFlags & { quiet?: boolean }) => {
+      const bus = await openBus(flags, "hoist rollout drive");
+      try {
+        const state = await findRollout(new RolloutStore<RolloutState>(bus.buckets.rollouts), flags.cluster, flags.id);
+        await driveInForeground(bus, state, flags);
+      } finally {
+        await bus.close();
+      }
+    });
+
+  withRolloutRef(rollout.command("status"))
+    .description("show a rollout: phase, every hop and node, failure, recent events")
+    .option("--follow", "keep printing live events until the rollout ends")
+    .option("--json", "print the rollout record as JSON")
+    .action(async (flags: RolloutRef & { follow?: boolean; json?: boolean }) => {
+      const bus = await openBus(flags, "hoist rollout status");
+      try {
+        const store = new RolloutStore<RolloutState>(bus.buckets.rollouts);
+        let state = await findRollout(store, flags.cluster, flags.id);
+        write(flags.json ? JSON.stringify(state, null, 2) : formatRolloutStatus(state));
+        if (!flags.follow || isTerminal(state.phase)) return;
+        const subscription = followClusterEvents(bus.nc, flags.cluster, write);
+        while (!isTerminal(state.phase)) {
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+          state = await findRollout(store, flags.cluster, state.id);
+        }
+        subscription.unsubscribe();
+        write(formatRolloutStatus(state));
+      } finally {
+        await bus.close();
+      }
+    });
+
+  const controls: [ControlName, string][] = [
+    ["pause", "finish the work in progress, then start nothing new until resume"],
+    ["resume", "go on after a pause"],
+    ["abort", "finish the work in progress, then stop the rollout for good"],
+    ["promote", "let the rollout go on past the canaries"],
+  ];
+  for (const [control, description] of controls) {
+    withRolloutRef(rollout.command(control))
+      .description(description)
+      .action(async (flags: RolloutRef) => {
+        const bus = await openBus(flags, `hoist rollout ${control}`);
+        try {
+          const store = new RolloutStore<RolloutState>(bus.buckets.rollouts);
+          const state = await findRollout(store, flags.cluster, flags.id);
+          const next = await requestControl(store, flags.cluster, state.id, control, coordinatorIdentity());
+          write(`${control} recorded for rollout ${next.id} (phase ${next.phase})`);
+        } finally {
+          await bus.close();
+        }
+      });
+  }
+}

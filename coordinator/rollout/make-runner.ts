@@ -1,0 +1,25 @@
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
+import type { Logger } from "../../shared/logger/index.ts";
+import type { AgentClientOptions } from "../../shared/proto/index.ts";
+import type { Bus } from "../cli/bus-options.ts";
+import { ClusterLease } from "./lease.ts";
+import { NatsRolloutEffects } from "./nats-effects.ts";
+import { RolloutRunner } from "./runner.ts";
+import type { RolloutState } from "./state.ts";
+import { RolloutStore } from "./store.ts";
+
+/** A name for this coordinator process in leases and history. */
+export function coordinatorIdentity(): string {
+  return `${hostname()}/${process.pid}/${randomBytes(3).toString("hex")}`;
+}
+
+/** Wires a RolloutRunner for one cluster on the bus. */
+export function makeRunner(bus: Bus, cluster: string, owner: string, logger: Logger, agentGrpc: AgentClientOptions): RolloutRunner {
+  return new RolloutRunner({
+    store: new RolloutStore<RolloutState>(bus.buckets.rollouts),
+    lease: new ClusterLease(bus.buckets.rollouts, cluster, owner),
+    effects: new NatsRolloutEffects({ nc: bus.nc, inventoryKv: bus.buckets.inventory, logger, agentGrpc }),
+    logger,
+  });
+}

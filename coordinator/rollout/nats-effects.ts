@@ -1,0 +1,130 @@
+import type { KV, NatsConnection } from "nats";
+import { HoistError, toHoistError } from "../../shared/errors/index.ts";
+import { encodeJson, rolloutEventsSubject } from "../../shared/bus/index.ts";
+import type { UpgradeOutcome } from "../../shared/types/index.ts";
+import { createAgentClient, type AgentClientOptions } from "../../shared/proto/index.ts";
+import type { Logger } from "../../shared/logger/index.ts";
+import { sendAgentCommand } from "../bus/agent-commands.ts";
+import { readInventories } from "../inventory/read-inventory.ts";
+import { runPreflight } from "../plan/preflight.ts";
+import { awaitHealthGate } from "../health/health-gate.ts";
+import type { StepCommand, StepOutcome } from "./decide.ts";
+import type { RolloutEffects, RolloutEvent, StepResult } from "./effects.ts";
+import type { RolloutState } from "./state.ts";
+
+export interface NatsEffectsOptions {
+  nc: NatsConnection;
+  inventoryKv: KV;
+  logger: Logger;
+  /** How the coordinator reaches agents' gRPC servers for the health gate. */
+  agentGrpc: AgentClientOptions;
+  /** A node whose inventory heartbeat is older than this did not answer (preflight). */
+  staleAfterMs?: number;
+}
+
+/** Agent outcomes as the decider reads them. */
+function upgradeOutcome(outcome: UpgradeOutcome): StepResult {
+  const error = outcome.error ? { error: outcome.error } : {};
+  switch (outcome.result) {
+    case "committed":
+    case "noop":
+      return { outcome: "ok" };
+    case "rolled-back":
+    case "aborted":
+      return { outcome: "rolled-back", ...error };
+    default:
+      return { outcome: "failed", ...error };
+  }
+}
+
+function failed(err: unknown): StepResult {
+  const error = toHoistError(err);
+  return { outcome: "failed" satisfies StepOutcome, error: { code: error.code, message: error.message } };
+}
+
+const RETRYABLE = new Set(["UNAVAILABLE", "BUSY", "TIMEOUT"]);
+
+/**
+ * The runner's effects on a real cluster: step commands to agents over NATS request/reply (with the
+ * step's idempotency key), the health gate on each agent's gRPC Watch, preflight from the inventory
+ * KV, and events on the HOIST_EVENTS stream.
+ */
+export class NatsRolloutEffects implements RolloutEffects {
+  constructor(private readonly options: NatsEffectsOptions) {}
+
+  async runStep(command: StepCommand, signal: AbortSignal): Promise<StepResult> {
+    const target = { cluster: command.cluster, node: command.node };
+    const timeoutMs = Math.max(1000, command.deadlineAt - Date.now());
+    const base = { service: command.service, key: command.key };
+    try {
+      switch (command.step) {
+        case "stage":
+          await sendAgentCommand(this.options.nc, target, "stage", { ...base, version: command.to }, timeoutMs);
+          return { outcome: "ok" };
+        case "drain":
+        case "rejoin":
+        case "stop":
+        case "start":
+          await sendAgentCommand(this.options.nc, target, command.step, base, timeoutMs);
+          return { outcome: "ok" };
+        case "upgrade": {
+          const outcome = await sendAgentCommand<UpgradeOutcome>(
+            this.options.nc,
+            target,
+            "upgrade",
+            { ...base, to: command.to, skipDrain: true, allowDowngrade: command.downgrade },
+            timeoutMs,
+          );
+          return upgradeOutcome(outcome);
+        }
+        case "rollback": {
+          const outcome = await sendAgentCommand<UpgradeOutcome>(this.options.nc, target, "rollback", { ...base, to: command.from }, timeoutMs);
+          return outcome.result === "rolled-back" || outcome.result === "noop" ? { outcome: "ok" } : { outcome: "failed", ...(outcome.error ? { error: outcome.error } : {}) };
+        }
+        case "verify":
+          await this.verify(command, signal);
+          return { outcome: "ok" };
+      }
+    } catch (err) {
+      const error = toHoistError(err);
+      if (RETRYABLE.has(error.code) && !signal.aborted) throw error;
+      return failed(error);
+    }
+  }
+
+  /** The health gate: the agent's grpc.health.v1 Watch must hold SERVING for minHealthyMs. */
+  private async verify(command: StepCommand, signal: AbortSignal): Promise<void> {
+    const inventories = await readInventories(this.options.inventoryKv, command.cluster);
+    const address = inventories[command.node]?.inventory.grpcAddress;
+    if (!address) {
+      throw new HoistError("WRONG_STATE", `node ${command.node} publishes no gRPC address: the health gate needs the agent's grpc.health.v1 service (set grpc: in its config)`);
+    }
+    const client = createAgentClient(address, { ...this.options.agentGrpc, cluster: command.cluster });
+    try {
+      await awaitHealthGate(client, { service: command.service, minHealthyMs: command.minHealthyMs, healthyDeadlineMs: command.healthyDeadlineMs, signal });
+    } finally {
+      client.close();
+    }
+  }
+
+  async preflight(rollout: RolloutState): Promise<{ ok: boolean; messages: string[] }> {
+    const inventories = await readInventories(this.options.inventoryKv, rollout.cluster, this.options.logger);
+    const expectedFrom = Object.fromEntries(rollout.plan.nodes.map((node) => [node.node, node.expectedVersion]));
+    const requiredBytes = Object.fromEntries(rollout.plan.nodes.map((node) => [node.node, node.requiredBytes]));
+    const result = runPreflight({
+      cluster: rollout.cluster,
+      service: rollout.service,
+      nodes: rollout.plan.nodes.map((node) => node.node),
+      inventories,
+      expectedFrom,
+      requiredBytes,
+      now: Date.now(),
+      staleAfterMs: this.options.staleAfterMs ?? 15_000,
+    });
+    return { ok: result.ok, messages: result.messages };
+  }
+
+  publish(event: RolloutEvent): void {
+    this.options.nc.publish(rolloutEventsSubject(event.cluster), encodeJson(event));
+  }
+}
