@@ -16,7 +16,7 @@ import type { JournalHop, JournalRecord } from "./upgrade/journal-record.ts";
 import { newJournal } from "./upgrade/new-journal.ts";
 import { runJournal, finishJournal, type RunnerDeps } from "./upgrade/upgrade-runner.ts";
 import { nextOnResume } from "./upgrade/transitions.ts";
-import { isRollbackStep } from "./upgrade/transitions.ts";
+import { isRollbackStep, isTerminal } from "./upgrade/transitions.ts";
 import type { StepName } from "./upgrade/steps.ts";
 import type { ClusterOnceGate } from "./upgrade/step-context.ts";
 import { toSnapshotSummary } from "./services/snapshot-summary.ts";
@@ -43,6 +43,8 @@ export interface NodeAgentOptions {
   catalog?: Catalog;
   /** Cluster-wide lock for `cluster-once` migrations (the NATS bus provides it). */
   clusterOnce?: ClusterOnceGate;
+  /** Crash tests only: SIGKILL this process at a journal boundary (`STEP:started|done`). */
+  killAt?: string;
   /** Run background health monitors (the daemon does; one-shot CLI commands do not). */
   monitorHealth?: boolean;
 }
@@ -140,6 +142,7 @@ export class NodeAgent implements NodeAgentApi {
       store: managed.store,
       logger: this.options.logger.child({ node: this.node, cluster: this.cluster, service: managed.config.name }),
       ...(this.options.clusterOnce ? { clusterOnce: this.options.clusterOnce } : {}),
+      ...(this.options.killAt ? { killAt: this.options.killAt } : {}),
       onStep: (step) => this.setActivity(managed, activityOf(step)),
     };
   }
@@ -160,7 +163,7 @@ export class NodeAgent implements NodeAgentApi {
     const resumed: JournalRecord = { ...record, resumes: record.resumes + 1 };
     await managed.store.save(resumed);
     const deps = this.runnerDeps(managed);
-    const next = nextOnResume({ step: record.step, stopped: record.stopped, resumes: resumed.resumes }, this.config.maxResumeAttempts);
+    const next = nextOnResume({ step: record.step, stepStatus: record.stepStatus, stopped: record.stopped, resumes: resumed.resumes }, this.config.maxResumeAttempts);
     deps.logger.warn({ step: record.step, resumes: resumed.resumes, next }, "found an interrupted operation");
     if (next === "crash-loop") {
       const halted: JournalRecord = {
@@ -172,8 +175,13 @@ export class NodeAgent implements NodeAgentApi {
       managed.activity = "stopped";
       return;
     }
-    const interrupted = { ...resumed, error: resumed.error ?? { code: "INTERNAL", message: `the agent stopped during ${record.step}`, step: record.step } };
-    await this.track(managed, record.key, runJournal(deps, next === record.step ? resumed : interrupted, next));
+    if (isTerminal(next)) {
+      await finishJournal(deps, resumed, next);
+      return;
+    }
+    const rollingBack = isRollbackStep(next) && !isRollbackStep(record.step);
+    const interrupted = rollingBack ? { ...resumed, error: resumed.error ?? { code: "INTERNAL", message: `the agent stopped during ${record.step}`, step: record.step } } : resumed;
+    await this.track(managed, record.key, runJournal(deps, interrupted, next));
   }
 
   private async track(managed: ManagedService, key: string | undefined, promise: Promise<UpgradeOutcome>): Promise<UpgradeOutcome> {

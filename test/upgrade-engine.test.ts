@@ -21,7 +21,7 @@ describe("node upgrade engine against the real sample service", () => {
     await node.kv.put("beta", "two");
     const conf = join(node.installRoot, "current", "config", "service.conf");
     await writeFile(conf, "greeting=edited by the operator\n");
-    await agent.rollback("kv").catch(() => undefined); // nothing committed with a from yet: refused, changes nothing
+    await expect(agent.rollback("kv")).rejects.toMatchObject({ code: "WRONG_STATE" }); // a fresh install has nothing to go back to
 
     const steps: string[] = [];
     const outcome = await agent.upgrade({ service: "kv", to: "1.1.1" }, { onProgress: (p) => steps.push(`${p.step}:${p.message ?? ""}`) });
@@ -51,11 +51,9 @@ describe("node upgrade engine against the real sample service", () => {
     await node.kv.put("keep", "me");
     await agent.stopService("kv");
     const before = await hashTree(node.dataDir);
-    const { agent: again } = { agent };
-    await (await import("../agent/exec/index.ts")).runHook("start", { run: ["bin/start"], timeoutMs: 10_000 }, { cwd: join(node.installRoot, "current"), env: { ...node.config.services[0]!.env, HOIST_DATA_DIR: node.dataDir } });
-    await waitHealthy(node);
+    await startAgain(node);
 
-    const outcome = await again.upgrade({ service: "kv", to: "1.2.0" });
+    const outcome = await agent.upgrade({ service: "kv", to: "1.2.0" });
 
     expect(outcome.result).toBe("rolled-back");
     expect(outcome.error?.code).toBe("HEALTH_CHECK_FAILED");

@@ -38,19 +38,27 @@ describe("nextAfterStep", () => {
 });
 
 describe("nextOnResume", () => {
-  it.each<[StepName, number, string]>([
-    ["stage", 0, "stage"],
-    ["drain", 0, "drain"],
-    ["stop", 0, "rb-stop"],
-    ["switch", 1, "rb-stop"],
-    ["migrate", 0, "rb-stop"],
-    ["verify", 0, "rb-stop"],
-    ["commit", 0, "commit"],
-    ["rb-restore", 0, "rb-restore"],
-    ["rb-start", 2, "rb-start"],
-    ["migrate", 3, "crash-loop"],
-    ["rb-restore", 3, "crash-loop"],
-  ])("interrupted at %s after %d resumes -> %s", (step, resumes, expected) => {
-    expect(nextOnResume({ step, stopped: true, resumes }, 3)).toBe(expected);
+  it.each<[StepName, "started" | "done", boolean, number, string]>([
+    ["stage", "started", false, 0, "stage"],
+    ["stage", "done", false, 0, "drain"],
+    ["drain", "started", false, 0, "drain"],
+    ["drain", "done", false, 0, "stop"],
+    ["stop", "started", true, 0, "rb-stop"],
+    ["stop", "done", true, 0, "rb-stop"],
+    ["switch", "started", true, 1, "rb-stop"],
+    ["migrate", "done", true, 0, "rb-stop"],
+    ["verify", "started", true, 0, "rb-stop"],
+    ["rejoin", "done", true, 0, "commit"],
+    ["commit", "started", true, 0, "commit"],
+    ["commit", "done", true, 0, "committed"],
+    ["rb-restore", "started", true, 0, "rb-restore"],
+    ["rb-restore", "done", true, 0, "rb-switch"],
+    ["rb-start", "done", true, 2, "rb-verify"],
+    ["rb-rejoin", "done", true, 0, "rolled-back"],
+    ["rb-rejoin", "done", false, 0, "aborted"],
+    ["migrate", "started", true, 3, "crash-loop"],
+    ["rb-restore", "started", true, 3, "crash-loop"],
+  ])("interrupted at %s (%s, stopped=%s) after %d resumes -> %s", (step, stepStatus, stopped, resumes, expected) => {
+    expect(nextOnResume({ step, stepStatus, stopped, resumes }, 3)).toBe(expected);
   });
 });

@@ -16,7 +16,9 @@ export async function openAgent(options: AgentCliOptions): Promise<{ agent: Node
   const config = await loadAgentConfig(options.config);
   const logger = createLogger({ level: options.verbose ? "debug" : "warn" });
   const catalog = options.catalog ? await loadCatalog(options.catalog) : undefined;
-  const agent = new NodeAgent(config, { logger, ...(catalog ? { catalog } : {}) });
+  // HOIST_FAULT_KILL_AT is the crash tests' fault injection (see test/crash-resume.test.ts).
+  const killAt = process.env.HOIST_FAULT_KILL_AT;
+  const agent = new NodeAgent(config, { logger, ...(catalog ? { catalog } : {}), ...(killAt ? { killAt } : {}) });
   await agent.start();
   return { agent, config, service: pickService(config, options.service) };
 }

@@ -57,7 +57,6 @@ export async function restoreSnapshot(snapshotsDir: string, id: string, options:
   for (const target of targets) await removeDebris(target);
   await checkSpace(targets);
 
-  const T0 = performance.now(); const lap = (s: string) => console.log("  ", s, (performance.now() - T0).toFixed(0));
   const worker = acquireSnapshotWorker();
   try {
     let before = 0;
@@ -81,9 +80,7 @@ export async function restoreSnapshot(snapshotsDir: string, id: string, options:
       });
       before += target.dataDir.entries.reduce((sum, entry) => sum + entry.size, 0);
     }
-    lap("extracted");
     for (const target of targets) if (target.temp !== undefined) await syncTree(target.temp);
-    lap("synced");
     throwIfAborted(signal);
   } catch (err) {
     await Promise.all(targets.map((target) => (target.temp === undefined ? undefined : removeTree(target.temp).catch(() => undefined))));
@@ -101,7 +98,6 @@ export async function restoreSnapshot(snapshotsDir: string, id: string, options:
     if (target.inPlace) await swapInPlace(target);
     else await swapByRename(target);
   }
-  lap("swapped");
   return toSnapshotInfo(manifest, dir);
 }
 
@@ -113,9 +109,7 @@ async function swapByRename(target: Target): Promise<void> {
   }
   if (target.temp !== undefined) await rename(target.temp, target.real);
   await fsyncDir(target.parent);
-  const T1 = performance.now();
   if (old !== undefined) await removeTree(old);
-  console.log("   rm old", (performance.now() - T1).toFixed(0));
 }
 
 async function swapInPlace(target: Target): Promise<void> {

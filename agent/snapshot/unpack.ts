@@ -160,7 +160,9 @@ export class Unpacker implements TarParserHandler {
     }
     const slash = header.path.lastIndexOf("/");
     const parent = slash < 0 ? "." : header.path.slice(0, slash);
-    if (!this.createdDirs.has(parent)) throw this.corrupt(`${header.path} comes before its parent dir ${parent} in the archive`, header.path);
+    if (!this.createdDirs.has(parent)) {
+      throw this.corrupt(`${header.path}: its parent ${parent} is not a directory extracted before it (entries may not pass through symlinks)`, header.path);
+    }
     const abs = this.abs(header.path);
     try {
       if (header.type === "dir") {

@@ -1,7 +1,7 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { runHook } from "../exec/index.ts";
-import { createLogProbeState, waitHealthy, type LogProbeState } from "../health/index.ts";
+import { checkProbe, createLogProbeState, waitHealthy, type LogProbeState } from "../health/index.ts";
 import { carryPreservedFiles, pruneReleases, readCurrentVersion, releaseDir, stageRelease, switchCurrent } from "../release/index.ts";
 import { createSnapshot, pruneSnapshots, restoreSnapshot, verifySnapshot } from "../snapshot/index.ts";
 import { fsyncDir } from "../../shared/fs/index.ts";
@@ -200,9 +200,19 @@ const rollbackSwitch: StepFunction = async (ctx) => {
   if ((await readCurrentVersion(installRoot)) !== previous) await switchCurrent(installRoot, previous);
 };
 
+/** True when every non-log probe passes now (a start repeated after a crash must not fail on a running service). */
+async function alreadyServing(ctx: StepContext, version: string): Promise<boolean> {
+  const probes = ctx.service.health.probes.filter((probe) => probe.type !== "log");
+  if (probes.length === 0) return false;
+  const cwd = releaseDir(ctx.service.installRoot, version);
+  const results = await Promise.all(probes.map((probe) => checkProbe(probe, { cwd, env: env(ctx) })));
+  return results.every((result) => result.healthy);
+}
+
 const rollbackStart: StepFunction = async (ctx) => {
   if (!ctx.record.stopped || ctx.record.previousVersion === undefined) return;
   await beginLogWatch(ctx);
+  if (await alreadyServing(ctx, ctx.record.previousVersion)) return;
   await runServiceHook(ctx, "start", ctx.service.hooks.start, ctx.record.previousVersion);
 };
 

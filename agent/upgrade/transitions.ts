@@ -47,15 +47,17 @@ export function nextAfterStep(view: MachineView, ok: boolean): NextState {
 }
 
 /**
- * What an agent does with a journal it finds at start (pure): the step that was interrupted before
- * the service stopped is run again (stage and drain are idempotent), an interrupted commit is
- * finished, anything interrupted between stop and commit is rolled back (the new release was never
- * proven healthy), and an interrupted rollback step is run again. After `maxResumes` restarts inside
- * one operation the loop breaker fails it instead.
+ * What an agent does with a journal it finds at start (pure). The step to look at is the one that was
+ * interrupted, or the one after it when it had finished. A step before the service stopped is run
+ * (stage and drain are idempotent), a commit is finished, anything between stop and commit is rolled
+ * back (the new release was never proven healthy), and a rollback step is run (again) and the rollback
+ * carried on. After `maxResumes` restarts inside one operation the loop breaker fails it instead.
  */
-export function nextOnResume(view: MachineView & { resumes: number }, maxResumes: number): NextState | "crash-loop" {
+export function nextOnResume(view: MachineView & { resumes: number; stepStatus: "started" | "done" }, maxResumes: number): NextState | "crash-loop" {
   if (view.resumes >= maxResumes) return "crash-loop";
-  if (isRollbackStep(view.step)) return view.step;
-  if (view.step === "stage" || view.step === "drain" || view.step === "commit") return view.step;
+  const next = view.stepStatus === "done" ? nextAfterStep(view, true) : view.step;
+  if (isTerminal(next) || isRollbackStep(next)) return next;
+  if (next === "stage" || next === "drain" || next === "commit") return next;
+  if (next === "stop" && !view.stopped) return "stop";
   return "rb-stop";
 }

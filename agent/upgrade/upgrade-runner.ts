@@ -18,6 +18,11 @@ export interface RunnerDeps {
   store: JournalStore;
   logger: Logger;
   clusterOnce?: ClusterOnceGate;
+  /**
+   * Fault injection for crash tests only: `STEP:started` or `STEP:done` makes the process SIGKILL
+   * itself right after the journal was saved at that boundary.
+   */
+  killAt?: string;
   /** Told about every step as it starts (the agent shows it as the service's activity). */
   onStep?: (step: StepName) => void;
 }
@@ -56,6 +61,7 @@ export async function runJournal(
       history: [...record.history, event(step, "started")],
     };
     await deps.store.save(record);
+    if (deps.killAt === `${step}:started`) process.kill(process.pid, "SIGKILL");
     deps.onStep?.(step);
     onProgress({ step, message: `${step} started` });
     log.info({ from: record.history.at(-2)?.step, to: step, event: "started" }, "step started");
@@ -65,6 +71,7 @@ export async function runJournal(
       const patch = await STEP_FUNCTIONS[step]({ config: deps.config, service: deps.service, paths: deps.paths, record, signal, onProgress, logger: log, runtime, ...(deps.clusterOnce ? { clusterOnce: deps.clusterOnce } : {}) });
       record = { ...record, ...(patch ?? {}), stepStatus: "done", updatedAt: new Date().toISOString(), history: [...record.history, event(step, "done")] };
       await deps.store.save(record);
+      if (deps.killAt === `${step}:done`) process.kill(process.pid, "SIGKILL");
       onProgress({ step, message: `${step} done` });
       state = nextAfterStep(record, true);
     } catch (err) {
