@@ -62,11 +62,13 @@ export async function createSnapshot(input: CreateSnapshotInput, options: WorkOp
   const createdAt = new Date().toISOString();
   markInProgress(partial);
   const worker = acquireSnapshotWorker();
+  const T0 = performance.now(); const lap = (s: string) => console.log("  ", s, (performance.now() - T0).toFixed(0));
   try {
     await mkdir(partial);
     const roots = await Promise.all(input.dataDirs.map(resolveRoot));
     const scans: ScanResult[] = [];
     for (const root of roots) scans.push(await worker.scan(root, signal));
+    lap("scanned");
     const totalBytes = scans.reduce((sum, scan) => sum + scan.bytes, 0);
     const needed = scans.reduce((sum, scan) => sum + scan.bytes + scan.entries * 1536, 0) + 1024 * 1024;
     const free = await freeBytes(input.snapshotsDir);
@@ -111,6 +113,7 @@ export async function createSnapshot(input: CreateSnapshotInput, options: WorkOp
             },
             signal,
           ));
+          lap("packed");
         } finally {
           await flusher.close();
         }
@@ -159,11 +162,14 @@ export async function createSnapshot(input: CreateSnapshotInput, options: WorkOp
       files: files.length,
       bytes: files.reduce((sum, entry) => sum + entry.size, 0),
     };
+    lap("pre-manifest");
     await writeSnapshotManifest(partial, manifest);
+    lap("manifest");
     await fsyncDir(partial);
     await rename(partial, final);
     await fsyncDir(input.snapshotsDir);
     report(totalBytes, input.dataDirs.at(-1)!);
+    lap("renamed");
     return toSnapshotInfo(manifest, final);
   } catch (err) {
     await removeTree(partial).catch(() => undefined);
