@@ -1,11 +1,5 @@
+import { formatBytes } from "../../shared/format/index.ts";
 import type { Progress, ProgressListener } from "../../shared/types/index.ts";
-
-function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
-  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
-  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
-}
 
 /** One line of progress: `[step] 42% 10.0 MiB/24.0 MiB message`. */
 export function formatProgress(progress: Progress): string {

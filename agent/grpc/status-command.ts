@@ -1,3 +1,4 @@
+import { formatBytes } from "../../shared/format/index.ts";
 import { readFile } from "node:fs/promises";
 import { Command, Option } from "commander";
 import { toHoistError, type HoistError } from "../../shared/errors/index.ts";
@@ -116,18 +117,6 @@ function formatTable(headers: string[], rows: string[][]): string {
       .join("  ")
       .trimEnd();
   return [line(headers), ...rows.map(line)].join("\n");
-}
-
-/** Bytes in binary units with one decimal: 1.5 GiB. */
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 /** Seconds as "2d 3h 4m" (or "42s" under a minute). */

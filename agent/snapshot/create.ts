@@ -62,13 +62,11 @@ export async function createSnapshot(input: CreateSnapshotInput, options: WorkOp
   const createdAt = new Date().toISOString();
   markInProgress(partial);
   const worker = acquireSnapshotWorker();
-  const T0 = performance.now(); const lap = (s: string) => console.log("  ", s, (performance.now() - T0).toFixed(0));
   try {
     await mkdir(partial);
     const roots = await Promise.all(input.dataDirs.map(resolveRoot));
     const scans: ScanResult[] = [];
     for (const root of roots) scans.push(await worker.scan(root, signal));
-    lap("scanned");
     const totalBytes = scans.reduce((sum, scan) => sum + scan.bytes, 0);
     const needed = scans.reduce((sum, scan) => sum + scan.bytes + scan.entries * 1536, 0) + 1024 * 1024;
     const free = await freeBytes(input.snapshotsDir);
@@ -113,7 +111,6 @@ export async function createSnapshot(input: CreateSnapshotInput, options: WorkOp
             },
             signal,
           ));
-          lap("packed");
         } finally {
           await flusher.close();
         }
@@ -162,14 +159,11 @@ export async function createSnapshot(input: CreateSnapshotInput, options: WorkOp
       files: files.length,
       bytes: files.reduce((sum, entry) => sum + entry.size, 0),
     };
-    lap("pre-manifest");
     await writeSnapshotManifest(partial, manifest);
-    lap("manifest");
     await fsyncDir(partial);
     await rename(partial, final);
     await fsyncDir(input.snapshotsDir);
     report(totalBytes, input.dataDirs.at(-1)!);
-    lap("renamed");
     return toSnapshotInfo(manifest, final);
   } catch (err) {
     await removeTree(partial).catch(() => undefined);
@@ -210,10 +204,10 @@ class FileHashes {
     }
   }
 
-  /** The entries with their sha256 filled in. */
+  /** The entries with their sha256 filled in (the worker may have hashed some files itself). */
   fill(entries: SnapshotEntry[]): SnapshotEntry[] {
     return entries.map((entry, index) => {
-      if (entry.type !== "file") return entry;
+      if (entry.type !== "file" || entry.sha256 !== undefined) return entry;
       const sha256 = this.digests.get(index);
       if (sha256 === undefined) throw new HoistError("INTERNAL", `no sha256 computed for ${entry.path}`);
       return { ...entry, sha256 };

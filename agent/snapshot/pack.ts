@@ -1,3 +1,4 @@
+import { createHash, type Hash } from "node:crypto";
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { HoistError } from "../../shared/errors/index.ts";
 import type { SnapshotEntry } from "./manifest.ts";
@@ -9,14 +10,17 @@ export interface ChunkSink {
   acquire(): Promise<number>;
   /** Hands over a filled slot; `segments` as in FromWorker "chunk". */
   deliver(slot: number, length: number, segments: number[], bytesDone: number): void;
+  /** True when the consumer is behind (few free slots): hash the next file here instead. */
+  consumerBusy(): boolean;
 }
 
 const ONE_BYTE = Buffer.alloc(1);
 
 /**
- * Writes a data dir as a tar stream into shared chunk slots and returns the manifest entries
- * (without file sha256: the consumer hashes the file segments it is told about). Each file is read
- * once, straight into the chunk after its header. Runs in the snapshot worker (synchronous fs).
+ * Writes a data dir as a tar stream into shared chunk slots and returns the manifest entries.
+ * Each file is read once, straight into the chunk after its header. Its sha256 is computed by the
+ * consumer (from the segments it is told about) or, when the consumer is behind, here: the two
+ * threads share the hashing by load. Runs in the snapshot worker (synchronous fs).
  *
  * Throws WRONG_STATE when a file changes size while it is read (the service must be stopped).
  */
@@ -65,13 +69,15 @@ export async function packDataDir(items: WalkItem[], slots: Uint8Array[], sink: 
       const header: TarHeader = { path: item.path, type: "file", mode: item.mode, uid: item.uid, gid: item.gid, size, mtime: item.mtime };
       const hsize = headerSize(header);
       const padded = paddedSize(size);
+      const hash: Hash | undefined = sink.consumerBusy() ? createHash("sha256") : undefined;
       if (hsize + padded <= capacity) {
         // Header and content in one chunk, the content read with one call.
         await ensure(hsize + padded);
         writeHeader(header, hsize);
         readFully(fd, view, pos, size, item);
         view.fill(0, pos + size, pos + padded);
-        segments.push(index, pos, pos + size, 1);
+        if (hash === undefined) segments.push(index, pos, pos + size, 1);
+        else hash.update(view.subarray(pos, pos + size));
         pos += padded;
         bytesDone += size;
       } else {
@@ -83,7 +89,8 @@ export async function packDataDir(items: WalkItem[], slots: Uint8Array[], sink: 
           const piece = Math.min(left, capacity - pos);
           readFully(fd, view, pos, piece, item);
           left -= piece;
-          segments.push(index, pos, pos + piece, left === 0 ? 1 : 0);
+          if (hash === undefined) segments.push(index, pos, pos + piece, left === 0 ? 1 : 0);
+          else hash.update(view.subarray(pos, pos + piece));
           pos += piece;
           bytesDone += piece;
           if (isAborted()) throw cancelled();
@@ -96,7 +103,7 @@ export async function packDataDir(items: WalkItem[], slots: Uint8Array[], sink: 
         }
       }
       if (readSync(fd, ONE_BYTE, 0, 1, null) !== 0) throw changed(item);
-      entries.push({ path: item.path, type: "file", size, mode: item.mode });
+      entries.push(hash === undefined ? { path: item.path, type: "file", size, mode: item.mode } : { path: item.path, type: "file", size, mode: item.mode, sha256: hash.digest("hex") });
     } finally {
       closeSync(fd);
     }

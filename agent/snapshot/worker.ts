@@ -60,6 +60,7 @@ async function runPack(job: number, root: string, archive: string | undefined): 
       slots,
       {
         acquire: acquireSlot,
+        consumerBusy: () => freeSlots.length <= 1,
         deliver: (slot, length, segments, bytesDone) => {
           if (fd !== undefined) {
             const view = slots[slot]!;

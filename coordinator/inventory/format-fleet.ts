@@ -1,4 +1,4 @@
-import { formatBytes } from "../plan/format-units.ts";
+import { formatBytes } from "../../shared/format/index.ts";
 import type { FleetRow } from "./drift.ts";
 
 /** The fleet inventory as an aligned table; drifting rows are marked with `!` and explained below. */

@@ -2,7 +2,7 @@ import { planUpgradePath, findRelease, type Hop, type ServiceCatalog } from "../
 import { HoistError } from "../../shared/errors/index.ts";
 import { findServiceInventory, type ObservedInventory } from "../../shared/inventory/index.ts";
 import { orderNodes, planBatchSchedule } from "./batches.ts";
-import { formatMs } from "./format-units.ts";
+import { formatMs } from "../../shared/format/index.ts";
 import { decideHopStrategy, type HopMode } from "./hop-strategy.ts";
 import { runPreflight, type PreflightResult } from "./preflight.ts";
 import type { Strategy } from "./strategy.ts";

@@ -1,5 +1,5 @@
 import type { Plan, PlannedHop } from "./build-plan.ts";
-import { formatMs } from "./format-units.ts";
+import { formatMs } from "../../shared/format/index.ts";
 import type { Strategy } from "./strategy.ts";
 
 function describeStrategy(strategy: Strategy): string {

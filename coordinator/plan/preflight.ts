@@ -1,5 +1,5 @@
 import { findServiceInventory, minFreeBytes, type ObservedInventory } from "../../shared/inventory/index.ts";
-import { formatBytes, formatMs } from "./format-units.ts";
+import { formatBytes, formatMs } from "../../shared/format/index.ts";
 
 /** The checks every node must pass before a rollout starts. */
 export type PreflightCheckName = "answers" | "healthy" | "version" | "disk";

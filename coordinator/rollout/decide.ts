@@ -1,6 +1,6 @@
 import type { ErrorCode } from "../../shared/errors/index.ts";
 import { HoistError } from "../../shared/errors/index.ts";
-import { formatMs } from "../plan/format-units.ts";
+import { formatMs } from "../../shared/format/index.ts";
 import type { HopMode } from "../plan/hop-strategy.ts";
 import {
   forwardSteps,

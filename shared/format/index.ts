@@ -1,0 +1,1 @@
+export { formatBytes, formatMs } from "./units.ts";
