@@ -147,10 +147,16 @@ export class NodeAgent implements NodeAgentApi {
     };
   }
 
+  /**
+   * Records what Hoist is doing to the service and holds its health NOT_SERVING while Hoist has it
+   * out of service (drained, stopped, upgrading, rolling back); `idle` releases the hold. Staging
+   * leaves the hold as it is: it takes nothing down, but must not release the hold of a Drain the
+   * coordinator sent before an upgrade with skipDrain (the node is out of its cluster).
+   */
   private setActivity(managed: ManagedService, activity: ServiceActivity): void {
     managed.activity = activity;
-    if (!managed.monitor) return;
-    if (activity === "idle" || activity === "staging") managed.monitor.release();
+    if (!managed.monitor || activity === "staging") return;
+    if (activity === "idle") managed.monitor.release();
     else managed.monitor.hold("NOT_SERVING", activity);
   }
 

@@ -1,10 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { link, lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createSnapshot, restoreSnapshot, verifySnapshot, type SnapshotEntry } from "../agent/snapshot/index.ts";
 import { BLOCK, encodeHeader, END_OF_ARCHIVE, headerSize, paddedSize, type TarHeader } from "../agent/snapshot/tar-format.ts";
+import { splitByCompressibility } from "../agent/snapshot/write-archive.ts";
 import type { HoistError } from "../shared/errors/index.ts";
 import { hashTree } from "./helpers/hash-tree.ts";
 import { makeTempDir } from "./helpers/temp-dir.ts";
@@ -171,6 +172,21 @@ describe("snapshot archive format", () => {
     await restoreSnapshot(snapshotsDir, id);
     expect(await hashTree(data)).toEqual({ sub: "dir:0750", "sub/hello.txt": `file:0640:${sha256(content)}` });
     expect(await readFile(join(data, "sub", "hello.txt"), "utf8")).toBe("hello\n");
+  });
+});
+
+describe("gzip member planning", () => {
+  it("stores random stretches and deflates text, in 256 KiB pieces merged into runs", () => {
+    const text = Buffer.from("the quick brown fox jumps over the lazy dog; key=value index=42\n".repeat(20_000)).subarray(0, 1024 * 1024);
+    const random = randomBytes(1024 * 1024);
+    expect(splitByCompressibility(random)).toEqual([{ start: 0, end: random.length, store: true }]);
+    expect(splitByCompressibility(text)).toEqual([{ start: 0, end: text.length, store: false }]);
+    const mixed = Buffer.concat([text, random, text.subarray(0, 100_000)]);
+    expect(splitByCompressibility(mixed)).toEqual([
+      { start: 0, end: 1024 * 1024, store: false },
+      { start: 1024 * 1024, end: 2 * 1024 * 1024, store: true },
+      { start: 2 * 1024 * 1024, end: mixed.length, store: false },
+    ]);
   });
 });
 

@@ -1,23 +1,16 @@
-import { createHash, type Hash } from "node:crypto";
-import { mkdir, open, realpath, rename, type FileHandle } from "node:fs/promises";
+import { mkdir, realpath, rename } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
-import { gzip } from "node:zlib";
-import { promisify } from "node:util";
 import { HoistError, throwIfAborted, toHoistError } from "../../shared/errors/index.ts";
 import { fsyncDir } from "../../shared/fs/index.ts";
 import type { WorkOptions } from "../../shared/types/index.ts";
 import { freeBytes, removeTree } from "./fs-ops.ts";
 import { makeSnapshotId } from "./ids.ts";
 import { markInProgress, unmarkInProgress } from "./in-progress.ts";
-import { SNAPSHOT_FORMAT_VERSION, toSnapshotInfo, writeSnapshotManifest, type SnapshotCompression, type SnapshotDataDir, type SnapshotEntry, type SnapshotInfo, type SnapshotManifest } from "./manifest.ts";
+import { SNAPSHOT_FORMAT_VERSION, toSnapshotInfo, writeSnapshotManifest, type SnapshotCompression, type SnapshotDataDir, type SnapshotInfo, type SnapshotManifest } from "./manifest.ts";
 import { archiveName, partialSnapshotDir, snapshotDir } from "./paths.ts";
 import { acquireSnapshotWorker, releaseSnapshotWorker } from "./worker-client.ts";
+import { writeArchive } from "./write-archive.ts";
 import type { ScanResult } from "./worker-protocol.ts";
-
-const gzipAsync = promisify(gzip);
-
-/** gzip level: 1 is several times faster than the default 6 and loses little on data dirs (see bench/README.md). */
-export const GZIP_LEVEL = 1;
 
 export interface CreateSnapshotInput {
   service: string;
@@ -89,51 +82,7 @@ export async function createSnapshot(input: CreateSnapshotInput, options: WorkOp
     const dataDirs: SnapshotDataDir[] = [];
     for (const [index, root] of roots.entries()) {
       const archive = archiveName(index, input.compression);
-      const path = join(partial, archive);
-      const hashes = new FileHashes();
-      let written: ArchiveWritten;
-      let entries: SnapshotEntry[];
-      if (input.compression === "none") {
-        // The worker writes the plain tar itself; this thread hashes files and archive meanwhile.
-        const archiveHash = createHash("sha256");
-        const flusher = new EarlyFlusher(path);
-        let bytes = 0;
-        try {
-          ({ entries } = await worker.pack(
-            root,
-            path,
-            (view, segments, bytesDone) => {
-              hashes.add(view, segments);
-              archiveHash.update(view);
-              bytes += view.length;
-              flusher.wrote(bytes);
-              report(doneBefore + bytesDone, input.dataDirs[index]!);
-            },
-            signal,
-          ));
-        } finally {
-          await flusher.close();
-        }
-        written = { sha256: archiveHash.digest("hex"), bytes };
-      } else {
-        const handle = await open(path, "wx", 0o600);
-        try {
-          const writer = new GzipArchiveWriter(handle);
-          ({ entries } = await worker.pack(
-            root,
-            undefined,
-            (view, segments, bytesDone) => {
-              hashes.add(view, segments);
-              report(doneBefore + bytesDone, input.dataDirs[index]!);
-              return writer.add(view);
-            },
-            signal,
-          ));
-          written = await writer.finish();
-        } finally {
-          await handle.close();
-        }
-      }
+      const written = await writeArchive(worker, root, join(partial, archive), input.compression, (bytes) => report(doneBefore + bytes, input.dataDirs[index]!), signal);
       doneBefore += scans[index]!.bytes;
       dataDirs.push({
         path: input.dataDirs[index]!,
@@ -141,7 +90,7 @@ export async function createSnapshot(input: CreateSnapshotInput, options: WorkOp
         archiveSha256: written.sha256,
         archiveBytes: written.bytes,
         ...(scans[index]!.missing ? { missing: true } : {}),
-        entries: hashes.fill(entries),
+        entries: written.entries,
       });
     }
     throwIfAborted(signal);
@@ -168,116 +117,13 @@ export async function createSnapshot(input: CreateSnapshotInput, options: WorkOp
   } catch (err) {
     await removeTree(partial).catch(() => undefined);
     if (signal?.aborted) throwIfAborted(signal);
-    if ((err as NodeJS.ErrnoException).code === "ENOSPC") {
+    if ((err as NodeJS.ErrnoException).code === "ENOSPC" || (err instanceof HoistError && err.details.errno === "ENOSPC")) {
       throw new HoistError("DISK_FULL", `disk full while writing the snapshot to ${input.snapshotsDir}; free space or prune old snapshots`, { cause: err });
     }
     throw toHoistError(err);
   } finally {
     unmarkInProgress(partial);
     await releaseSnapshotWorker(worker);
-  }
-}
-
-interface ArchiveWritten {
-  sha256: string;
-  bytes: number;
-}
-
-/** sha256 of every file, from the file segments the worker reports for each chunk. */
-class FileHashes {
-  private readonly digests = new Map<number, string>();
-  private index = -1;
-  private hash: Hash | undefined;
-
-  add(view: Uint8Array, segments: number[]): void {
-    for (let i = 0; i < segments.length; i += 4) {
-      const index = segments[i]!;
-      if (this.hash === undefined || this.index !== index) {
-        this.index = index;
-        this.hash = createHash("sha256");
-      }
-      this.hash.update(view.subarray(segments[i + 1]!, segments[i + 2]!));
-      if (segments[i + 3] === 1) {
-        this.digests.set(index, this.hash.digest("hex"));
-        this.hash = undefined;
-      }
-    }
-  }
-
-  /** The entries with their sha256 filled in (the worker may have hashed some files itself). */
-  fill(entries: SnapshotEntry[]): SnapshotEntry[] {
-    return entries.map((entry, index) => {
-      if (entry.type !== "file" || entry.sha256 !== undefined) return entry;
-      const sha256 = this.digests.get(index);
-      if (sha256 === undefined) throw new HoistError("INTERNAL", `no sha256 computed for ${entry.path}`);
-      return { ...entry, sha256 };
-    });
-  }
-}
-
-/**
- * Writes tar chunks gzip-compressed, in order, hashing what lands on disk. Every chunk becomes its
- * own gzip member, compressed on the libuv pool as soon as it arrives, so several compress at once
- * (like pigz); concatenated members are one valid gzip file for gunzip, tar and Node's zlib.
- */
-class GzipArchiveWriter {
-  private readonly hash = createHash("sha256");
-  private bytes = 0;
-  private tail: Promise<void> = Promise.resolve();
-
-  constructor(private readonly handle: FileHandle) {}
-
-  /** Resolves when the chunk is written (its slot may be reused then). */
-  add(chunk: Uint8Array): Promise<void> {
-    const compressed: Promise<Buffer> = gzipAsync(chunk, { level: GZIP_LEVEL });
-    compressed.catch(() => undefined);
-    const write = this.tail.then(async () => {
-      const data = await compressed;
-      this.hash.update(data);
-      let done = 0;
-      while (done < data.length) {
-        const { bytesWritten } = await this.handle.write(data, done, data.length - done);
-        done += bytesWritten;
-      }
-      this.bytes += data.length;
-    });
-    this.tail = write;
-    return write;
-  }
-
-  async finish(): Promise<ArchiveWritten> {
-    await this.tail;
-    await this.handle.sync();
-    return { sha256: this.hash.digest("hex"), bytes: this.bytes };
-  }
-}
-
-/**
- * Starts writeback of a growing archive early: every FLUSH_EVERY bytes, a datasync on the libuv
- * pool, so the final fsync (by the writer) has little left to do and the disk works while the
- * CPUs pack. At most one datasync runs at a time.
- */
-class EarlyFlusher {
-  static readonly FLUSH_EVERY = 64 * 1024 * 1024;
-  private handle: Promise<FileHandle | undefined> | undefined;
-  private running: Promise<void> | undefined;
-  private flushedAt = 0;
-
-  constructor(private readonly path: string) {}
-
-  wrote(bytes: number): void {
-    if (this.running !== undefined || bytes - this.flushedAt < EarlyFlusher.FLUSH_EVERY) return;
-    this.flushedAt = bytes;
-    this.handle ??= open(this.path, "r").catch(() => undefined);
-    this.running = this.handle
-      .then((handle) => handle?.datasync())
-      .catch(() => undefined)
-      .finally(() => (this.running = undefined));
-  }
-
-  async close(): Promise<void> {
-    await this.running;
-    await (await this.handle)?.close();
   }
 }
 

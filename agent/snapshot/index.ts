@@ -3,7 +3,8 @@
  * Layout: `snapshotsDir/ID/{manifest.json, data-0.tar[.gz], data-1.tar[.gz], ...}`; see create.ts
  * for what a snapshot keeps and restore.ts for how it is put back.
  */
-export { createSnapshot, GZIP_LEVEL, type CreateSnapshotInput } from "./create.ts";
+export { createSnapshot, type CreateSnapshotInput } from "./create.ts";
+export { GZIP_LEVEL } from "./write-archive.ts";
 export { verifySnapshot } from "./verify.ts";
 export { restoreSnapshot } from "./restore.ts";
 export { listSnapshots } from "./list.ts";
@@ -12,6 +13,7 @@ export { isSnapshotId } from "./ids.ts";
 export { prepareSnapshotWorker } from "./worker-client.ts";
 export {
   readSnapshotManifest,
+  readSnapshotInfo,
   SNAPSHOT_FORMAT_VERSION,
   type SnapshotManifest,
   type SnapshotDataDir,

@@ -1,12 +1,13 @@
 import { readdir } from "node:fs/promises";
 import { isSnapshotId } from "./ids.ts";
-import { readSnapshotManifest, toSnapshotInfo, type SnapshotInfo } from "./manifest.ts";
-import { snapshotDir } from "./paths.ts";
+import { readSnapshotInfo, type SnapshotInfo } from "./manifest.ts";
 
 /**
  * Snapshots in `snapshotsDir`, newest first, optionally of one service only. `.partial` dirs
- * (being written, or left by a crash) are never listed; neither are dirs whose manifest cannot be
- * read (they cannot be restored; `verifySnapshot` on the id says why). A missing dir lists nothing.
+ * (being written, or left by a crash) are never listed; neither are dirs with neither a readable
+ * summary nor manifest (they cannot be restored; `verifySnapshot` on the id says why). Reads each
+ * snapshot's small `summary.json`, so listing stays cheap with large manifests; it does not check
+ * the snapshots. A missing dir lists nothing.
  */
 export async function listSnapshots(snapshotsDir: string, service?: string): Promise<SnapshotInfo[]> {
   let names: string[];
@@ -19,10 +20,10 @@ export async function listSnapshots(snapshotsDir: string, service?: string): Pro
   const ids = names.filter(isSnapshotId).sort().reverse();
   const infos: SnapshotInfo[] = [];
   for (const id of ids) {
-    const manifest = await readSnapshotManifest(snapshotsDir, id).catch(() => undefined);
-    if (manifest === undefined) continue;
-    if (service !== undefined && manifest.service !== service) continue;
-    infos.push(toSnapshotInfo(manifest, snapshotDir(snapshotsDir, id)));
+    const info = await readSnapshotInfo(snapshotsDir, id).catch(() => undefined);
+    if (info === undefined) continue;
+    if (service !== undefined && info.service !== service) continue;
+    infos.push(info);
   }
   return infos;
 }

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { HoistError } from "../../shared/errors/index.ts";
 import { writeJsonAtomic } from "../../shared/fs/index.ts";
 import { assertSnapshotId } from "./ids.ts";
-import { isSafeRelativePath, manifestPath, snapshotDir } from "./paths.ts";
+import { isSafeRelativePath, manifestPath, snapshotDir, summaryPath } from "./paths.ts";
 
 export const SNAPSHOT_FORMAT_VERSION = 1;
 
@@ -52,22 +52,34 @@ export type SnapshotDataDir = SnapshotManifest["dataDirs"][number];
 export type SnapshotEntry = SnapshotDataDir["entries"][number];
 export type SnapshotCompression = SnapshotManifest["compression"];
 
-/** What create and list return: the manifest without its entry lists, plus where it lives. */
-export interface SnapshotInfo {
-  id: string;
-  service: string;
-  createdAt: string;
-  version?: string;
-  label?: string;
-  compression: SnapshotCompression;
-  files: number;
-  bytes: number;
+const summarySchema = z.object({
+  id: z.string(),
+  service: z.string(),
+  createdAt: z.string(),
+  version: z.string().optional(),
+  label: z.string().optional(),
+  compression: z.enum(["none", "gzip"]),
+  files: z.number().int().nonnegative(),
+  bytes: z.number().int().nonnegative(),
   /** Bytes of all archives on disk. */
-  archiveBytes: number;
-  dataDirs: { path: string; archive: string; archiveBytes: number; files: number; bytes: number; missing: boolean }[];
+  archiveBytes: z.number().int().nonnegative(),
+  dataDirs: z.array(
+    z.object({
+      path: z.string(),
+      archive: z.string(),
+      archiveBytes: z.number().int().nonnegative(),
+      files: z.number().int().nonnegative(),
+      bytes: z.number().int().nonnegative(),
+      missing: z.boolean(),
+    }),
+  ),
+});
+
+/** What create and list return: the manifest without its entry lists, plus where it lives. */
+export type SnapshotInfo = z.output<typeof summarySchema> & {
   /** Absolute path of the snapshot dir. */
   dir: string;
-}
+};
 
 /** Summarizes a manifest for listing. */
 export function toSnapshotInfo(manifest: SnapshotManifest, dir: string): SnapshotInfo {
@@ -135,7 +147,29 @@ export async function readSnapshotManifest(snapshotsDir: string, id: string): Pr
   return parsed.data;
 }
 
-/** Writes the manifest atomically (temp file, fsync, rename, fsync dir). */
+/** Writes the manifest and its summary atomically (temp file, fsync, rename, fsync dir each). */
 export async function writeSnapshotManifest(dir: string, manifest: SnapshotManifest): Promise<void> {
   await writeJsonAtomic(manifestPath(dir), manifest);
+  const { dir: _dir, ...summary } = toSnapshotInfo(manifest, dir);
+  await writeJsonAtomic(summaryPath(dir), summary);
+}
+
+/**
+ * The summary of a snapshot for listing: from `summary.json` when it is there and matches the id,
+ * else from the manifest. Does not check the snapshot (verifySnapshot does).
+ * Throws like readSnapshotManifest when neither can be read.
+ */
+export async function readSnapshotInfo(snapshotsDir: string, id: string): Promise<SnapshotInfo> {
+  assertSnapshotId(id);
+  const dir = snapshotDir(snapshotsDir, id);
+  const text = await readFile(summaryPath(dir), "utf8").catch(() => undefined);
+  if (text !== undefined) {
+    try {
+      const summary = summarySchema.parse(JSON.parse(text));
+      if (summary.id === id) return { ...summary, dir };
+    } catch {
+      // fall back to the manifest
+    }
+  }
+  return toSnapshotInfo(await readSnapshotManifest(snapshotsDir, id), dir);
 }

@@ -15,6 +15,11 @@ export function manifestPath(dir: string): string {
   return join(dir, "manifest.json");
 }
 
+/** A few hundred bytes repeating the manifest's summary, so that listing does not parse every entry list. */
+export function summaryPath(dir: string): string {
+  return join(dir, "summary.json");
+}
+
 /** Archive file name of the data dir at `index`. */
 export function archiveName(index: number, compression: "none" | "gzip"): string {
   return compression === "gzip" ? `data-${index}.tar.gz` : `data-${index}.tar`;

@@ -109,7 +109,8 @@ async function swapByRename(target: Target): Promise<void> {
   }
   if (target.temp !== undefined) await rename(target.temp, target.real);
   await fsyncDir(target.parent);
-  if (old !== undefined) await removeTree(old);
+  // The restore is done; a failed cleanup is retried by the next restore of this dir.
+  if (old !== undefined) await removeTree(old).catch(() => undefined);
 }
 
 async function swapInPlace(target: Target): Promise<void> {
@@ -128,7 +129,7 @@ async function swapInPlace(target: Target): Promise<void> {
     await utimes(target.real, root.atime, root.mtime);
   }
   await fsyncDir(target.real);
-  await removeTree(old);
+  await removeTree(old).catch(() => undefined);
 }
 
 /** Follows symlinks to the real data dir; a missing one is restored where the path points. */

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { loadCatalog, serviceCatalog } from "../../shared/catalog/index.ts";
 import { buildPlan, formatPlan, type Plan } from "../plan/build-plan.ts";
 import { readInventories } from "../inventory/read-inventory.ts";
+import { askInventories } from "../inventory/ask-agents.ts";
 import { strategyFromFlags, withStrategyOptions, type StrategyFlags } from "./strategy-flags.ts";
 import { openBus, withBusOptions, type Bus, type BusFlags } from "./bus-options.ts";
 
@@ -25,10 +26,13 @@ export function withPlanOptions(command: Command): Command {
     .option("--json", "print as JSON");
 }
 
-/** Reads the live inventory and builds the plan (pure planning on what the agents published). */
+/**
+ * Reads the inventories the agents published, asks every agent for a fresh one (so a node whose agent
+ * died seconds ago fails the preflight at once), and builds the plan on what they said.
+ */
 export async function planFromBus(bus: Bus, flags: PlanFlags): Promise<Plan> {
   const catalog = serviceCatalog(await loadCatalog(flags.catalog), flags.service);
-  const inventories = await readInventories(bus.buckets.inventory, flags.cluster);
+  const { inventories, unanswered } = await askInventories(bus.nc, flags.cluster, await readInventories(bus.buckets.inventory, flags.cluster));
   return buildPlan({
     catalog,
     service: flags.service,
@@ -37,6 +41,7 @@ export async function planFromBus(bus: Bus, flags: PlanFlags): Promise<Plan> {
     allowDowngrade: flags.allowDowngrade ?? false,
     strategy: strategyFromFlags(flags),
     inventories,
+    unanswered,
     now: Date.now(),
   });
 }

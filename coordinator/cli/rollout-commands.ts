@@ -7,6 +7,7 @@ import { RolloutStore } from "../rollout/store.ts";
 import { formatRolloutStatus } from "../rollout/format-status.ts";
 import { findRollout, requestControl } from "../rollout/controls.ts";
 import { coordinatorIdentity, makeRunner } from "../rollout/make-runner.ts";
+import { ClusterLease } from "../rollout/lease.ts";
 import type { ControlName } from "../rollout/decide.ts";
 import { openBus, withBusOptions, type Bus, type BusFlags } from "./bus-options.ts";
 import { planFromBus, withPlanOptions, type PlanFlags } from "./plan-command.ts";
@@ -19,10 +20,19 @@ function rolloutId(now = new Date()): string {
 
 const write = (line: string) => process.stdout.write(`${line}\n`);
 
-/** Drives a rollout in this process, printing live progress, until it ends; exit code 0 only on success. */
-async function driveInForeground(bus: Bus, rollout: Pick<RolloutState, "cluster" | "id">, flags: AgentGrpcFlags & { quiet?: boolean }): Promise<RolloutState> {
+/**
+ * Drives a rollout in this process, printing live progress, until it ends; exit code 0 only on success.
+ * With `waitForLease`, a lease left by a coordinator that died is waited out first (up to its TTL).
+ */
+async function driveInForeground(
+  bus: Bus,
+  rollout: Pick<RolloutState, "cluster" | "id">,
+  flags: AgentGrpcFlags & { quiet?: boolean },
+  options: { waitForLease?: boolean } = {},
+): Promise<RolloutState> {
   const logger = createLogger({ level: "warn" });
-  const runner = makeRunner(bus, rollout.cluster, coordinatorIdentity(), logger, agentGrpcFromFlags(flags));
+  const owner = coordinatorIdentity();
+  const runner = makeRunner(bus, rollout.cluster, owner, logger, agentGrpcFromFlags(flags));
   const subscription = flags.quiet ? undefined : followClusterEvents(bus.nc, rollout.cluster, write);
   const interrupt = new AbortController();
   const onSignal = () => {
@@ -32,6 +42,12 @@ async function driveInForeground(bus: Bus, rollout: Pick<RolloutState, "cluster"
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
+    if (options.waitForLease) {
+      await new ClusterLease(bus.buckets.rollouts, rollout.cluster, owner).waitUntilFree({
+        signal: interrupt.signal,
+        onWait: (holder) => write(`waiting for the lease of coordinator ${holder.owner} to expire (${new Date(holder.expiresAt).toISOString()}); a live coordinator keeps it`),
+      });
+    }
     const final = await runner.drive(rollout.cluster, rollout.id, interrupt.signal);
     write(formatRolloutStatus(final));
     if (final.phase !== "succeeded") process.exitCode = 1;
@@ -91,7 +107,7 @@ export function registerRolloutCommands(program: Command): void {
       const bus = await openBus(flags, "hoist rollout drive");
       try {
         const state = await findRollout(new RolloutStore<RolloutState>(bus.buckets.rollouts), flags.cluster, flags.id);
-        await driveInForeground(bus, state, flags);
+        await driveInForeground(bus, state, flags, { waitForLease: true });
       } finally {
         await bus.close();
       }

@@ -28,6 +28,8 @@ export interface BuildPlanInput {
   dataBytes?: Readonly<Record<string, number>>;
   now: number;
   staleAfterMs?: number;
+  /** Nodes whose agent did not answer when asked just now, with why; the preflight fails them. */
+  unanswered?: Readonly<Record<string, string>>;
 }
 
 /** One node as the plan sees it. */
@@ -233,6 +235,7 @@ export function buildPlan(input: BuildPlanInput): Plan {
     requiredBytes: Object.fromEntries(plannedNodes.map((node) => [node.node, node.requiredBytes])),
     now,
     staleAfterMs: input.staleAfterMs ?? DEFAULT_STALE_AFTER_MS,
+    ...(input.unanswered ? { unanswered: input.unanswered } : {}),
   });
 
   return { cluster, service, target: to, allowDowngrade, createdAt: now, strategy, nodes: plannedNodes, hops: plannedHops, preflight, notes };

@@ -43,6 +43,8 @@ export interface PreflightInput {
   now: number;
   /** A node whose inventory is older than this did not answer. */
   staleAfterMs: number;
+  /** Nodes whose agent did not answer when asked just now, with why (see askInventories). */
+  unanswered?: Readonly<Record<string, string>>;
 }
 
 const pass = (check: PreflightCheckName, message: string): PreflightCheck => ({ check, status: "pass", message });
@@ -52,7 +54,7 @@ const skip = (check: PreflightCheckName): PreflightCheck => ({ check, status: "s
 function checkNode(input: PreflightInput, node: string): NodePreflight {
   const observed = input.inventories[node];
   const expected = input.expectedFrom[node];
-  const answers = checkAnswers(input, observed);
+  const answers = checkAnswers(input, node, observed);
   if (answers.status === "fail" || !observed) {
     return { node, ok: false, checks: [answers, skip("healthy"), skip("version"), skip("disk")] };
   }
@@ -82,8 +84,10 @@ function checkNode(input: PreflightInput, node: string): NodePreflight {
   return { node, ok: checks.every((check) => check.status === "pass"), checks };
 }
 
-function checkAnswers(input: PreflightInput, observed: ObservedInventory | undefined): PreflightCheck {
+function checkAnswers(input: PreflightInput, node: string, observed: ObservedInventory | undefined): PreflightCheck {
   if (!observed) return fail("answers", "never published its inventory; is the agent running?");
+  const silent = input.unanswered?.[node];
+  if (silent !== undefined) return fail("answers", `did not answer: ${silent}`);
   if (observed.inventory.cluster !== input.cluster) {
     return fail("answers", `belongs to cluster ${observed.inventory.cluster}, not ${input.cluster}`);
   }
@@ -96,7 +100,7 @@ function checkAnswers(input: PreflightInput, observed: ObservedInventory | undef
 
 /**
  * Checks every node of the plan before a rollout starts: it answers (published inventory recently,
- * for this cluster), its service is SERVING and idle, it runs the version the plan expects, and its
+ * for this cluster, and its agent answered when asked, if the caller asked), its service is SERVING and idle, it runs the version the plan expects, and its
  * smallest disk has room for the snapshot and the release. Pure: the caller gathers the inventories.
  * `ok` only when every node passes every check and no unplanned node publishes for the cluster.
  */

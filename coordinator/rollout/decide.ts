@@ -337,10 +337,11 @@ export function decideNext(rollout: RolloutState, now: number): Decision {
   const progressDeadline = rollout.progressAt + strategy.progressDeadlineMs;
   const watchProgress = rollout.phase === "running" && !rollout.failure && !controls.abort;
   if (watchProgress && now >= progressDeadline) {
+    const waiting = inFlight.map((step) => `${step.step} on node ${step.node}`);
     return {
       kind: "fail",
       code: "TIMEOUT",
-      message: `no node finished its hop within the progress deadline (${formatMs(strategy.progressDeadlineMs)})`,
+      message: `no node finished its hop within the progress deadline (${formatMs(strategy.progressDeadlineMs)})${waiting.length > 0 ? `; still waiting for ${waiting.join(", ")}` : ""}`,
     };
   }
 

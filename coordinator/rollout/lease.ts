@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { KV } from "nats";
 import { HoistError } from "../../shared/errors/index.ts";
 import { decodeJson, encodeJson } from "../../shared/bus/index.ts";
@@ -17,6 +18,8 @@ export interface LeaseRecord {
 export class ClusterLease {
   private revision = 0;
   private record: LeaseRecord | undefined;
+  /** Renewals and the release run one after another: each compare-and-set needs the revision the previous one wrote. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly kv: KV,
@@ -41,6 +44,26 @@ export class ClusterLease {
     return record.expiresAt > now ? record : undefined;
   }
 
+  /**
+   * Waits once for a live lease held by another coordinator to run out (one that died leaves its
+   * lease behind for up to the TTL), calling `onWait` first. LEASE_LOST when the holder renewed it
+   * meanwhile: that coordinator is alive and driving. CANCELLED when `signal` aborts.
+   */
+  async waitUntilFree(options: { signal?: AbortSignal; onWait?: (holder: LeaseRecord) => void } = {}): Promise<void> {
+    const held = await this.holder();
+    if (!held || held.owner === this.owner) return;
+    options.onWait?.(held);
+    try {
+      await sleep(Math.max(0, held.expiresAt - Date.now()) + 100, undefined, options.signal ? { signal: options.signal } : {});
+    } catch (err) {
+      throw new HoistError("CANCELLED", `stopped waiting for the lease of cluster ${this.cluster}`, { cause: err });
+    }
+    const now = await this.holder();
+    if (now && now.owner !== this.owner) {
+      throw new HoistError("LEASE_LOST", `cluster ${this.cluster} is driven by coordinator ${now.owner}, which keeps renewing its lease; follow it with \`hoist rollout status --follow\``);
+    }
+  }
+
   /** Takes the lease if it is free or expired; LEASE_LOST naming the holder otherwise. */
   async acquire(now = Date.now()): Promise<void> {
     const entry = await this.kv.get(this.key);
@@ -57,9 +80,16 @@ export class ClusterLease {
     this.record = next;
   }
 
-  /** Extends the lease; LEASE_LOST when someone else changed it (we were fenced out). */
-  async renew(now = Date.now()): Promise<void> {
-    if (!this.record) throw new HoistError("LEASE_LOST", "the lease was never acquired");
+  /**
+   * Extends the lease; LEASE_LOST when someone else changed it (we were fenced out). Calls made at
+   * the same time (the renewal timer, saves of step results arriving together) are serialised.
+   */
+  renew(now = Date.now()): Promise<void> {
+    return this.serialise(() => this.renewNow(now));
+  }
+
+  private async renewNow(now: number): Promise<void> {
+    if (!this.record) throw new HoistError("LEASE_LOST", `coordinator ${this.owner} does not hold the lease of cluster ${this.cluster} (never acquired, or lost)`);
     const next = { ...this.record, expiresAt: now + this.ttlMs };
     try {
       this.revision = await this.kv.update(this.key, encodeJson(next), this.revision);
@@ -71,7 +101,11 @@ export class ClusterLease {
   }
 
   /** Gives the lease up (expires it at once) if we still hold it. */
-  async release(): Promise<void> {
+  release(): Promise<void> {
+    return this.serialise(() => this.releaseNow());
+  }
+
+  private async releaseNow(): Promise<void> {
     if (!this.record) return;
     try {
       await this.kv.update(this.key, encodeJson({ ...this.record, expiresAt: 0 }), this.revision);
@@ -79,5 +113,11 @@ export class ClusterLease {
       // someone else holds it now: nothing of ours to release
     }
     this.record = undefined;
+  }
+
+  private serialise(work: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(work);
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 }

@@ -6,6 +6,7 @@ import { createAgentClient, type AgentClientOptions } from "../../shared/proto/i
 import type { Logger } from "../../shared/logger/index.ts";
 import { sendAgentCommand } from "../bus/agent-commands.ts";
 import { readInventories } from "../inventory/read-inventory.ts";
+import { askInventories } from "../inventory/ask-agents.ts";
 import { runPreflight } from "../plan/preflight.ts";
 import { awaitHealthGate } from "../health/health-gate.ts";
 import type { StepCommand, StepOutcome } from "./decide.ts";
@@ -47,7 +48,7 @@ const RETRYABLE = new Set(["UNAVAILABLE", "BUSY", "TIMEOUT"]);
 /**
  * The runner's effects on a real cluster: step commands to agents over NATS request/reply (with the
  * step's idempotency key), the health gate on each agent's gRPC Watch, preflight from the inventory
- * KV, and events on the HOIST_EVENTS stream.
+ * KV and a fresh answer of every agent, and events on the HOIST_EVENTS stream.
  */
 export class NatsRolloutEffects implements RolloutEffects {
   constructor(private readonly options: NatsEffectsOptions) {}
@@ -108,7 +109,8 @@ export class NatsRolloutEffects implements RolloutEffects {
   }
 
   async preflight(rollout: RolloutState): Promise<{ ok: boolean; messages: string[] }> {
-    const inventories = await readInventories(this.options.inventoryKv, rollout.cluster, this.options.logger);
+    const known = await readInventories(this.options.inventoryKv, rollout.cluster, this.options.logger);
+    const { inventories, unanswered } = await askInventories(this.options.nc, rollout.cluster, known);
     const expectedFrom = Object.fromEntries(rollout.plan.nodes.map((node) => [node.node, node.expectedVersion]));
     const requiredBytes = Object.fromEntries(rollout.plan.nodes.map((node) => [node.node, node.requiredBytes]));
     const result = runPreflight({
@@ -120,6 +122,7 @@ export class NatsRolloutEffects implements RolloutEffects {
       requiredBytes,
       now: Date.now(),
       staleAfterMs: this.options.staleAfterMs ?? 15_000,
+      unanswered,
     });
     return { ok: result.ok, messages: result.messages };
   }

@@ -1,97 +1,226 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { stringify } from "yaml";
+import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
+import { dirname, isAbsolute, join } from "node:path";
+import { parse, stringify } from "yaml";
 import { connect, type NatsConnection } from "nats";
 import { makeSampleNode, type SampleNode } from "./sample-node.ts";
 import { startNatsServer, type NatsServerHandle } from "./nats-server.ts";
-import { HOIST_BIN, runHoist } from "./hoist-cli.ts";
+import { HOIST_BIN, runHoist, type CliResult } from "./hoist-cli.ts";
+import { sampleCatalogPath } from "./sample-service.ts";
 import { waitFor } from "./wait-for.ts";
-import { openBuckets } from "../../shared/bus/index.ts";
+import { openBuckets, type HoistBuckets } from "../../shared/bus/index.ts";
 import { readInventories } from "../../coordinator/inventory/read-inventory.ts";
+import { RolloutStore } from "../../coordinator/rollout/store.ts";
+import type { RolloutState } from "../../coordinator/rollout/state.ts";
 
 export interface ClusterNode extends SampleNode {
   agent?: ChildProcess;
   log: string[];
   startAgent(): Promise<void>;
   killAgent(signal?: NodeJS.Signals): Promise<void>;
+  /** The kv server's own log (run/kv.log): one `starting kv VERSION` line per start. */
+  serviceLog(): Promise<string>;
+  /** How many times kv VERSION was started on this node (from its log). */
+  starts(version: string): Promise<number>;
+  /** Files in STATE_DIR/services/kv/results: one per idempotency key the agent recorded an outcome under. */
+  recordedKeys(): Promise<string[]>;
+}
+
+/** A `hoist` command running in the background (a coordinator, a foreground rollout). */
+export interface BackgroundHoist {
+  child: ChildProcess;
+  /** stdout and stderr so far. */
+  output(): string;
+  /** Resolves when it exited. */
+  exited: Promise<CliResult>;
+  kill(signal?: NodeJS.Signals): Promise<CliResult>;
 }
 
 export interface TestCluster {
   cluster: string;
   nats: NatsServerHandle;
   nc: NatsConnection;
+  buckets: HoistBuckets;
   nodes: ClusterNode[];
   sharedDb: string;
+  /** The catalog the agents use (and rollouts should get with --catalog). */
+  catalog: string;
   /** Runs `hoist ARGS --nats URL` (operator commands). */
-  hoist(args: string[], options?: { timeoutMs?: number }): ReturnType<typeof runHoist>;
+  hoist(args: string[], options?: { timeoutMs?: number }): Promise<CliResult>;
+  /** Starts `hoist ARGS --nats URL` in the background; killed (SIGKILL) by stop() if still running. */
+  spawnHoist(args: string[]): BackgroundHoist;
+  /** `rollout start` arguments for this cluster: catalog, service kv, target, small deadlines, plus `extra`. */
+  rolloutArgs(to: string, extra?: string[]): string[];
+  /** The cluster's newest rollout record, read from KV (undefined before the first one). */
+  rollout(): Promise<RolloutState | undefined>;
+  /** Waits until the newest rollout satisfies `test`; returns it. */
+  waitRollout(test: (state: RolloutState) => boolean, options?: { timeoutMs?: number; what?: string }): Promise<RolloutState>;
   stop(): Promise<void>;
+}
+
+export interface StartClusterOptions {
+  nodes: number;
+  version: string;
+  /** Per-node versions (index 0 is n1), overriding `version` where given: for clusters that drifted. */
+  versions?: readonly (string | undefined)[];
+  cluster?: string;
+  /** Catalog for the agents (default: the sample catalog). */
+  catalog?: string;
+}
+
+async function exitOf(child: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+function countLines(text: string, line: string): number {
+  return text.split("\n").filter((candidate) => candidate.trim() === line).length;
 }
 
 /**
  * A real cluster on one machine: a nats-server, N agents as separate `hoist agent run` processes
  * (gRPC on loopback, NATS control plane), each managing one sample-service node installed at
- * `version`, all sharing one "database" file for cluster-once migrations.
+ * `version`, all sharing one "database" file for cluster-once migrations. On any failure while
+ * starting, everything started so far is stopped again.
  */
-export async function startCluster(root: string, options: { nodes: number; version: string; cluster?: string }): Promise<TestCluster> {
+export async function startCluster(root: string, options: StartClusterOptions): Promise<TestCluster> {
   const nats = await startNatsServer();
   const cluster = options.cluster ?? `c${Math.random().toString(16).slice(2, 8)}`;
+  const catalog = options.catalog ?? sampleCatalogPath();
   const sharedDb = join(root, "shared-db.log");
   const nodes: ClusterNode[] = [];
-  for (let index = 1; index <= options.nodes; index++) {
-    const dir = join(root, `n${index}`);
-    await mkdir(dir, { recursive: true });
-    const sample = await makeSampleNode(dir, {
-      node: `n${index}`,
-      cluster,
-      sharedDb,
-      minHealthyMs: 300,
-      extra: { grpc: { listen: "127.0.0.1:0", insecure: true }, nats: { servers: [nats.url] } },
-    });
-    const install = await runHoist(["upgrade", "-c", sample.configPath, "--to", options.version]);
-    if (install.code !== 0) throw new Error(`install of ${options.version} on n${index} failed: ${install.stderr}`);
-    const node: ClusterNode = Object.assign(sample, {
-      log: [] as string[],
-      async startAgent() {
-        const child = spawn(process.execPath, [HOIST_BIN, "agent", "run", "-c", sample.configPath, "--log-level", "warn"], { stdio: ["ignore", "pipe", "pipe"] });
-        child.stdout!.on("data", (chunk) => node.log.push(String(chunk)));
-        child.stderr!.on("data", (chunk) => node.log.push(String(chunk)));
-        node.agent = child;
-      },
-      async killAgent(signal: NodeJS.Signals = "SIGKILL") {
-        const child = node.agent;
-        if (!child || child.exitCode !== null || child.signalCode !== null) return;
-        const exited = new Promise((resolve) => child.once("exit", resolve));
-        child.kill(signal);
-        await exited;
-      },
-    });
-    nodes.push(node);
-  }
-  await Promise.all(nodes.map((node) => node.startAgent()));
-  const nc = await connect({ servers: nats.url });
-  const buckets = await openBuckets(nc);
-  await waitFor(async () => Object.keys(await readInventories(buckets.inventory, cluster)).length === nodes.length, {
-    timeoutMs: 30_000,
-    what: "every agent's inventory in KV",
-  });
-  return {
-    cluster,
-    nats,
-    nc,
-    nodes,
-    sharedDb,
-    hoist: (args, hoistOptions) => runHoist([...args, "--nats", nats.url], hoistOptions),
-    async stop() {
-      await Promise.all(nodes.map((node) => node.killAgent("SIGTERM")));
-      await nc.close();
-      await nats.stop();
-    },
+  const background: BackgroundHoist[] = [];
+  let nc: NatsConnection | undefined;
+
+  const stop = async () => {
+    await Promise.allSettled(background.map((run) => run.kill("SIGKILL")));
+    await Promise.allSettled(nodes.map((node) => node.killAgent("SIGTERM")));
+    await nc?.close().catch(() => undefined);
+    await nats.stop();
   };
+
+  try {
+    for (let index = 1; index <= options.nodes; index++) {
+      const dir = join(root, `n${index}`);
+      await mkdir(dir, { recursive: true });
+      const sample = await makeSampleNode(dir, {
+        node: `n${index}`,
+        cluster,
+        sharedDb,
+        minHealthyMs: 300,
+        extra: { catalog, grpc: { listen: "127.0.0.1:0", insecure: true }, nats: { servers: [nats.url] } },
+      });
+      const resultsDir = join(sample.config.stateDir, "services", "kv", "results");
+      const node: ClusterNode = Object.assign(sample, {
+        log: [] as string[],
+        async startAgent() {
+          const child = spawn(process.execPath, [HOIST_BIN, "agent", "run", "-c", sample.configPath, "--log-level", "warn"], { stdio: ["ignore", "pipe", "pipe"] });
+          child.stdout!.on("data", (chunk) => node.log.push(String(chunk)));
+          child.stderr!.on("data", (chunk) => node.log.push(String(chunk)));
+          node.agent = child;
+        },
+        async killAgent(signal: NodeJS.Signals = "SIGKILL") {
+          if (node.agent) await exitOf(node.agent, signal, 10_000);
+        },
+        serviceLog: () => readFile(join(sample.runDir, "kv.log"), "utf8").catch(() => ""),
+        async starts(version: string) {
+          return countLines(await node.serviceLog(), `starting kv ${version}`);
+        },
+        async recordedKeys() {
+          return (await readdir(resultsDir).catch(() => [] as string[])).filter((name) => name.endsWith(".json")).sort();
+        },
+      });
+      nodes.push(node);
+    }
+    const installs = await Promise.allSettled(
+      nodes.map(async (node, index) => {
+        const version = options.versions?.[index] ?? options.version;
+        const install = await runHoist(["upgrade", "-c", node.configPath, "--to", version]);
+        if (install.code !== 0) throw new Error(`install of ${version} on ${node.node} failed: ${install.stderr}`);
+      }),
+    );
+    const failed = installs.find((outcome) => outcome.status === "rejected");
+    if (failed) throw failed.reason;
+    await Promise.all(nodes.map((node) => node.startAgent()));
+    nc = await connect({ servers: nats.url });
+    const buckets = await openBuckets(nc);
+    await waitFor(async () => Object.keys(await readInventories(buckets.inventory, cluster)).length === nodes.length, {
+      timeoutMs: 30_000,
+      what: "every agent's inventory in KV",
+    });
+    const store = new RolloutStore<RolloutState>(buckets.rollouts);
+    const rollout = async () => (await store.list(cluster)).map((entry) => entry.value).sort((a, b) => a.createdAt - b.createdAt).at(-1);
+    return {
+      cluster,
+      nats,
+      nc,
+      buckets,
+      nodes,
+      sharedDb,
+      catalog,
+      hoist: (args, hoistOptions) => runHoist([...args, "--nats", nats.url], hoistOptions),
+      spawnHoist(args) {
+        const child = spawn(process.execPath, [HOIST_BIN, ...args, "--nats", nats.url], { stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout!.on("data", (chunk) => (stdout += chunk));
+        child.stderr!.on("data", (chunk) => (stderr += chunk));
+        const exited = new Promise<CliResult>((resolve) => child.once("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
+        const run: BackgroundHoist = {
+          child,
+          output: () => `${stdout}\n${stderr}`,
+          exited,
+          async kill(signal = "SIGKILL") {
+            await exitOf(child, signal, 10_000);
+            return exited;
+          },
+        };
+        background.push(run);
+        return run;
+      },
+      rolloutArgs(to, extra = []) {
+        return [
+          "rollout", "start", "--catalog", catalog, "--cluster", cluster, "--service", "kv", "--to", to, "--agent-insecure",
+          "--min-healthy-ms", "300", "--healthy-deadline-ms", "20000", "--progress-deadline-ms", "60000",
+          ...extra,
+        ];
+      },
+      rollout,
+      async waitRollout(test, waitOptions = {}) {
+        return waitFor(async () => {
+          const state = await rollout();
+          return state && test(state) ? state : undefined;
+        }, { timeoutMs: waitOptions.timeoutMs ?? 60_000, intervalMs: 50, what: waitOptions.what ?? "the rollout" });
+      },
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
 
 /** Writes a file and returns its path (for catalogs and configs tests make). */
 export async function writeYaml(path: string, value: unknown): Promise<string> {
   await writeFile(path, stringify(value));
   return path;
+}
+
+/**
+ * A copy of the sample catalog at `path` (artifact paths made absolute) after `edit` changed it:
+ * for releases with a node-specific fault, different migrations and the like.
+ */
+export async function writeCatalogVariant(path: string, edit: (catalog: { services: { kv: { releases: Record<string, unknown>[] } } }) => void): Promise<string> {
+  const source = sampleCatalogPath();
+  const catalog = parse(await readFile(source, "utf8"));
+  for (const release of catalog.services.kv.releases) {
+    const url = release.artifact.url as string;
+    if (!isAbsolute(url) && !/^https?:/.test(url)) release.artifact.url = join(dirname(source), url);
+  }
+  edit(catalog);
+  return writeYaml(path, catalog);
 }
