@@ -101,10 +101,14 @@ describe("rollout failures (3 agent processes, real nats-server)", () => {
       n2: { status: "reverted", track: "revert" },
       n3: { status: "rolled-back", track: "recover" },
     });
-    // batch by batch, last upgraded batch first: n2 goes back (and is done) before n1 starts
-    const events = rollout.history.filter((entry) => entry.event === "revert" || entry.event === "reverted").map((entry) => `${entry.event} ${entry.node}`);
+    // batch by batch, last upgraded batch first, as `rollout status --json` shows: n2 goes back (and is done) before n1 starts
+    const status = await cluster.hoist(["rollout", "status", "--cluster", cluster.cluster, "--json"]);
+    expect(status.code, status.stderr).toBe(0);
+    const shown = JSON.parse(status.stdout) as typeof rollout;
+    expect(shown).toMatchObject({ id: rollout.id, phase: "reverted", failure: { node: "n3" } });
+    const events = shown.history.filter((entry) => entry.event === "revert" || entry.event === "reverted").map((entry) => `${entry.event} ${entry.node}`);
     expect(events).toEqual(["revert n2", "reverted n2", "revert n1", "reverted n1"]);
-    const phases = rollout.history.filter((entry) => entry.event === "phase").map((entry) => entry.to);
+    const phases = shown.history.filter((entry) => entry.event === "phase").map((entry) => entry.to);
     expect(phases).toEqual(["preflight", "running", "reverting", "reverted"]);
 
     for (const node of cluster.nodes) {
@@ -122,9 +126,5 @@ describe("rollout failures (3 agent processes, real nats-server)", () => {
       expect(await node.starts("1.1.1")).toBe(2);
     }
     expect(await n3.starts("1.3.0")).toBe(0);
-
-    const status = await cluster.hoist(["rollout", "status", "--cluster", cluster.cluster, "--json"]);
-    expect(status.code, status.stderr).toBe(0);
-    expect(JSON.parse(status.stdout)).toMatchObject({ id: rollout.id, phase: "reverted", failure: { node: "n3" } });
   });
 });

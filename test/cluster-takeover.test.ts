@@ -58,7 +58,7 @@ describe("coordinator takeover (3 agent processes, real nats-server)", () => {
     expect(key).toMatch(/\/n2\/0\/upgrade\/1$/);
   });
 
-  it("SIGKILL of a `hoist coordinator` daemon while the first node runs the cluster-once migration: a new daemon takes over and finishes, no node upgraded twice", async () => {
+  it("SIGKILL of a `hoist coordinator` daemon while the first node (the one running the cluster-once migration) upgrades: a new daemon takes over and finishes, no node upgraded twice", async () => {
     const root = await makeTempDir();
     cluster = await startCluster(root, { nodes: 3, version: "1.0.0" });
     for (const node of cluster.nodes) await node.kv.put("owner", node.node);

@@ -164,6 +164,16 @@ describe("examples/hooks/haproxy-server.mjs against a real HAProxy", () => {
     expect(usage.stderr).toMatch(/--socket is required/);
   });
 
+  it("talks to a runtime API on TCP too (--socket tcp://HOST:PORT)", async () => {
+    const { haproxy } = await setup();
+    const drain = await runHaproxyHook(["drain", "--socket", haproxy.adminTcp, "--backend", "kv", "--server", "b"]);
+    expect(drain.code, drain.stderr).toBe(0);
+    expect(await haproxy.status("b")).toBe("MAINT");
+    const ready = await runHaproxyHook(["ready", "--socket", haproxy.adminTcp, "--backend", "kv", "--server", "b"]);
+    expect(ready.code, ready.stderr).toBe(0);
+    expect(await haproxy.status("b")).toBe("UP");
+  });
+
   it("ready exits 3 when HAProxy's health check keeps the server DOWN (the service is not listening)", async () => {
     const { haproxy, a, socket } = await setup();
     const drain = await runHaproxyHook(["drain", "--socket", socket, "--backend", "kv", "--server", "a"]);

@@ -21,6 +21,10 @@ async function makeRichDataDir(dir: string): Promise<void> {
   await writeFile(join(dir, "readonly.txt"), "ro");
   await chmod(join(dir, "readonly.txt"), 0o444);
   await writeFile(join(dir, "empty-file"), "");
+  await writeFile(join(dir, "group-writable"), "gw");
+  await chmod(join(dir, "group-writable"), 0o666);
+  await writeFile(join(dir, "suid-tool"), "#!/bin/sh\n");
+  await chmod(join(dir, "suid-tool"), 0o4755);
   await writeFile(join(dir, "big.bin"), randomBytes(5 * 1024 * 1024));
   for (let i = 0; i < 2000; i++) {
     const sub = join(dir, "db", "pages", String(i % 20));
@@ -49,8 +53,11 @@ async function expectCode(promise: Promise<unknown>, code: string): Promise<Hois
   return err!;
 }
 
-/** data-a: the rich tree (only when asked: 2000 files and 5 MB), data-b: one small file. */
-async function setup(options: { rich?: boolean } = {}) {
+/**
+ * data-b: one small file. data-a: empty, or with `big` a 5 MB file and a few small ones (archives
+ * of several chunks), or with `rich` the full tree (2000 files, every entry kind).
+ */
+async function setup(options: { rich?: boolean; big?: boolean } = {}) {
   const base = await makeTempDir("hoist-snap-");
   const dataA = join(base, "data-a");
   const dataB = join(base, "data-b");
@@ -58,6 +65,12 @@ async function setup(options: { rich?: boolean } = {}) {
   await mkdir(dataA, { mode: 0o750 });
   await chmod(dataA, 0o750);
   if (options.rich === true) await makeRichDataDir(dataA);
+  else if (options.big === true) {
+    await mkdir(join(dataA, "db", "pages", "7"), { recursive: true });
+    await writeFile(join(dataA, "db", "pages", "7", "p7.dat"), randomBytes(3000));
+    await writeFile(join(dataA, "big.bin"), randomBytes(5 * 1024 * 1024));
+    await writeFile(join(dataA, "notes.txt"), "notes ".repeat(1000));
+  }
   await mkdir(join(dataB, "logs"), { recursive: true });
   await writeFile(join(dataB, "logs", "a.log"), "line\n".repeat(100));
   return { base, dataA, dataB, snapshotsDir };
@@ -77,7 +90,7 @@ describe("snapshot round trip", () => {
     expect(info).toMatchObject({ service: "svc", version: "1.2.3", label: "pre-upgrade", compression: "none", dir: join(snapshotsDir, info.id) });
     expect(info.files).toBe(Object.values(before.a).filter((v) => v.startsWith("file:")).length + 1);
     expect(await readdir(snapshotsDir)).toEqual([info.id]);
-    expect((await readdir(info.dir)).sort()).toEqual(["data-0.tar", "data-1.tar", "manifest.json"]);
+    expect((await readdir(info.dir)).sort()).toEqual(["data-0.tar", "data-1.tar", "manifest.json", "summary.json"]);
 
     expect(progress.every((p) => p.step === "snapshot")).toBe(true);
     expect(progress.at(-1)).toMatchObject({ percent: 100, bytes: info.bytes, totalBytes: info.bytes });
@@ -94,6 +107,8 @@ describe("snapshot round trip", () => {
     expect(entries.get("dangling")).toMatchObject({ type: "symlink", target: "/nonexistent/target" });
     expect(entries.get("locked")).toMatchObject({ type: "dir", mode: 0o555 });
     expect(entries.get("big.bin")!.size).toBe(5 * 1024 * 1024);
+    expect(entries.get("suid-tool")!.mode).toBe(0o4755);
+    expect(before.a["group-writable"]).toMatch(/^file:0666:/);
 
     await verifySnapshot(snapshotsDir, info.id);
 
@@ -214,7 +229,7 @@ describe("snapshot integrity", () => {
   }
 
   it("a flipped byte in a file inside the archive: verify names the file, restore refuses and leaves the data dir unchanged", async () => {
-    const { base, dataA, snapshotsDir } = await setup({ rich: true });
+    const { base, dataA, snapshotsDir } = await setup({ big: true });
     const info = await createSnapshot({ service: "svc", dataDirs: [dataA], snapshotsDir, compression: "none" });
     const archive = join(info.dir, "data-0.tar");
     await flipByte(archive, (await contentOffset(archive, "db/pages/7/p7.dat")) + 3);
@@ -285,7 +300,7 @@ describe("snapshot integrity", () => {
   });
 
   it("a corrupted gzip archive is refused", async () => {
-    const { dataA, snapshotsDir } = await setup({ rich: true });
+    const { dataA, snapshotsDir } = await setup({ big: true });
     const info = await createSnapshot({ service: "svc", dataDirs: [dataA], snapshotsDir, compression: "gzip" });
     const archive = join(info.dir, "data-0.tar.gz");
     await flipByte(archive, Math.floor(info.archiveBytes / 2));
@@ -316,6 +331,10 @@ describe("snapshot list and prune", () => {
     expect(listed.map((s) => s.label)).toEqual(["s3", "s2", "s1", "s0"]);
     expect((await listSnapshots(snapshotsDir)).map((s) => s.id)).toEqual([other.id, ...[...ids].reverse()]);
     expect(await listSnapshots(join(base, "nope"))).toEqual([]);
+    // Without its summary (or with a wrong one) a snapshot is listed from its manifest.
+    await rm(join(snapshotsDir, ids[1]!, "summary.json"));
+    await writeFile(join(snapshotsDir, ids[2]!, "summary.json"), JSON.stringify({ ...listed[1], id: ids[0] }));
+    expect(await listSnapshots(snapshotsDir, "svc")).toEqual(listed);
 
     const removed = await pruneSnapshots(snapshotsDir, 1, [ids[0]!], { service: "svc" });
     expect(removed).toEqual([ids[2], ids[1]]);
@@ -359,7 +378,7 @@ describe("snapshot refusals and cancellation", () => {
   });
 
   it("an abort while creating leaves no snapshot and no .partial; an aborted signal says CANCELLED or TIMEOUT", async () => {
-    const { dataA, snapshotsDir } = await setup({ rich: true });
+    const { dataA, snapshotsDir } = await setup({ big: true });
     await expectCode(createSnapshot({ service: "svc", dataDirs: [dataA], snapshotsDir, compression: "none" }, { signal: AbortSignal.abort() }), "CANCELLED");
 
     const controller = new AbortController();
@@ -378,7 +397,7 @@ describe("snapshot refusals and cancellation", () => {
   });
 
   it("an abort while restoring leaves the data dir as it was and no temp dir", async () => {
-    const { base, dataA, snapshotsDir } = await setup({ rich: true });
+    const { base, dataA, snapshotsDir } = await setup({ big: true });
     const info = await createSnapshot({ service: "svc", dataDirs: [dataA], snapshotsDir, compression: "none" });
     await writeFile(join(dataA, "after"), "x");
     const current = await hashTree(dataA);

@@ -1,4 +1,4 @@
-import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, lutimesSync, chmodSync, chownSync, mkdirSync, openSync, symlinkSync, utimesSync, writeSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, lutimesSync, chmodSync, chownSync, mkdirSync, openSync, readFileSync, symlinkSync, utimesSync, writeSync } from "node:fs";
 import { createHash, type Hash } from "node:crypto";
 import { join } from "node:path";
 import { HoistError } from "../../shared/errors/index.ts";
@@ -30,6 +30,10 @@ interface OpenEntry {
 }
 
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+/** What new files get without further calls (fchmod/fchown are skipped when they would change nothing). */
+const UMASK = readUmask();
+const EUID = process.geteuid?.() ?? -1;
+const EGID = process.getegid?.() ?? -1;
 
 /**
  * Checks a snapshot archive against its manifest entries while it streams by and, in extract mode,
@@ -141,9 +145,11 @@ export class Unpacker implements TarParserHandler {
       const fd = open.fd;
       open.fd = undefined;
       try {
-        if (this.options.chown) fchownSync(fd, open.header.uid, open.header.gid);
-        fchmodSync(fd, open.header.mode);
-        futimesSync(fd, open.header.mtime, open.header.mtime);
+        const { uid, gid, mode, mtime } = open.header;
+        if (this.options.chown && (uid !== EUID || gid !== EGID)) fchownSync(fd, uid, gid);
+        // chown clears setuid/setgid, so a mode with special bits is always set after it.
+        if ((mode & ~UMASK) !== mode || mode > 0o777 || (this.options.chown && (uid !== EUID || gid !== EGID))) fchmodSync(fd, mode);
+        futimesSync(fd, mtime, mtime);
       } finally {
         closeSync(fd);
       }
@@ -174,7 +180,7 @@ export class Unpacker implements TarParserHandler {
         if (this.options.chown) lchownSync(abs, header.uid, header.gid);
         lutimesSync(abs, header.mtime, header.mtime);
       } else {
-        open.fd = openSync(abs, WRITE_FLAGS, 0o600);
+        open.fd = openSync(abs, WRITE_FLAGS, header.mode & 0o777);
       }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "EEXIST") throw this.corrupt(`${header.path} appears twice in the archive`, header.path);
@@ -211,6 +217,19 @@ export class Unpacker implements TarParserHandler {
   private wrap(err: unknown): unknown {
     if (err instanceof TarFormatError) return this.corrupt(`${err.message} (near byte ${this.parser.offset})`);
     return err;
+  }
+}
+
+/**
+ * The process umask from /proc (Linux); process.umask() would briefly set it to 0, a race with
+ * other threads creating files. Unknown: 0o777, so that every file gets its fchmod.
+ */
+function readUmask(): number {
+  try {
+    const match = /^Umask:\s*([0-7]+)$/m.exec(readFileSync("/proc/self/status", "utf8"));
+    return match === null ? 0o777 : parseInt(match[1]!, 8);
+  } catch {
+    return 0o777;
   }
 }
 

@@ -13,6 +13,9 @@
 //        `set server B/S state ready` and wait until HAProxy's own health check has the server
 //        UP (a server without `check` counts as up at once).
 //
+// --socket is the path of HAProxy's admin socket (`stats socket PATH mode 600 level admin`), or
+// tcp://HOST:PORT for a runtime API HAProxy exposes on TCP (`stats socket ipv4@HOST:PORT level
+// admin`; it has no authentication: reachable only from the nodes, never from the internet).
 // --server defaults to $HOIST_NODE (the agent sets it), so one hook line fits every node whose
 // HAProxy server is named after the node. CMD runs without a shell in the hook's working dir
 // (the active release dir under Hoist) with the hook's environment: `-- bin/leave` works as is.
@@ -31,7 +34,7 @@ import { connect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 
-const USAGE = `usage: haproxy-server.mjs drain|ready --socket PATH --backend NAME [--server NAME] [--timeout-ms MS] [--interval-ms MS] [-- CMD ARGS...]
+const USAGE = `usage: haproxy-server.mjs drain|ready --socket PATH|tcp://HOST:PORT --backend NAME [--server NAME] [--timeout-ms MS] [--interval-ms MS] [-- CMD ARGS...]
   drain  stop new traffic, wait for current sessions to end, then put the server in maintenance; then run CMD
   ready  run CMD first, then put the server back into rotation and wait until HAProxy has it UP
   --server defaults to $HOIST_NODE; --timeout-ms defaults to 30000; --interval-ms (polling) to 100`;
@@ -53,7 +56,8 @@ const COMMAND_TIMEOUT_MS = 5000;
  */
 function haproxyCommand(socket, command, timeoutMs = COMMAND_TIMEOUT_MS) {
   return new Promise((resolve, reject) => {
-    const connection = connect(socket);
+    const tcp = /^tcp:\/\/([^/]+):(\d+)$/.exec(socket);
+    const connection = tcp ? connect(Number(tcp[2]), tcp[1]) : connect(socket);
     let answer = "";
     const timer = setTimeout(() => {
       connection.destroy();

@@ -23,6 +23,14 @@ export interface HaproxyServerStat {
   queued: number;
   /** Last health check: status code and detail, e.g. "L7OK 200" or "L4CON Connection refused". */
   check: string;
+  /** Requests whose connection to this server failed (refused, timed out), since HAProxy started. */
+  connectErrors: number;
+  /** Requests whose answer from this server failed (reset, empty, aborted), since HAProxy started. */
+  responseErrors: number;
+  /** Connection attempts to this server that were retried. */
+  retries: number;
+  /** Requests taken from this server to another one (option redispatch). */
+  redispatches: number;
 }
 
 /** Where Debian, Homebrew and source installs put haproxy, then $PATH. */
@@ -110,6 +118,10 @@ export async function readServerStats(socket: string, backend: string): Promise<
       sessions: Number(row.scur) || 0,
       queued: Number(row.qcur) || 0,
       check: [row.check_status, row.last_chk].filter(Boolean).join(" "),
+      connectErrors: Number(row.econ) || 0,
+      responseErrors: Number(row.eresp) || 0,
+      retries: Number(row.wretr) || 0,
+      redispatches: Number(row.wredis) || 0,
     });
   }
   return servers;

@@ -8,7 +8,7 @@ import { DEMO_BACKEND, DEMO_CLUSTER, DEMO_SERVICE, startFleet, type DemoFleet } 
 import { startLoad, type LoadOptions, type LoadSummary } from "./load.ts";
 import { startRotationWatch, type NodeDowntime } from "./rotation.ts";
 import { makeProgressFilter } from "./progress-filter.ts";
-import { readServerStats } from "./haproxy.ts";
+import { readServerStats, type HaproxyServerStat } from "./haproxy.ts";
 
 /**
  * The zero-downtime scenario shared by `npm run demo` and test/e2e-zero-downtime.test.ts: a fleet
@@ -57,6 +57,12 @@ export interface ScenarioResult {
   versions: Record<string, string>;
   /** Each server's status in HAProxy after the rollout (UP when back in rotation). */
   haproxyAfter: Record<string, string>;
+  /**
+   * HAProxy's error counters per server over the whole run: connection errors and retries show a
+   * request reached a node that was not listening (the drain failed to keep it away, and the
+   * retry/redispatch net had to catch it).
+   */
+  haproxyCounters: Record<string, Pick<HaproxyServerStat, "connectErrors" | "responseErrors" | "retries" | "redispatches">>;
   workDir: string;
   kept: boolean;
 }
@@ -79,7 +85,12 @@ export async function runZeroDowntimeScenario(options: ScenarioOptions): Promise
 
     log(`load: ${options.load?.concurrency ?? 4} clients sending GET and PUT /kv/KEY to HAProxy at ${fleet.haproxyUrl}`);
     const watch = startRotationWatch({ socket: fleet.haproxySocket, backend: DEMO_BACKEND, nodes: fleet.nodes, onChange: (line) => log(`  ${line}`) });
-    const load = startLoad({ ...options.load, url: fleet.haproxyUrl, onFailure: (failure) => log(`  load: FAILED ${failure.method} ${failure.path}: ${failure.what}`) });
+    const load = startLoad({
+      ...options.load,
+      url: fleet.haproxyUrl,
+      // After Ctrl-C the terminal's SIGINT has stopped HAProxy too: those failures are not news.
+      onFailure: (failure) => (signal?.aborted ? undefined : log(`  load: FAILED ${failure.method} ${failure.path}: ${failure.what}`)),
+    });
     const ticker = setInterval(() => {
       const now = load.snapshot();
       log(`  load: ${now.sent} sent, ${now.failed} failed, by node ${Object.entries(now.byServer).sort().map(([node, count]) => `${node}=${count}`).join(" ")}`);
@@ -129,7 +140,11 @@ export async function runZeroDowntimeScenario(options: ScenarioOptions): Promise
       const rollout = JSON.parse(status.stdout) as RolloutState;
       const inventoryAfter = await fleet.inventoryTable();
       const versions = await fleet.versions();
-      const haproxyAfter = Object.fromEntries((await readServerStats(fleet.haproxySocket, DEMO_BACKEND)).map((stat) => [stat.server, stat.status]));
+      const stats = await readServerStats(fleet.haproxySocket, DEMO_BACKEND);
+      const haproxyAfter = Object.fromEntries(stats.map((stat) => [stat.server, stat.status]));
+      const haproxyCounters = Object.fromEntries(
+        stats.map(({ server, connectErrors, responseErrors, retries, redispatches }) => [server, { connectErrors, responseErrors, retries, redispatches }]),
+      );
       return {
         from: options.from,
         to: options.to,
@@ -143,6 +158,7 @@ export async function runZeroDowntimeScenario(options: ScenarioOptions): Promise
         inventoryAfter,
         versions,
         haproxyAfter,
+        haproxyCounters,
         workDir,
         kept: options.keep ?? false,
       };

@@ -23,6 +23,11 @@ export function formatSummary(result: ScenarioResult): string {
     `  requests    ${load.sent} sent through HAProxy during ${seconds(load.stoppedAt - load.startedAt)}, ${load.failed} failed${byNode ? `; answered by ${byNode}` : ""}`,
   ];
   for (const failure of load.failures) lines.push(`              failed: ${new Date(failure.at).toISOString().slice(11, 23)} ${failure.method} ${failure.path}: ${failure.what}`);
+  const counters = Object.values(result.haproxyCounters);
+  const sum = (key: keyof (typeof counters)[number]) => counters.reduce((total, entry) => total + entry[key], 0);
+  lines.push(
+    `  haproxy     ${sum("connectErrors")} connection errors, ${sum("responseErrors")} response errors, ${sum("retries")} retries, ${sum("redispatches")} redispatches (no request reached a stopped node when all are 0)`,
+  );
   lines.push("  per node    out of HAProxy rotation     kv not answering /healthz   version now");
   for (const node of result.downtime) {
     lines.push(

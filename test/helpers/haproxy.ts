@@ -11,6 +11,8 @@ export { readServerStats, haproxyCommand, type HaproxyServerStat };
 export interface TestHaproxy extends RunningHaproxy {
   /** http://127.0.0.1:PORT of the frontend. */
   url: string;
+  /** tcp://127.0.0.1:PORT of the runtime API on TCP (a second admin-level stats socket). */
+  adminTcp: string;
   backend: string;
   status(server: string): Promise<string>;
 }
@@ -29,9 +31,11 @@ afterEach(async () => {
 export async function startTestHaproxy(dir: string, servers: Record<string, number>): Promise<TestHaproxy> {
   const socket = join(dir, "admin.sock");
   const port = await freePort();
+  const adminPort = await freePort();
   const config = [
     "global",
     `    stats socket ${socket} mode 600 level admin`,
+    `    stats socket ipv4@127.0.0.1:${adminPort} level admin`,
     "defaults",
     "    mode http",
     "    timeout connect 2s",
@@ -59,6 +63,7 @@ export async function startTestHaproxy(dir: string, servers: Record<string, numb
   running.push(haproxy);
   return Object.assign(haproxy, {
     url: `http://127.0.0.1:${port}`,
+    adminTcp: `tcp://127.0.0.1:${adminPort}`,
     backend: "kv",
     async status(server: string) {
       const stat = (await readServerStats(socket, "kv")).find((entry) => entry.server === server);
