@@ -1,7 +1,7 @@
 /**
  * `npm run demo`: a zero-downtime rolling upgrade on one machine, every part real.
  *
- *   npm run demo [-- --to 1.1.1] [--from 1.0.0] [--keep] [--dir DIR] [--concurrency 4] [--verbose]
+ *   npm run demo [-- --to 1.1.1] [--from 1.0.0] [--keep] [--dir DIR] [--config-dir DIR] [--concurrency 4] [--verbose]
  *
  * Starts a local nats-server, three `hoist agent run` processes each managing one kv node (installed
  * with `hoist upgrade`), HAProxy in front of the nodes and a load generator sending GET and PUT
@@ -16,11 +16,12 @@ import { findHaproxyBinary } from "./demo/haproxy.ts";
 import { runZeroDowntimeScenario } from "./demo/scenario.ts";
 import { formatSummary } from "./demo/summary.ts";
 
-const USAGE = `usage: npm run demo -- [--from VERSION] [--to VERSION] [--keep] [--dir DIR] [--concurrency N] [--verbose]
+const USAGE = `usage: npm run demo -- [--from VERSION] [--to VERSION] [--keep] [--dir DIR] [--config-dir DIR] [--concurrency N] [--verbose]
   --from         kv version installed first on every node (default 1.0.0)
   --to           rollout target (default 1.1.1; 1.2.0 is the broken release that must be rolled back)
   --keep         keep the work dir (configs, agent state, kv logs) after the run
   --dir          make the work dir under DIR instead of the OS temp dir
+  --config-dir   read agent-n1.yaml .. agent-n3.yaml and haproxy.cfg from DIR (a copy of examples/demo you changed)
   --concurrency  load clients (default 4, each pausing 20 ms between requests)
   --verbose      every line of the rollout's live progress (default: the steps and events only)`;
 
@@ -36,6 +37,7 @@ async function main(): Promise<number> {
       to: { type: "string", default: "1.1.1" },
       keep: { type: "boolean", default: false },
       dir: { type: "string" },
+      "config-dir": { type: "string" },
       concurrency: { type: "string", default: "4" },
       verbose: { type: "boolean", default: false },
       help: { type: "boolean", short: "h" },
@@ -66,6 +68,7 @@ async function main(): Promise<number> {
     to: values.to,
     keep: values.keep,
     ...(values.dir ? { baseDir: values.dir } : {}),
+    ...(values["config-dir"] ? { configDir: values["config-dir"] } : {}),
     log: (line) => write(line),
     signal: interrupted.signal,
     load: { concurrency },

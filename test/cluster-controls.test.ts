@@ -45,7 +45,7 @@ async function expectEveryNodeInService(c: TestCluster): Promise<void> {
 }
 
 describe("operator controls from other processes (3 agent processes, real nats-server)", () => {
-  it("pause from another process lets the node in progress finish, then starts nothing new until resume; the rollout then finishes", async () => {
+  it("pause from another process lets the node in progress finish, then starts nothing new until resume; the rollout then finishes", { timeout: 120_000 }, async () => {
     cluster = await startCluster(await makeTempDir(), { nodes: 3, version: "1.0.0" });
     const start = cluster.spawnHoist(cluster.rolloutArgs("1.1.0"));
     await cluster.waitRollout(someNodeMidUpgrade, { what: "a node in the middle of its upgrade" });
@@ -84,7 +84,7 @@ describe("operator controls from other processes (3 agent processes, real nats-s
     expect(final.history.filter((entry) => entry.event === "pause" || entry.event === "resume").map((entry) => entry.event)).toEqual(["pause", "resume"]);
   });
 
-  it("abort mid-rollout finishes the node in progress and ends aborted, with no node left drained or stopped", async () => {
+  it("abort mid-rollout finishes the node in progress and ends aborted, with no node left drained or stopped", { timeout: 120_000 }, async () => {
     cluster = await startCluster(await makeTempDir(), { nodes: 3, version: "1.1.0" });
     const start = cluster.spawnHoist(cluster.rolloutArgs("1.1.1"));
     await cluster.waitRollout(someNodeMidUpgrade, { what: "a node in the middle of its upgrade" });
@@ -108,9 +108,18 @@ describe("operator controls from other processes (3 agent processes, real nats-s
     }
     await expectEveryNodeInService(cluster);
 
-    // an aborted rollout takes no more controls, and a new rollout may start
+    // an aborted rollout takes no more controls; a new rollout finishes the job, skipping the nodes already upgraded
     const resume = await cluster.hoist(["rollout", "resume", "--cluster", cluster.cluster]);
     expect(resume.code).not.toBe(0);
     expect(resume.stderr).toMatch(/already ended \(aborted\)/);
+    const again = await cluster.hoist(cluster.rolloutArgs("1.1.1"), { timeoutMs: 120_000 });
+    expect(again.code, `${again.stdout}\n${again.stderr}`).toBe(0);
+    const second = (await cluster.rollout())!;
+    expect(second.id).not.toBe(final.id);
+    for (const node of cluster.nodes) {
+      expect(second.hops[0]!.nodes[node.node]!.status).toBe(upgraded.includes(node.node) ? "skipped" : "done");
+      expect((await node.kv.version()).version).toBe("1.1.1");
+      expect(await node.starts("1.1.1")).toBe(1);
+    }
   });
 });

@@ -32,7 +32,7 @@ async function snapshotOf(node: ClusterNode): Promise<NodeSnapshot> {
 }
 
 describe("rollout failures (3 agent processes, real nats-server)", () => {
-  it("a release that fails its health check after start (1.2.0) stops the rollout after the first node; that node is rolled back with its data, the others are untouched", async () => {
+  it("a release that fails its health check after start (1.2.0) stops the rollout after the first node; that node is rolled back with its data, the others are untouched", { timeout: 150_000 }, async () => {
     cluster = await startCluster(await makeTempDir(), { nodes: 3, version: "1.1.1" });
     const before = await seedAndSnapshot(cluster.nodes);
 
@@ -70,7 +70,7 @@ describe("rollout failures (3 agent processes, real nats-server)", () => {
     expect(status.stdout).toMatch(/n1\s+rolled-back/);
   });
 
-  it("with --auto-revert, a later node whose migration fails (bad data on n3 only) reverts the nodes already upgraded, last batch first, and every node ends on the old version with its data", async () => {
+  it("with --auto-revert, a later node whose migration fails (bad data on n3 only) reverts the nodes already upgraded, last batch first, and every node ends on the old version with its data", { timeout: 150_000 }, async () => {
     const root = await makeTempDir();
     // 1.3.0's migration refuses data dirs holding a `bad-record` file; only n3 gets one.
     const catalog = await writeCatalogVariant(join(root, "catalog.yaml"), (doc) => {

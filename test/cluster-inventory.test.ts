@@ -18,7 +18,7 @@ async function catalogSha256(path: string): Promise<Record<string, string>> {
 }
 
 describe("hoist inventory (3 agent processes, real nats-server)", () => {
-  it("lists every node with version, sha256, health, last seen, agent, OS and disk free, and flags the node that is behind (table and --json)", async () => {
+  it("lists every node with version, sha256, health, last seen, agent, OS and disk free, and flags the node that is behind (table and --json)", { timeout: 90_000 }, async () => {
     cluster = await startCluster(await makeTempDir(), { nodes: 3, version: "1.1.1", versions: [undefined, undefined, "1.1.0"] });
     const sha = await catalogSha256(cluster.catalog);
     const started = Date.now();

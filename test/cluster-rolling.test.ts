@@ -27,7 +27,7 @@ async function dataOf(nodes: ClusterNode[]): Promise<Record<string, Record<strin
 }
 
 describe("rolling cluster upgrade over NATS (3 agent processes, real nats-server)", () => {
-  it("upgrades 3 nodes 1.0.0 -> 1.1.0 -> 1.1.1: every hop on every node once, the cluster-once migration once, every node's data migrated", async () => {
+  it("upgrades 3 nodes 1.0.0 -> 1.1.0 -> 1.1.1: every hop on every node once, the cluster-once migration once, every node's data migrated", { timeout: 150_000 }, async () => {
     cluster = await startCluster(await makeTempDir(), { nodes: 3, version: "1.0.0" });
     const before = await seed(cluster.nodes);
 
@@ -60,7 +60,7 @@ describe("rolling cluster upgrade over NATS (3 agent processes, real nats-server
     for (const hop of rollout.hops) for (const state of Object.values(hop.nodes)) expect(state).toMatchObject({ status: "done", attempt: 1, failures: 0 });
   });
 
-  it("does 1.1.1 -> 2.0.0 as a full stop, says why in the plan (text and --json), and ends with every node on 2.0.0 with schema 3 data", async () => {
+  it("does 1.1.1 -> 2.0.0 as a full stop, says why in the plan (text and --json), and ends with every node on 2.0.0 with schema 3 data", { timeout: 150_000 }, async () => {
     cluster = await startCluster(await makeTempDir(), { nodes: 3, version: "1.1.1" });
     const before = await seed(cluster.nodes);
     const reason = "2.0.0 changes the on-disk format; 1.x nodes cannot read it";
@@ -83,6 +83,13 @@ describe("rolling cluster upgrade over NATS (3 agent processes, real nats-server
     const result = await cluster.hoist(cluster.rolloutArgs("2.0.0"), { timeoutMs: 150_000 });
     expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
     expect(result.stdout).toContain(`full-stop (${reason})`);
+    // never mixed: every node stopped before any upgraded; the leader n1 upgraded (alone) before the others
+    const stepEvents = result.stdout.split("\n").flatMap((line) => /rollout\s+(n\d): (\w+) ok/.exec(line)?.slice(1, 3).join(" ") ?? []);
+    const positions = (pattern: RegExp) => stepEvents.flatMap((event, index) => (pattern.test(event) ? [index] : []));
+    expect(positions(/ stop$/)).toHaveLength(3);
+    expect(positions(/ upgrade$/)).toHaveLength(3);
+    expect(Math.max(...positions(/ stop$/))).toBeLessThan(Math.min(...positions(/ upgrade$/)));
+    expect(positions(/^n1 upgrade$/)[0]).toBeLessThan(Math.min(...positions(/^n[23] upgrade$/)));
 
     for (const node of cluster.nodes) {
       expect(await node.kv.version()).toMatchObject({ version: "2.0.0", schema: 3 });

@@ -37,7 +37,7 @@ async function expectEachHopRanOnce(c: TestCluster): Promise<void> {
 }
 
 describe("coordinator takeover (3 agent processes, real nats-server)", () => {
-  it("SIGKILL of `hoist rollout start` while a node upgrades: `hoist rollout drive` waits out the lease and finishes the rollout, no node upgraded twice", async () => {
+  it("SIGKILL of `hoist rollout start` while a node upgrades: `hoist rollout drive` waits out the lease and finishes the rollout, no node upgraded twice", { timeout: 180_000 }, async () => {
     cluster = await startCluster(await makeTempDir(), { nodes: 3, version: "1.0.0" });
     for (const node of cluster.nodes) await node.kv.put("owner", node.node);
     const first = cluster.spawnHoist(cluster.rolloutArgs("1.1.1"));
@@ -58,7 +58,7 @@ describe("coordinator takeover (3 agent processes, real nats-server)", () => {
     expect(key).toMatch(/\/n2\/0\/upgrade\/1$/);
   });
 
-  it("SIGKILL of a `hoist coordinator` daemon while the first node (the one running the cluster-once migration) upgrades: a new daemon takes over and finishes, no node upgraded twice", async () => {
+  it("SIGKILL of a `hoist coordinator` daemon while the first node (the one running the cluster-once migration) upgrades: a new daemon takes over and finishes, no node upgraded twice", { timeout: 180_000 }, async () => {
     const root = await makeTempDir();
     cluster = await startCluster(root, { nodes: 3, version: "1.0.0" });
     for (const node of cluster.nodes) await node.kv.put("owner", node.node);

@@ -28,6 +28,18 @@ function run(options: Omit<ScenarioOptions, "log" | "signal">): Promise<Scenario
   return result;
 }
 
+/**
+ * No request ever reached a node that was not listening: HAProxy had no connection error to any
+ * server and never had to retry or redispatch. Without the drain hooks the retry net catches those
+ * requests (hundreds of redispatches in the same scenario, still 0 failed requests), so this is what
+ * proves the drain, not just the retries, kept users away from stopped nodes.
+ */
+function expectNoRequestReachedAStoppedNode(result: ScenarioResult): void {
+  for (const [server, counters] of Object.entries(result.haproxyCounters)) {
+    expect(counters, `HAProxy counters of ${server}`).toEqual({ connectErrors: 0, responseErrors: 0, retries: 0, redispatches: 0 });
+  }
+}
+
 function describeRun(result: ScenarioResult): string {
   return `${result.load.failures.map((failure) => `${failure.method} ${failure.path}: ${failure.what}`).join("\n")}\n--- output ---\n${output.slice(-200).join("\n")}`;
 }
@@ -50,6 +62,7 @@ describe("zero-downtime rolling upgrade behind HAProxy (real agents, nats-server
       expect(node.notServingPeriods, node.node).toBeGreaterThanOrEqual(1);
     }
     expect(result.haproxyAfter).toEqual({ n1: "UP", n2: "UP", n3: "UP" });
+    expectNoRequestReachedAStoppedNode(result);
     expect(result.inventoryAfter).toMatch(/n1\s+kv\s+1\.1\.1/);
   }, 200_000);
 
@@ -68,6 +81,7 @@ describe("zero-downtime rolling upgrade behind HAProxy (real agents, nats-server
     expect(result.load.failed, describeRun(result)).toBe(0);
     // n1 went out of rotation once and is back; the others never left.
     expect(result.haproxyAfter).toEqual({ n1: "UP", n2: "UP", n3: "UP" });
+    expectNoRequestReachedAStoppedNode(result);
     const downtime = Object.fromEntries(result.downtime.map((node) => [node.node, node]));
     expect(downtime.n1!.outOfRotationPeriods).toBe(1);
     expect(downtime.n2!.outOfRotationPeriods).toBe(0);

@@ -21,6 +21,8 @@ export interface NatsEffectsOptions {
   agentGrpc: AgentClientOptions;
   /** A node whose inventory heartbeat is older than this did not answer (preflight). */
   staleAfterMs?: number;
+  /** How often an unanswered upgrade or rollback is sent again under its key (default 5 s). */
+  reaskMs?: number;
 }
 
 /** Agent outcomes as the decider reads them. */
@@ -69,17 +71,11 @@ export class NatsRolloutEffects implements RolloutEffects {
           await sendAgentCommand(this.options.nc, target, command.step, base, timeoutMs);
           return { outcome: "ok" };
         case "upgrade": {
-          const outcome = await sendAgentCommand<UpgradeOutcome>(
-            this.options.nc,
-            target,
-            "upgrade",
-            { ...base, to: command.to, skipDrain: true, allowDowngrade: command.downgrade },
-            timeoutMs,
-          );
-          return upgradeOutcome(outcome);
+          const payload = { ...base, to: command.to, skipDrain: true, allowDowngrade: command.downgrade };
+          return upgradeOutcome(await this.requestByKey<UpgradeOutcome>(command, "upgrade", payload, signal));
         }
         case "rollback": {
-          const outcome = await sendAgentCommand<UpgradeOutcome>(this.options.nc, target, "rollback", { ...base, to: command.from }, timeoutMs);
+          const outcome = await this.requestByKey<UpgradeOutcome>(command, "rollback", { ...base, to: command.from }, signal);
           return outcome.result === "rolled-back" || outcome.result === "noop" ? { outcome: "ok" } : { outcome: "failed", ...(outcome.error ? { error: outcome.error } : {}) };
         }
         case "verify":
@@ -90,6 +86,26 @@ export class NatsRolloutEffects implements RolloutEffects {
       const error = toHoistError(err);
       if (RETRYABLE.has(error.code) && !signal.aborted) throw error;
       return failed(error);
+    }
+  }
+
+  /**
+   * Sends an upgrade or rollback and, while no answer comes and the step's deadline has not passed,
+   * asks again under the same key every `reaskMs`. A request already delivered is lost when its agent
+   * dies; the agent that comes back finds its journal, rolls the node back and records the outcome
+   * under the key, so asking again returns that outcome (or attaches to the run still going) within
+   * seconds instead of at the step's deadline. Only for verbs the agent deduplicates by key.
+   */
+  private async requestByKey<T>(command: StepCommand, verb: "upgrade" | "rollback", payload: Record<string, unknown>, signal: AbortSignal): Promise<T> {
+    const reaskMs = this.options.reaskMs ?? 5000;
+    const target = { cluster: command.cluster, node: command.node };
+    for (;;) {
+      const remaining = command.deadlineAt - Date.now();
+      try {
+        return await sendAgentCommand<T>(this.options.nc, target, verb, payload, Math.max(1000, Math.min(reaskMs, remaining)));
+      } catch (err) {
+        if (toHoistError(err).code !== "TIMEOUT" || remaining <= reaskMs || signal.aborted) throw err;
+      }
     }
   }
 

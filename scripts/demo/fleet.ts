@@ -68,6 +68,8 @@ export interface StartFleetOptions {
   catalog: string;
   /** Installed on every node first (fresh install with `hoist upgrade`). */
   installVersion: string;
+  /** Where agent-n1.yaml .. agent-n3.yaml and haproxy.cfg are read from; default examples/demo. */
+  configDir?: string;
   log: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -185,10 +187,10 @@ export async function startFleet(options: StartFleetOptions): Promise<DemoFleet>
       await mkdir(join(dir, "run"), { recursive: true });
       const port = await freePort();
       values[`KV_PORT_${name.toUpperCase()}`] = port;
-      const configFile = await renderExample(`agent-${name}.yaml`, join(dir, "agent.yaml"), { ...values, NODE_DIR: dir, KV_PORT: port });
+      const configFile = await renderExample(`agent-${name}.yaml`, join(dir, "agent.yaml"), { ...values, NODE_DIR: dir, KV_PORT: port }, options.configDir);
       nodes.push({ name, port, dir, configFile });
     }
-    const haproxyConfig = await renderExample("haproxy.cfg", join(haproxyDir, "haproxy.cfg"), values);
+    const haproxyConfig = await renderExample("haproxy.cfg", join(haproxyDir, "haproxy.cfg"), values, options.configDir);
 
     log(`installing kv ${options.installVersion} on ${nodes.map((node) => node.name).join(", ")} (hoist upgrade, fresh install)`);
     await Promise.all(

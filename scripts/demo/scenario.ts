@@ -24,6 +24,8 @@ export interface ScenarioOptions {
   to: string;
   /** The work dir is made under this dir (default: the OS temp dir). */
   baseDir?: string;
+  /** Where the config templates are read from; default examples/demo. */
+  configDir?: string;
   /** Keep the work dir (configs, logs, data) after the run. */
   keep?: boolean;
   /** Progress lines. */
@@ -77,7 +79,7 @@ export async function runZeroDowntimeScenario(options: ScenarioOptions): Promise
   log(`work dir ${workDir}`);
   let fleet: DemoFleet | undefined;
   try {
-    fleet = await startFleet({ workDir, catalog: build.catalogPath, installVersion: options.from, log, ...(signal ? { signal } : {}) });
+    fleet = await startFleet({ workDir, catalog: build.catalogPath, installVersion: options.from, ...(options.configDir ? { configDir: options.configDir } : {}), log, ...(signal ? { signal } : {}) });
     const inventoryBefore = await fleet.inventoryTable();
     log("");
     log(`fleet before:\n${inventoryBefore}`);

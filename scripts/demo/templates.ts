@@ -34,9 +34,9 @@ export function fillTemplate(text: string, values: Record<string, string | numbe
   });
 }
 
-/** Reads examples/demo/NAME, fills it in and writes it to `to`. */
-export async function renderExample(name: string, to: string, values: Record<string, string | number>): Promise<string> {
-  const from = join(EXAMPLES_DEMO_DIR, name);
+/** Reads NAME from `dir` (default examples/demo), fills it in and writes it to `to`. */
+export async function renderExample(name: string, to: string, values: Record<string, string | number>, dir = EXAMPLES_DEMO_DIR): Promise<string> {
+  const from = join(dir, name);
   await writeFile(to, fillTemplate(await readFile(from, "utf8"), values, from));
   return to;
 }

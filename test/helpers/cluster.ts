@@ -45,7 +45,7 @@ export interface TestCluster {
   sharedDb: string;
   /** The catalog the agents use (and rollouts should get with --catalog). */
   catalog: string;
-  /** Runs `hoist ARGS --nats URL` (operator commands). */
+  /** Runs `hoist ARGS --nats URL` (operator commands); SIGKILLed after `timeoutMs` (default 120 s) or by stop(). */
   hoist(args: string[], options?: { timeoutMs?: number }): Promise<CliResult>;
   /** Starts `hoist ARGS --nats URL` in the background; killed (SIGKILL) by stop() if still running. */
   spawnHoist(args: string[]): BackgroundHoist;
@@ -75,6 +75,24 @@ async function exitOf(child: ChildProcess, signal: NodeJS.Signals, graceMs: numb
   const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+function spawnBackground(args: string[]): BackgroundHoist {
+  const child = spawn(process.execPath, [HOIST_BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (chunk) => (stdout += chunk));
+  child.stderr!.on("data", (chunk) => (stderr += chunk));
+  const exited = new Promise<CliResult>((resolve) => child.once("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return {
+    child,
+    output: () => `${stdout}\n${stderr}`,
+    exited,
+    async kill(signal = "SIGKILL") {
+      await exitOf(child, signal, 10_000);
+      return exited;
+    },
+  };
 }
 
 function countLines(text: string, line: string): number {
@@ -152,6 +170,11 @@ export async function startCluster(root: string, options: StartClusterOptions): 
       timeoutMs: 30_000,
       what: "every agent's inventory in KV",
     });
+    const spawnHoist = (args: string[]): BackgroundHoist => {
+      const run = spawnBackground([...args, "--nats", nats.url]);
+      background.push(run);
+      return run;
+    };
     const store = new RolloutStore<RolloutState>(buckets.rollouts);
     const rollout = async () => (await store.list(cluster)).map((entry) => entry.value).sort((a, b) => a.createdAt - b.createdAt).at(-1);
     return {
@@ -162,26 +185,16 @@ export async function startCluster(root: string, options: StartClusterOptions): 
       nodes,
       sharedDb,
       catalog,
-      hoist: (args, hoistOptions) => runHoist([...args, "--nats", nats.url], hoistOptions),
-      spawnHoist(args) {
-        const child = spawn(process.execPath, [HOIST_BIN, ...args, "--nats", nats.url], { stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout!.on("data", (chunk) => (stdout += chunk));
-        child.stderr!.on("data", (chunk) => (stderr += chunk));
-        const exited = new Promise<CliResult>((resolve) => child.once("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
-        const run: BackgroundHoist = {
-          child,
-          output: () => `${stdout}\n${stderr}`,
-          exited,
-          async kill(signal = "SIGKILL") {
-            await exitOf(child, signal, 10_000);
-            return exited;
-          },
-        };
-        background.push(run);
-        return run;
+      async hoist(args, hoistOptions = {}) {
+        const run = spawnHoist(args);
+        const timer = setTimeout(() => void run.kill("SIGKILL"), hoistOptions.timeoutMs ?? 120_000);
+        try {
+          return await run.exited;
+        } finally {
+          clearTimeout(timer);
+        }
       },
+      spawnHoist,
       rolloutArgs(to, extra = []) {
         return [
           "rollout", "start", "--catalog", catalog, "--cluster", cluster, "--service", "kv", "--to", to, "--agent-insecure",
