@@ -54,7 +54,10 @@ async function main(): Promise<number> {
   }
 
   const onSignal = (name: string) => {
-    if (interrupted.signal.aborted) return;
+    if (interrupted.signal.aborted) {
+      process.stderr.write(`demo: second ${name}: exiting without cleaning up; look for leftovers with \`pgrep -af hoist-demo-\`\n`);
+      process.exit(130);
+    }
     write(`\n${name}: stopping the demo and cleaning up (wait a few seconds)`);
     interrupted.abort(new HoistError("CANCELLED", `interrupted by ${name}`));
   };

@@ -45,7 +45,8 @@ const EGID = process.getegid?.() ?? -1;
  * manifest schema and again here), an entry's parent must be a dir this extraction created (so
  * never a symlink), files are created with O_EXCL|O_NOFOLLOW, and nothing existing is overwritten.
  * Dir modes and times are applied last, deepest first, so read-only dirs can still be filled.
- * Runs in the snapshot worker (synchronous fs calls).
+ * Runs in the snapshot worker (synchronous fs calls); in verify mode it makes no fs calls and also
+ * runs on the main thread (restore checks the sha256 there while the worker writes).
  */
 export class Unpacker implements TarParserHandler {
   bytesDone = 0;

@@ -98,7 +98,13 @@ export function startLoad(options: LoadOptions): RunningLoad {
   };
 
   const once = (worker: number, sequence: number) =>
-    new Promise<void>((resolve) => {
+    new Promise<void>((settle) => {
+      // A request ends once: an error after a partial answer must not count it twice.
+      let ended = false;
+      const resolve = () => {
+        ended = true;
+        settle();
+      };
       const write = Math.random() < writeRatio;
       const key = KEYS[(worker + sequence) % KEYS.length]!;
       const method = write ? "PUT" : "GET";
@@ -110,6 +116,7 @@ export function startLoad(options: LoadOptions): RunningLoad {
         (res) => {
           res.resume();
           res.on("end", () => {
+            if (ended) return;
             const status = res.statusCode ?? 0;
             summary.byStatus[status] = (summary.byStatus[status] ?? 0) + 1;
             const server = res.headers["x-served-by"];
@@ -120,12 +127,20 @@ export function startLoad(options: LoadOptions): RunningLoad {
             resolve();
           });
           res.on("error", (err: NodeJS.ErrnoException) => {
+            if (ended) return;
             fail(method, path, err.code ?? err.message);
+            resolve();
+          });
+          // Closed before the end of the answer without an error event: cut off.
+          res.on("close", () => {
+            if (ended) return;
+            fail(method, path, "answer cut off");
             resolve();
           });
         },
       );
       req.on("error", (err: NodeJS.ErrnoException) => {
+        if (ended) return;
         fail(method, path, err.name === "AbortError" || err.name === "TimeoutError" ? "TIMEOUT" : (err.code ?? err.message));
         resolve();
       });
