@@ -12,6 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import { HoistError, toHoistError } from "../shared/errors/index.ts";
+import { SAMPLE_RELEASES } from "./make-sample-releases.ts";
 import { findHaproxyBinary } from "./demo/haproxy.ts";
 import { runZeroDowntimeScenario } from "./demo/scenario.ts";
 import { formatSummary } from "./demo/summary.ts";
@@ -49,6 +50,10 @@ async function main(): Promise<number> {
   }
   const concurrency = Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new HoistError("INVALID_ARGUMENT", `--concurrency must be a whole number from 1 to 64 (got ${values.concurrency})`);
+  const versions = SAMPLE_RELEASES.map((release) => release.version);
+  for (const [flag, version] of [["--from", values.from], ["--to", values.to]] as const) {
+    if (!versions.includes(version)) throw new HoistError("INVALID_ARGUMENT", `${flag} ${version}: the sample kv service has no such release (it has ${versions.join(", ")})`);
+  }
   if (!findHaproxyBinary()) {
     throw new HoistError("NOT_FOUND", "haproxy is not installed; the demo puts HAProxy in front of the nodes. Run `npm run setup` (installs Debian's haproxy and nats-server packages), then `npm run demo` again");
   }

@@ -16,8 +16,15 @@ export interface HealthGateOptions {
  */
 export async function awaitHealthGate(client: AgentClient, options: HealthGateOptions): Promise<void> {
   const now = options.now ?? Date.now;
-  const deadline = AbortSignal.timeout(options.healthyDeadlineMs);
-  const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
+  // A timer and a controller, not AbortSignal.any([signal, AbortSignal.timeout(ms)]): on Node 20 the
+  // timeout signal inside the composite can be garbage-collected before it fires (nodejs/node#57736),
+  // and then the gate never ends (a rollout waiting for it hangs after its step deadline).
+  const deadline = new AbortController();
+  const deadlineTimer = setTimeout(() => deadline.abort(), options.healthyDeadlineMs);
+  const onParentAbort = () => deadline.abort();
+  if (options.signal?.aborted) deadline.abort();
+  else options.signal?.addEventListener("abort", onParentAbort, { once: true });
+  const signal = deadline.signal;
   const watch = new AbortController();
   signal.addEventListener("abort", () => watch.abort(), { once: true });
   let last: HealthStatus | "none" = "none";
@@ -50,6 +57,8 @@ export async function awaitHealthGate(client: AgentClient, options: HealthGateOp
     await Promise.race([held, aborted]);
   } finally {
     if (holdTimer) clearTimeout(holdTimer);
+    clearTimeout(deadlineTimer);
+    options.signal?.removeEventListener("abort", onParentAbort);
     watch.abort();
   }
 }

@@ -138,7 +138,10 @@ export async function runZeroDowntimeScenario(options: ScenarioOptions): Promise
       const measured = await stopMeasuring();
 
       const status = await fleet.hoist(["rollout", "status", "--cluster", DEMO_CLUSTER, "--json"]);
-      if (status.code !== 0) throw new HoistError("INTERNAL", `hoist rollout status failed (exit ${status.code}): ${status.stderr.trim()}`);
+      if (status.code !== 0) {
+        const why = run.code !== 0 ? `hoist rollout start failed before it recorded a rollout: ${run.stderr.trim()}` : `hoist rollout status failed (exit ${status.code}): ${status.stderr.trim()}`;
+        throw new HoistError("INTERNAL", why);
+      }
       const rollout = JSON.parse(status.stdout) as RolloutState;
       const inventoryAfter = await fleet.inventoryTable();
       const versions = await fleet.versions();
