@@ -353,7 +353,6 @@ export class NodeAgent implements NodeAgentApi {
   async restore(service: string, snapshotId: string, options: WorkOptions = {}): Promise<void> {
     const managed = this.managed(service);
     await this.assertIdle(managed);
-    await verifySnapshot(managed.paths.snapshots, snapshotId, options);
     const current = await readCurrentVersion(managed.config.installRoot);
     const ctx = { env: hookEnv(this.config, managed.config), signal: options.signal };
     this.setActivity(managed, "stopped");

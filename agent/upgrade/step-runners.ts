@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { runHook } from "../exec/index.ts";
 import { checkProbe, createLogProbeState, waitHealthy, type LogProbeState } from "../health/index.ts";
 import { carryPreservedFiles, pruneReleases, readCurrentVersion, releaseDir, stageRelease, switchCurrent } from "../release/index.ts";
-import { createSnapshot, pruneSnapshots, restoreSnapshot, verifySnapshot } from "../snapshot/index.ts";
+import { createSnapshot, prepareSnapshotWorker, pruneSnapshots, restoreSnapshot, verifySnapshot } from "../snapshot/index.ts";
 import { fsyncDir } from "../../shared/fs/index.ts";
 import type { HookConfig } from "../config.ts";
 import { hookEnv } from "../services/hook-env.ts";
@@ -68,6 +68,7 @@ const drain: StepFunction = async (ctx) => {
 };
 
 const stop: StepFunction = async (ctx) => {
+  prepareSnapshotWorker(); // warm the snapshot worker now, so its start is not part of the downtime
   if (ctx.record.previousVersion === undefined) return;
   await runServiceHook(ctx, "stop", ctx.service.hooks.stop, ctx.record.previousVersion);
 };
