@@ -32,19 +32,26 @@ export async function awaitHealthGate(client: AgentClient, options: HealthGateOp
   let holdTimer: NodeJS.Timeout | undefined;
   const held = new Promise<void>((resolve) => {
     const consume = async () => {
-      try {
-        for await (const status of client.watch(options.service, { signal: watch.signal })) {
-          last = status;
-          if (holdTimer) clearTimeout(holdTimer);
-          if (status === "SERVING") {
-            servingSince ??= now();
-            holdTimer = setTimeout(resolve, Math.max(0, options.minHealthyMs - (now() - servingSince)));
-          } else {
-            servingSince = undefined;
+      // A Watch stream may end without the gate being over (agent restarted, connection reset): the
+      // status is unknown then, so the clock resets and the gate watches again until its deadline.
+      while (!watch.signal.aborted) {
+        try {
+          for await (const status of client.watch(options.service, { signal: watch.signal })) {
+            last = status;
+            if (holdTimer) clearTimeout(holdTimer);
+            if (status === "SERVING") {
+              servingSince ??= now();
+              holdTimer = setTimeout(resolve, Math.max(0, options.minHealthyMs - (now() - servingSince)));
+            } else {
+              servingSince = undefined;
+            }
           }
+        } catch {
+          // ended by the deadline or cancel (loop ends), or by the agent going away (watch again)
         }
-      } catch {
-        // the stream ended (deadline, cancel, agent gone): the outer race reports it
+        if (holdTimer) clearTimeout(holdTimer);
+        servingSince = undefined;
+        if (!watch.signal.aborted) await new Promise((retry) => setTimeout(retry, 250));
       }
     };
     void consume();
