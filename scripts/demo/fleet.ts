@@ -1,3 +1,4 @@
+import { freePort } from "../lib/free-port.ts";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { request } from "node:http";
 import { createServer } from "node:net";
@@ -74,17 +75,6 @@ export interface StartFleetOptions {
   signal?: AbortSignal;
 }
 
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 function getText(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -264,3 +254,5 @@ export async function startFleet(options: StartFleetOptions): Promise<DemoFleet>
     throw err;
   }
 }
+
+export { freePort };

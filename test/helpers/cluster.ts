@@ -66,6 +66,8 @@ export interface StartClusterOptions {
   cluster?: string;
   /** Catalog for the agents (default: the sample catalog). */
   catalog?: string;
+  /** "file" for a cluster made in beforeAll and shared by the file's tests (default "test"). */
+  lifetime?: "test" | "file";
 }
 
 async function exitOf(child: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
@@ -130,6 +132,7 @@ export async function startCluster(root: string, options: StartClusterOptions): 
         cluster,
         sharedDb,
         minHealthyMs: 300,
+        lifetime: options.lifetime ?? "test",
         extra: { catalog, grpc: { listen: "127.0.0.1:0", insecure: true }, nats: { servers: [nats.url] } },
       });
       const resultsDir = join(sample.config.stateDir, "services", "kv", "results");

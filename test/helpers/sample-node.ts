@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { afterEach } from "vitest";
+import { afterAll, afterEach } from "vitest";
 import { loadAgentConfig, type AgentConfig } from "../../agent/config.ts";
 import { NodeAgent } from "../../agent/node-agent.ts";
 import { silentLogger } from "../../shared/logger/index.ts";
@@ -22,16 +22,25 @@ export interface SampleNode {
 }
 
 const started: string[] = [];
+const startedForFile: string[] = [];
 
-/** Kills every sample server a test started (by pid file), even when the test failed. */
-afterEach(async () => {
-  const runDirs = started.splice(0);
+async function killServers(runDirs: string[]): Promise<void> {
   await Promise.all(
     runDirs.map(async (runDir) => {
       const pid = await readSamplePid(runDir);
       if (pid !== undefined) await killSampleServer(pid);
     }),
   );
+}
+
+/** Kills every sample server a test started (by pid file), even when the test failed. */
+afterEach(async () => {
+  await killServers(started.splice(0));
+});
+
+/** Nodes made in beforeAll (lifetime "file") live until the file's last test is done. */
+afterAll(async () => {
+  await killServers(startedForFile.splice(0));
 });
 
 export interface SampleNodeOptions {
@@ -40,6 +49,8 @@ export interface SampleNodeOptions {
   sharedDb?: string;
   extra?: Record<string, unknown>;
   minHealthyMs?: number;
+  /** "test" (default): its server is killed after each test; "file": after the file's last test (nodes made in beforeAll). */
+  lifetime?: "test" | "file";
 }
 
 /** Writes an agent config for one node managing the sample service under `root`. */
@@ -61,7 +72,7 @@ export async function makeSampleNode(root: string, options: SampleNodeOptions = 
   await writeFile(configPath, stringify(raw));
   const config = await loadAgentConfig(configPath);
   const runDir = join(root, "run");
-  started.push(runDir);
+  (options.lifetime === "file" ? startedForFile : started).push(runDir);
   return {
     root,
     port,

@@ -1,3 +1,4 @@
+import { freePort } from "../../scripts/lib/free-port.ts";
 import { spawn } from "node:child_process";
 import { mkdir, readFile } from "node:fs/promises";
 import { request } from "node:http";
@@ -184,17 +185,6 @@ export function samplePath(): string {
   return [dirname(process.execPath), "/usr/local/bin", "/usr/bin", "/bin"].join(":");
 }
 
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 /** Extracts the tarball of `version` into `dir` (created) and returns `dir`. */
 export async function extractSampleRelease(version: string, dir: string): Promise<string> {
@@ -283,3 +273,5 @@ export async function killSampleServer(pid: number): Promise<void> {
   }
   await waitFor(async () => !(await isSampleServerAlive(pid)), { what: `kv pid ${pid} to die`, timeoutMs: 10_000 });
 }
+
+export { freePort };
