@@ -39,7 +39,7 @@ describe("an agent SIGKILLed at a step boundary and restarted ends committed or 
     const status = JSON.parse(restarted.stdout) as { services: { activeVersion: string; lastUpgrade?: { result: string } }[] };
     const kv = status.services[0]!;
     const result = kv.lastUpgrade?.result;
-    expect(["committed", "rolled-back"]).toContain(result);
+    expect(["committed", "rolled-back"], JSON.stringify(kv.lastUpgrade)).toContain(result);
     const expected = result === "committed" ? "1.1.0" : "1.0.0";
     expect(kv.activeVersion).toBe(expected);
     expect(await readlink(join(node.installRoot, "current"))).toBe(join("releases", expected));
