@@ -48,7 +48,7 @@ describe("inventory and upgrade over gRPC, against the real engine", () => {
     await waitFor(async () => (await agent.client.check("kv")) === "SERVING", { what: "kv SERVING" });
 
     const { inventory, kv } = await agent.kvInventory();
-    expect(inventory).toMatchObject({ node: "node-7", cluster: "inventory-test", agentVersion: "0.1.0" });
+    expect(inventory).toMatchObject({ node: "node-7", cluster: "inventory-test", agentVersion: "0.1.0", grpcAddress: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
     expect(inventory.services.map((service) => service.name)).toEqual(["kv"]);
     expect(kv).toMatchObject({ activeVersion: "1.1.0", activeSha256: await sha256Of("1.1.0"), health: "SERVING", activity: "idle" });
     expect(kv.releases).toEqual([

@@ -247,6 +247,7 @@ export function toWireInventory(inventory: NodeInventory): WireNodeInventory {
     agentVersion: inventory.agentVersion,
     services: inventory.services.map(toWireService),
     host: toWireHostFacts(inventory.host),
+    grpcAddress: inventory.grpcAddress ?? "",
   };
 }
 
@@ -255,6 +256,7 @@ export function fromWireInventory(wire: NodeInventory__Output): NodeInventory {
     node: wire.node,
     cluster: wire.cluster,
     agentVersion: wire.agentVersion,
+    ...(wire.grpcAddress ? { grpcAddress: wire.grpcAddress } : {}),
     services: wire.services.map(fromWireService),
     host: fromWireHostFacts(wire.host),
   };

@@ -27,6 +27,10 @@ export interface NodeInventory {
    * Host facts.
    */
   'host'?: (_hoist_agent_v1_HostFacts | null);
+  /**
+   * host:port of the agent's gRPC server as it listens (empty when unknown).
+   */
+  'grpcAddress'?: (string);
 }
 
 /**
@@ -53,4 +57,8 @@ export interface NodeInventory__Output {
    * Host facts.
    */
   'host': (_hoist_agent_v1_HostFacts__Output | null);
+  /**
+   * host:port of the agent's gRPC server as it listens (empty when unknown).
+   */
+  'grpcAddress': (string);
 }
