@@ -18,7 +18,7 @@ export interface NodeAgentApi {
   readonly node: string;
   readonly cluster: string;
   inventory(): Promise<NodeInventory>;
-  stage(service: string, version: string, options?: WorkOptions): Promise<ReleaseOnDisk>;
+  stage(service: string, version: string, options?: WorkOptions & { artifact?: { url: string; sha256: string; size?: number } }): Promise<ReleaseOnDisk>;
   snapshot(service: string, options?: WorkOptions & { label?: string }): Promise<SnapshotSummary>;
   listSnapshots(service: string): Promise<SnapshotSummary[]>;
   restore(service: string, snapshotId: string, options?: WorkOptions): Promise<void>;

@@ -35,6 +35,8 @@ import type {
 
 export const AGENT_VERSION = "0.1.0";
 
+type ArtifactRef = { url: string; sha256: string; size?: number };
+
 export interface NodeAgentOptions {
   logger: Logger;
   /** Host facts, read from a cache (the daemon wires HostFactsCache; the CLI may pass a one-off read). */
@@ -250,6 +252,15 @@ export class NodeAgent implements NodeAgentApi {
   }
 
   private async planHops(request: UpgradeRequest, current: string | undefined): Promise<JournalHop[]> {
+    if (request.release) {
+      if (current !== request.release.from) {
+        throw new HoistError("WRONG_STATE", `${request.service} runs ${current ?? "nothing"}, but the hop to ${request.to} starts from ${request.release.from}`, {
+          details: { active: current, from: request.release.from },
+        });
+      }
+      const migrations = request.release.migrations.map((migration) => ({ ...migration, run: [...migration.run] }));
+      return [{ from: request.release.from, to: request.to, artifact: { ...request.release.artifact }, migrations }];
+    }
     if (request.artifact) {
       return [{ from: current ?? "", to: request.to, artifact: { ...request.artifact }, migrations: [] }];
     }
@@ -308,11 +319,12 @@ export class NodeAgent implements NodeAgentApi {
     return this.track(managed, options.key, runJournal(deps, withSnapshot, "rb-stop", options));
   }
 
-  async stage(service: string, version: string, options: WorkOptions = {}): Promise<ReleaseOnDisk> {
+  /** Stages a release beside the active one; the artifact comes with the call (coordinator) or from the catalog. */
+  async stage(service: string, version: string, options: WorkOptions & { artifact?: ArtifactRef } = {}): Promise<ReleaseOnDisk> {
     const managed = this.managed(service);
-    const release = findRelease(await this.catalogFor(service), version);
+    const artifact = options.artifact ?? findRelease(await this.catalogFor(service), version).artifact;
     const staged = await stageRelease(
-      { installRoot: managed.config.installRoot, version, artifact: release.artifact, cacheDir: managed.paths.artifacts, limits: managed.config.limits },
+      { installRoot: managed.config.installRoot, version, artifact, cacheDir: managed.paths.artifacts, limits: managed.config.limits },
       options,
     );
     const active = (await readCurrentVersion(managed.config.installRoot)) === version;

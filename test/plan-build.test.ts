@@ -177,7 +177,7 @@ describe("buildPlan: nodes, batches, gates, migrations", () => {
 
   it("names the cluster-once migrations and describes the gates", () => {
     const built = plan({ n1: "1.1.1", n2: "1.1.1" }, "2.0.0", { strategy: { minHealthyMs: 15_000, healthyDeadlineMs: 120_000, progressDeadlineMs: 900_000 } });
-    expect(built.hops[0]!.migrations).toEqual([{ name: "convert-data", scope: "cluster-once" }]);
+    expect(built.hops[0]!.migrations).toEqual([{ name: "convert-data", scope: "cluster-once", run: ["bin/convert"], timeoutMs: 300_000 }]);
     expect(built.hops[0]!.gate).toBe("every node healthy for 15s within 2m after the start; fails if no node finishes within 15m");
   });
 

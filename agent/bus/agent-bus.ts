@@ -116,12 +116,23 @@ export class AgentBus {
       },
       stage: async (payload) => {
         const command = parseMessage(stageCommandSchema, payload);
-        return agent.stage(command.service, command.version, { signal, onProgress: this.progressPublisher("stage", command.key) });
+        return agent.stage(command.service, command.version, {
+          signal,
+          onProgress: this.progressPublisher("stage", command.key),
+          ...(command.artifact ? { artifact: command.artifact } : {}),
+        });
       },
       upgrade: async (payload) => {
         const command = parseMessage(upgradeCommandSchema, payload);
         return agent.upgrade(
-          { service: command.service, to: command.to, allowDowngrade: command.allowDowngrade, skipDrain: command.skipDrain, ...(command.key ? { key: command.key } : {}) },
+          {
+            service: command.service,
+            to: command.to,
+            allowDowngrade: command.allowDowngrade,
+            skipDrain: command.skipDrain,
+            ...(command.key ? { key: command.key } : {}),
+            ...(command.release ? { release: command.release } : {}),
+          },
           { signal, onProgress: this.progressPublisher("upgrade", command.key) },
         );
       },

@@ -48,6 +48,9 @@ export interface PlannedNode {
 export interface PlannedMigration {
   name: string;
   scope: "node" | "cluster-once";
+  /** argv and timeout from the catalog: the coordinator sends them with the hop, so agents need not hold the same catalog. */
+  run?: string[];
+  timeoutMs?: number;
 }
 
 /** One N -> N+1 hop of the plan. */
@@ -190,7 +193,7 @@ export function buildPlan(input: BuildPlanInput): Plan {
       mode === "rolling"
         ? planBatchSchedule(nodes, { ...strategy, order: "given" })
         : { batches: [nodes.slice(0, 1), nodes.slice(1)].filter((batch) => batch.length > 0), canaryBatches: 0 };
-    const migrations = hop.release.migrations.map((migration) => ({ name: migration.name, scope: migration.scope }));
+    const migrations = hop.release.migrations.map((migration) => ({ name: migration.name, scope: migration.scope, run: [...migration.run], timeoutMs: migration.timeoutMs }));
     return {
       index,
       from: hop.from,

@@ -51,6 +51,8 @@ export interface StepCommand {
   downgrade: boolean;
   /** The release to stage. */
   artifact: RolloutPlannedHop["artifact"];
+  /** The hop's migrations as the coordinator's catalog lists them (sent with the upgrade). */
+  migrations: RolloutPlannedHop["migrations"];
   /** Full-stop: the node that upgrades alone first (and runs the cluster-once migrations). */
   leader: boolean;
   /** The health gate of verify (and of the agent's own verify inside upgrade and rollback). */
@@ -172,6 +174,7 @@ function command(rollout: RolloutState, ref: { hop: number; node: string }, step
     mode: plan.mode,
     downgrade: plan.downgrade,
     artifact: plan.artifact,
+    migrations: plan.migrations,
     leader: plan.mode === "full-stop" && plan.batches[0]?.[0] === ref.node,
     minHealthyMs: strategy.minHealthyMs,
     healthyDeadlineMs: strategy.healthyDeadlineMs,

@@ -48,6 +48,19 @@ function failed(err: unknown): StepResult {
 const RETRYABLE = new Set(["UNAVAILABLE", "BUSY", "TIMEOUT"]);
 
 /**
+ * The hop as the coordinator's catalog has it, sent with the upgrade so that the agent runs exactly
+ * this release and these migrations (its own catalog, if any, is not consulted). Left out when the
+ * plan lacks the migrations' argv (a rollout recorded by an older coordinator).
+ */
+function hopRelease(command: StepCommand): { release?: unknown } {
+  if (command.migrations.some((migration) => migration.run === undefined)) return {};
+  const migrations = command.downgrade
+    ? []
+    : command.migrations.map((migration) => ({ name: migration.name, scope: migration.scope, run: migration.run, ...(migration.timeoutMs === undefined ? {} : { timeoutMs: migration.timeoutMs }) }));
+  return { release: { from: command.from, artifact: command.artifact, migrations } };
+}
+
+/**
  * The runner's effects on a real cluster: step commands to agents over NATS request/reply (with the
  * step's idempotency key), the health gate on each agent's gRPC Watch, preflight from the inventory
  * KV and a fresh answer of every agent, and events on the HOIST_EVENTS stream.
@@ -62,7 +75,7 @@ export class NatsRolloutEffects implements RolloutEffects {
     try {
       switch (command.step) {
         case "stage":
-          await sendAgentCommand(this.options.nc, target, "stage", { ...base, version: command.to }, timeoutMs);
+          await sendAgentCommand(this.options.nc, target, "stage", { ...base, version: command.to, artifact: command.artifact }, timeoutMs);
           return { outcome: "ok" };
         case "drain":
         case "rejoin":
@@ -71,7 +84,7 @@ export class NatsRolloutEffects implements RolloutEffects {
           await sendAgentCommand(this.options.nc, target, command.step, base, timeoutMs);
           return { outcome: "ok" };
         case "upgrade": {
-          const payload = { ...base, to: command.to, skipDrain: true, allowDowngrade: command.downgrade };
+          const payload = { ...base, to: command.to, skipDrain: true, allowDowngrade: command.downgrade, ...hopRelease(command) };
           return upgradeOutcome(await this.requestByKey<UpgradeOutcome>(command, "upgrade", payload, signal));
         }
         case "rollback": {

@@ -152,7 +152,9 @@ export const plannedHopSchema = z.object({
   mode: z.enum(["rolling", "full-stop"]),
   reason: z.string(),
   artifact: z.object({ url: z.string(), sha256: z.string(), size: z.number().optional() }),
-  migrations: z.array(z.object({ name: z.string(), scope: z.enum(["node", "cluster-once"]) })),
+  migrations: z.array(
+    z.object({ name: z.string(), scope: z.enum(["node", "cluster-once"]), run: z.array(z.string()).optional(), timeoutMs: z.number().optional() }),
+  ),
   nodes: z.array(z.string()),
   alreadyOnTarget: z.array(z.string()),
   batches: z.array(z.array(z.string())),

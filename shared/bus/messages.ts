@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ERROR_CODES, HoistError, toHoistError, type ErrorCode } from "../errors/index.ts";
 import { formatIssues } from "../config/index.ts";
+import { migrationSchema } from "../catalog/index.ts";
 
 /** Every command names its cluster (refused by an agent of another cluster) and carries an idempotency key. */
 export const commandEnvelopeSchema = z.object({
@@ -8,17 +9,25 @@ export const commandEnvelopeSchema = z.object({
   key: z.string().min(1).optional(),
 });
 
+/** The hop as the coordinator's catalog has it: the agent runs exactly this instead of planning its own. */
+export const hopReleaseSchema = z.object({
+  from: z.string().min(1),
+  artifact: z.object({ url: z.string().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/), size: z.number().int().nonnegative().optional() }),
+  migrations: z.array(migrationSchema),
+});
+
 export const upgradeCommandSchema = commandEnvelopeSchema.extend({
   service: z.string().min(1),
   to: z.string().min(1),
   allowDowngrade: z.boolean().default(false),
   skipDrain: z.boolean().default(false),
+  release: hopReleaseSchema.optional(),
 });
 
 export const serviceCommandSchema = commandEnvelopeSchema.extend({ service: z.string().min(1) });
 /** Rollback: `to` makes it conditional: a node already on `to` with nothing pending answers at once. */
 export const rollbackCommandSchema = serviceCommandSchema.extend({ to: z.string().min(1).optional() });
-export const stageCommandSchema = serviceCommandSchema.extend({ version: z.string().min(1) });
+export const stageCommandSchema = serviceCommandSchema.extend({ version: z.string().min(1), artifact: hopReleaseSchema.shape.artifact.optional() });
 
 export type UpgradeCommand = z.output<typeof upgradeCommandSchema>;
 export type ServiceCommand = z.output<typeof serviceCommandSchema>;

@@ -93,5 +93,14 @@ export interface UpgradeRequest {
   skipDrain?: boolean;
   /** Artifact given directly instead of looked up in the catalog (single direct hop, no migrations). */
   artifact?: { url: string; sha256: string; size?: number };
+  /**
+   * One hop given whole by the coordinator (from its catalog): the agent runs exactly it, and refuses
+   * when it does not run `from`.
+   */
+  release?: {
+    from: string;
+    artifact: { url: string; sha256: string; size?: number };
+    migrations: { name: string; run: string[]; scope: "node" | "cluster-once"; timeoutMs: number }[];
+  };
 }
 

@@ -68,6 +68,8 @@ export interface StartClusterOptions {
   catalog?: string;
   /** "file" for a cluster made in beforeAll and shared by the file's tests (default "test"). */
   lifetime?: "test" | "file";
+  /** Agents without `catalog:` in their config: every release comes from the coordinator's catalog. */
+  agentsWithoutCatalog?: boolean;
 }
 
 async function exitOf(child: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
@@ -133,7 +135,7 @@ export async function startCluster(root: string, options: StartClusterOptions): 
         sharedDb,
         minHealthyMs: 300,
         lifetime: options.lifetime ?? "test",
-        extra: { catalog, grpc: { listen: "127.0.0.1:0", insecure: true }, nats: { servers: [nats.url] } },
+        extra: { catalog: options.agentsWithoutCatalog ? undefined : catalog, grpc: { listen: "127.0.0.1:0", insecure: true }, nats: { servers: [nats.url] } },
       });
       const resultsDir = join(sample.config.stateDir, "services", "kv", "results");
       const node: ClusterNode = Object.assign(sample, {
@@ -160,7 +162,7 @@ export async function startCluster(root: string, options: StartClusterOptions): 
     const installs = await Promise.allSettled(
       nodes.map(async (node, index) => {
         const version = options.versions?.[index] ?? options.version;
-        const install = await runHoist(["upgrade", "-c", node.configPath, "--to", version]);
+        const install = await runHoist(["upgrade", "-c", node.configPath, "--to", version, "--catalog", catalog]);
         if (install.code !== 0) throw new Error(`install of ${version} on ${node.node} failed: ${install.stderr}`);
       }),
     );
