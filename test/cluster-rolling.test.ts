@@ -80,7 +80,7 @@ describe("rolling cluster upgrade over NATS (3 agent processes, real nats-server
     // planning changes nothing
     for (const node of cluster.nodes) expect((await node.kv.version()).version).toBe("1.1.1");
 
-    const result = await cluster.hoist(cluster.rolloutArgs("2.0.0"), { timeoutMs: 150_000 });
+    const result = await cluster.hoist(cluster.rolloutArgs("2.0.0"), { timeoutMs: 120_000 });
     expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
     expect(result.stdout).toContain(`full-stop (${reason})`);
     // never mixed: every node stopped before any upgraded; the leader n1 upgraded (alone) before the others
