@@ -5,7 +5,7 @@ import { loadCatalog, planUpgradePath, serviceCatalog, findRelease, type Catalog
 import type { Logger } from "../shared/logger/index.ts";
 import type { WorkOptions } from "../shared/types/index.ts";
 import type { AgentConfig, ServiceConfig } from "./config.ts";
-import { HealthMonitor, checkProbe } from "./health/index.ts";
+import { HealthMonitor, alreadyServing } from "./health/index.ts";
 import { cleanPartials, listReleases, readCurrentVersion, readReleaseMeta, releaseDir, stageRelease } from "./release/index.ts";
 import { createSnapshot, listSnapshots, restoreSnapshot, verifySnapshot } from "./snapshot/index.ts";
 import { runHook } from "./exec/index.ts";
@@ -394,9 +394,7 @@ export class NodeAgent implements NodeAgentApi {
     if (current === undefined) throw new HoistError("WRONG_STATE", `service ${service} has no active release to start`);
     const cwd = releaseDir(managed.config.installRoot, current);
     const env = hookEnv(this.config, managed.config);
-    const probes = managed.config.health.probes.filter((probe) => probe.type !== "log");
-    const results = await Promise.all(probes.map((probe) => checkProbe(probe, { cwd, env, ...(options.signal ? { signal: options.signal } : {}) })));
-    if (probes.length === 0 || results.some((result) => !result.healthy)) {
+    if (!(await alreadyServing(managed.config.health.probes, { cwd, env, ...(options.signal ? { signal: options.signal } : {}) }))) {
       await runHook("start", managed.config.hooks.start, { cwd, env, signal: options.signal });
     }
     this.setActivity(managed, "idle");

@@ -1,3 +1,4 @@
+import { rejection } from "./helpers/rejection.ts";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -47,14 +48,6 @@ async function script(dir: string, name: string, body: string): Promise<string> 
   return file;
 }
 
-async function rejection(promise: Promise<unknown>): Promise<HoistError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(HoistError);
-  return err as HoistError;
-}
 
 describe("runCommand", () => {
   it("reports exit codes and captures stdout and stderr", async () => {

@@ -1,3 +1,4 @@
+import { rejection } from "./helpers/rejection.ts";
 import { appendFile, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
@@ -76,14 +77,6 @@ async function closedPort(): Promise<number> {
 const http = (url: string, expectStatus = 200): ProbeConfig => ({ type: "http", url, expectStatus, timeoutMs: 2000 });
 const log = (file: string, patterns: { failPattern?: string; readyPattern?: string }): ProbeConfig => ({ type: "log", file, ...patterns });
 
-async function rejection(promise: Promise<unknown>): Promise<HoistError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(HoistError);
-  return err as HoistError;
-}
 
 describe("checkProbe", () => {
   it("http: healthy on the expected status, unhealthy on 500", async () => {

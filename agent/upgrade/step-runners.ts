@@ -1,13 +1,14 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { runHook } from "../exec/index.ts";
-import { checkProbe, createLogProbeState, waitHealthy, type LogProbeState } from "../health/index.ts";
+import { alreadyServing, createLogProbeState, waitHealthy, type LogProbeState } from "../health/index.ts";
 import { carryPreservedFiles, pruneReleases, readCurrentVersion, releaseDir, stageRelease, switchCurrent } from "../release/index.ts";
 import { createSnapshot, prepareSnapshotWorker, pruneSnapshots, restoreSnapshot, verifySnapshot } from "../snapshot/index.ts";
 import { fsyncDir } from "../../shared/fs/index.ts";
 import type { HookConfig } from "../config.ts";
 import { hookEnv } from "../services/hook-env.ts";
 import type { StepName } from "./steps.ts";
+import type { JournalRecord } from "./journal-record.ts";
 import type { StepContext, StepFunction } from "./step-context.ts";
 
 function env(ctx: StepContext, extra: Record<string, string> = {}): Record<string, string> {
@@ -46,8 +47,9 @@ async function verifyHealthy(ctx: StepContext, version: string): Promise<void> {
   });
 }
 
-function hasDrainHooks(ctx: StepContext): boolean {
-  return !ctx.record.skipDrain && ctx.record.previousVersion !== undefined;
+/** Drain and rejoin hooks run only on an upgrade of a running release that the coordinator does not drain itself. */
+export function hasDrainHooks(record: Pick<JournalRecord, "skipDrain" | "previousVersion">): boolean {
+  return !record.skipDrain && record.previousVersion !== undefined;
 }
 
 const stage: StepFunction = async (ctx) => {
@@ -62,7 +64,7 @@ const stage: StepFunction = async (ctx) => {
 
 const drain: StepFunction = async (ctx) => {
   const hook = ctx.service.hooks.drain;
-  if (!hook || !hasDrainHooks(ctx)) return { drained: false };
+  if (!hook || !hasDrainHooks(ctx.record)) return { drained: false };
   await runServiceHook(ctx, "drain", hook, ctx.record.previousVersion!);
   return { drained: true };
 };
@@ -145,7 +147,7 @@ const verify: StepFunction = async (ctx) => {
 
 const rejoin: StepFunction = async (ctx) => {
   const hook = ctx.service.hooks.rejoin;
-  if (!hook || !hasDrainHooks(ctx)) return;
+  if (!hook || !hasDrainHooks(ctx.record)) return;
   await runServiceHook(ctx, "rejoin", hook, ctx.record.target);
 };
 
@@ -201,19 +203,11 @@ const rollbackSwitch: StepFunction = async (ctx) => {
   if ((await readCurrentVersion(installRoot)) !== previous) await switchCurrent(installRoot, previous);
 };
 
-/** True when every non-log probe passes now (a start repeated after a crash must not fail on a running service). */
-async function alreadyServing(ctx: StepContext, version: string): Promise<boolean> {
-  const probes = ctx.service.health.probes.filter((probe) => probe.type !== "log");
-  if (probes.length === 0) return false;
-  const cwd = releaseDir(ctx.service.installRoot, version);
-  const results = await Promise.all(probes.map((probe) => checkProbe(probe, { cwd, env: env(ctx) })));
-  return results.every((result) => result.healthy);
-}
-
 const rollbackStart: StepFunction = async (ctx) => {
   if (!ctx.record.stopped || ctx.record.previousVersion === undefined) return;
   await beginLogWatch(ctx);
-  if (await alreadyServing(ctx, ctx.record.previousVersion)) return;
+  const cwd = releaseDir(ctx.service.installRoot, ctx.record.previousVersion);
+  if (await alreadyServing(ctx.service.health.probes, { cwd, env: env(ctx) })) return;
   await runServiceHook(ctx, "start", ctx.service.hooks.start, ctx.record.previousVersion);
 };
 
@@ -224,7 +218,7 @@ const rollbackVerify: StepFunction = async (ctx) => {
 
 const rollbackRejoin: StepFunction = async (ctx) => {
   const hook = ctx.service.hooks.rejoin;
-  if (!hook || !hasDrainHooks(ctx) || !ctx.record.drained) return;
+  if (!hook || !hasDrainHooks(ctx.record) || !ctx.record.drained) return;
   await runServiceHook(ctx, "rejoin", hook, ctx.record.previousVersion!);
 };
 

@@ -6,7 +6,7 @@ import type { UpgradeOutcome } from "../node-agent-api.ts";
 import type { ServicePaths } from "../services/service-paths.ts";
 import type { JournalEvent, JournalRecord } from "./journal-record.ts";
 import type { JournalStore } from "./journal-store.ts";
-import { STEP_FUNCTIONS } from "./step-runners.ts";
+import { STEP_FUNCTIONS, hasDrainHooks } from "./step-runners.ts";
 import type { ClusterOnceGate, StepContext } from "./step-context.ts";
 import type { StepName, TerminalState } from "./steps.ts";
 import { isRollbackStep, isTerminal, nextAfterStep, type NextState } from "./transitions.ts";
@@ -50,7 +50,7 @@ export async function runJournal(
   while (!isTerminal(state)) {
     const step: StepName = state;
     const log = deps.logger.child({ step });
-    const hasDrainHook = deps.service.hooks.drain !== undefined && !record.skipDrain && record.previousVersion !== undefined;
+    const hasDrainHook = deps.service.hooks.drain !== undefined && hasDrainHooks(record);
     record = {
       ...record,
       step,
