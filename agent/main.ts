@@ -31,6 +31,7 @@ export async function runAgent(config: AgentConfig, logger: Logger): Promise<Run
     logger,
     hostFacts: () => hostFacts.get(),
     monitorHealth: true,
+    command: "hoist agent run",
     ...(buckets ? { clusterOnce: new KvClusterOnceGate(buckets.migrations, config.cluster, config.node) } : {}),
   });
   await agent.start();

@@ -1,11 +1,11 @@
 import { EventEmitter } from "node:events";
 import { join } from "node:path";
-import { HoistError } from "../shared/errors/index.ts";
+import { HoistError, toHoistError } from "../shared/errors/index.ts";
 import { loadCatalog, planUpgradePath, serviceCatalog, findRelease, type Catalog } from "../shared/catalog/index.ts";
 import type { Logger } from "../shared/logger/index.ts";
 import type { WorkOptions } from "../shared/types/index.ts";
 import type { AgentConfig, ServiceConfig } from "./config.ts";
-import { HealthMonitor, alreadyServing } from "./health/index.ts";
+import { HealthMonitor, alreadyServing, waitHealthy } from "./health/index.ts";
 import { cleanPartials, listReleases, readCurrentVersion, readReleaseMeta, releaseDir, stageRelease } from "./release/index.ts";
 import { createSnapshot, listSnapshots, restoreSnapshot, verifySnapshot } from "./snapshot/index.ts";
 import { runHook } from "./exec/index.ts";
@@ -20,6 +20,9 @@ import { isRollbackStep, isTerminal } from "./upgrade/transitions.ts";
 import type { StepName } from "./upgrade/steps.ts";
 import type { ClusterOnceGate } from "./upgrade/step-context.ts";
 import { toSnapshotSummary } from "./services/snapshot-summary.ts";
+import { OwnerLock } from "./state/owner-lock.ts";
+import { ProcessLedger, type ReapedProcess } from "./state/process-ledger.ts";
+import type { HookContext, ProcessTracker } from "./exec/index.ts";
 import type {
   HostFacts,
   NodeAgentApi,
@@ -49,6 +52,14 @@ export interface NodeAgentOptions {
   killAt?: string;
   /** Run background health monitors (the daemon does; one-shot CLI commands do not). */
   monitorHealth?: boolean;
+  /**
+   * owner (default): takes the state dir's owner lock at start (BUSY when another process holds it),
+   * kills what a dead previous owner left running, and resumes interrupted operations. reader: only
+   * reads (status, snapshot list/verify); never resumes, never runs a hook.
+   */
+  role?: "owner" | "reader";
+  /** Named in the owner lock so that a refused second writer can say who holds it (e.g. `hoist upgrade`). */
+  command?: string;
 }
 
 interface ManagedService {
@@ -84,6 +95,10 @@ export class NodeAgent implements NodeAgentApi {
   private readonly events = new EventEmitter();
   private catalog: Catalog | undefined;
   private grpcAddress: string | undefined;
+  private lock: OwnerLock | undefined;
+  private ledger: ProcessLedger | undefined;
+  private readonly resumed: UpgradeOutcome[] = [];
+  private reaped: ReapedProcess[] = [];
 
   constructor(
     private readonly config: AgentConfig,
@@ -103,6 +118,13 @@ export class NodeAgent implements NodeAgentApi {
    * the health monitors. Resolves when every interrupted operation has ended.
    */
   async start(): Promise<void> {
+    if (this.options.role === "reader") return;
+    this.lock = OwnerLock.acquire(this.config.stateDir, this.options.command ?? "hoist");
+    this.ledger = new ProcessLedger(this.config.stateDir);
+    this.reaped = await this.ledger.reapOrphans();
+    for (const { entry, killed } of this.reaped) {
+      if (killed.length > 0) this.options.logger.warn({ process: entry.label, argv: entry.argv, pids: killed, since: entry.startedAt }, "killed a process a previous agent left running");
+    }
     for (const managed of this.services.values()) {
       await cleanPartials(managed.config.installRoot).catch(() => undefined);
       await this.resumeInterrupted(managed);
@@ -114,6 +136,7 @@ export class NodeAgent implements NodeAgentApi {
           intervalMs: Math.max(managed.config.health.intervalMs, 500),
           cwd: join(managed.config.installRoot, "current"),
           env: hookEnv(this.config, managed.config),
+          ...this.tracked(managed, "monitor probe"),
         });
         monitor.on("change", (status: ServingStatus) => this.events.emit("health", name, status));
         managed.monitor = monitor;
@@ -123,12 +146,35 @@ export class NodeAgent implements NodeAgentApi {
     }
   }
 
-  /** Stops the health monitors. Operations in flight are left to their journal. */
+  /** Stops the health monitors and lets the owner lock go. Operations in flight are left to their journal. */
   async stop(): Promise<void> {
     await Promise.all([...this.services.values()].map((managed) => managed.monitor?.stop()));
+    this.lock?.release();
+    this.lock = undefined;
   }
 
-  private managed(name: string): ManagedService {
+  /** Outcomes of the interrupted operations that start() finished (committed, rolled back or failed). */
+  resumedOperations(): readonly UpgradeOutcome[] {
+    return this.resumed;
+  }
+
+  /** Processes a dead previous owner left running that start() killed. */
+  reapedProcesses(): readonly ReapedProcess[] {
+    return this.reaped;
+  }
+
+  /** The tracker for a child process of `managed` (hook, probe), when this agent owns the state dir. */
+  private tracked(managed: ManagedService, what: string): { tracker?: ProcessTracker } {
+    return this.ledger ? { tracker: this.ledger.tracker(`${managed.config.name}: ${what}`) } : {};
+  }
+
+  /** Refuses work in a reader (status, snapshot list): only the owner of the state dir changes anything. */
+  private assertOwner(): void {
+    if (!this.lock) throw new HoistError("WRONG_STATE", `this agent of ${this.config.stateDir} was opened read-only (or not started); only the owner of the state dir runs operations`);
+  }
+
+  private managed(name: string, access: "read" | "write" = "write"): ManagedService {
+    if (access === "write") this.assertOwner();
     const managed = this.services.get(name);
     if (!managed) {
       throw new HoistError("NOT_FOUND", `service ${name} is not managed by this agent (has: ${[...this.services.keys()].join(", ")})`);
@@ -146,6 +192,7 @@ export class NodeAgent implements NodeAgentApi {
       ...(this.options.clusterOnce ? { clusterOnce: this.options.clusterOnce } : {}),
       ...(this.options.killAt ? { killAt: this.options.killAt } : {}),
       onStep: (step) => this.setActivity(managed, activityOf(step)),
+      ...(this.ledger ? { track: (label: string) => this.ledger!.tracker(label) } : {}),
     };
   }
 
@@ -179,17 +226,17 @@ export class NodeAgent implements NodeAgentApi {
         error: resumed.error ?? { code: "CRASH_LOOP", message: `the agent restarted ${resumed.resumes} times inside this operation; stopped retrying`, step: record.step },
         rollbackError: { code: "CRASH_LOOP", message: `the loop breaker stopped after ${resumed.resumes} restarts at ${record.step}`, step: record.step },
       };
-      await finishJournal(deps, halted, "failed");
+      this.resumed.push(await finishJournal(deps, halted, "failed"));
       managed.activity = "stopped";
       return;
     }
     if (isTerminal(next)) {
-      await finishJournal(deps, resumed, next);
+      this.resumed.push(await finishJournal(deps, resumed, next));
       return;
     }
     const rollingBack = isRollbackStep(next) && !isRollbackStep(record.step);
     const interrupted = rollingBack ? { ...resumed, error: resumed.error ?? { code: "INTERNAL", message: `the agent stopped during ${record.step}`, step: record.step } } : resumed;
-    await this.track(managed, record.key, runJournal(deps, interrupted, next));
+    this.resumed.push(await this.track(managed, record.key, runJournal(deps, interrupted, next)));
   }
 
   private async track(managed: ManagedService, key: string | undefined, promise: Promise<UpgradeOutcome>): Promise<UpgradeOutcome> {
@@ -351,36 +398,80 @@ export class NodeAgent implements NodeAgentApi {
   }
 
   async listSnapshots(service: string): Promise<SnapshotSummary[]> {
-    const managed = this.managed(service);
+    const managed = this.managed(service, "read");
     const snapshots = await listSnapshots(managed.paths.snapshots, service);
     return snapshots.map(toSnapshotSummary);
   }
 
   async verifySnapshot(service: string, id: string, options: WorkOptions = {}): Promise<void> {
-    const managed = this.managed(service);
+    const managed = this.managed(service, "read");
     await verifySnapshot(managed.paths.snapshots, id, options);
   }
 
-  /** Restores a snapshot: stops the service, makes the data dirs identical to it, starts and verifies. */
+  /**
+   * Restores a snapshot: verifies it while the service still runs (a corrupt one is refused with the
+   * service untouched), stops the service, makes the data dirs identical to the snapshot, starts and
+   * verifies it. When anything fails after the stop, the service is started again and verified
+   * before the error is thrown, so a refused restore never leaves it down.
+   */
   async restore(service: string, snapshotId: string, options: WorkOptions = {}): Promise<void> {
     const managed = this.managed(service);
     await this.assertIdle(managed);
+    options.onProgress?.({ step: "restore", message: `verifying snapshot ${snapshotId} before the service is stopped` });
+    await verifySnapshot(managed.paths.snapshots, snapshotId, { ...(options.signal ? { signal: options.signal } : {}) });
     const current = await readCurrentVersion(managed.config.installRoot);
-    const ctx = { env: hookEnv(this.config, managed.config), signal: options.signal };
     this.setActivity(managed, "stopped");
     try {
-      if (current !== undefined) {
-        options.onProgress?.({ step: "stop", message: "stopping the service" });
-        await runHook("stop", managed.config.hooks.stop, { ...ctx, cwd: releaseDir(managed.config.installRoot, current) });
+      try {
+        if (current !== undefined) {
+          options.onProgress?.({ step: "stop", message: "stopping the service" });
+          await runHook("stop", managed.config.hooks.stop, this.hookContext(managed, current, "stop hook", options.signal));
+        }
+        await restoreSnapshot(managed.paths.snapshots, snapshotId, options);
+      } catch (err) {
+        if (current !== undefined) {
+          options.onProgress?.({ step: "start", message: `restore failed (${toHoistError(err).message}); starting the service again` });
+          await this.startAndVerify(managed, current, options);
+        }
+        throw err;
       }
-      await restoreSnapshot(managed.paths.snapshots, snapshotId, options);
-      if (current !== undefined) {
-        options.onProgress?.({ step: "start", message: "starting the service" });
-        await runHook("start", managed.config.hooks.start, { ...ctx, cwd: releaseDir(managed.config.installRoot, current) });
-      }
+      if (current !== undefined) await this.startAndVerify(managed, current, options);
     } finally {
       this.setActivity(managed, "idle");
     }
+  }
+
+  /** Starts `version` unless it already serves, then waits until its probes hold healthy. */
+  private async startAndVerify(managed: ManagedService, version: string, options: WorkOptions): Promise<void> {
+    options.onProgress?.({ step: "start", message: "starting the service" });
+    await this.startIfDown(managed, version, options.signal);
+    options.onProgress?.({ step: "verify", message: "waiting for the service to be healthy" });
+    const { probes, minHealthyMs, healthyDeadlineMs, intervalMs } = managed.config.health;
+    await waitHealthy(probes, {
+      minHealthyMs,
+      healthyDeadlineMs,
+      intervalMs,
+      cwd: releaseDir(managed.config.installRoot, version),
+      env: hookEnv(this.config, managed.config),
+      service: managed.config.name,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...this.tracked(managed, "probe"),
+    });
+  }
+
+  private async startIfDown(managed: ManagedService, version: string, signal: AbortSignal | undefined): Promise<void> {
+    const hooks = this.hookContext(managed, version, "start hook", signal);
+    if (await alreadyServing(managed.config.health.probes, hooks)) return;
+    await runHook("start", managed.config.hooks.start, hooks);
+  }
+
+  private hookContext(managed: ManagedService, version: string, what: string, signal: AbortSignal | undefined): HookContext {
+    return {
+      cwd: releaseDir(managed.config.installRoot, version),
+      env: hookEnv(this.config, managed.config),
+      ...(signal ? { signal } : {}),
+      ...this.tracked(managed, what),
+    };
   }
 
   /**
@@ -392,11 +483,7 @@ export class NodeAgent implements NodeAgentApi {
     if (managed.inFlight) throw new HoistError("BUSY", `service ${service} is busy with another operation`);
     const current = await readCurrentVersion(managed.config.installRoot);
     if (current === undefined) throw new HoistError("WRONG_STATE", `service ${service} has no active release to start`);
-    const cwd = releaseDir(managed.config.installRoot, current);
-    const env = hookEnv(this.config, managed.config);
-    if (!(await alreadyServing(managed.config.health.probes, { cwd, env, ...(options.signal ? { signal: options.signal } : {}) }))) {
-      await runHook("start", managed.config.hooks.start, { cwd, env, signal: options.signal });
-    }
+    await this.startIfDown(managed, current, options.signal);
     this.setActivity(managed, "idle");
   }
 
@@ -407,7 +494,7 @@ export class NodeAgent implements NodeAgentApi {
     const current = await readCurrentVersion(managed.config.installRoot);
     if (current === undefined) return;
     this.setActivity(managed, "stopped");
-    await runHook("stop", managed.config.hooks.stop, { cwd: releaseDir(managed.config.installRoot, current), env: hookEnv(this.config, managed.config), signal: options.signal });
+    await runHook("stop", managed.config.hooks.stop, this.hookContext(managed, current, "stop hook", options.signal));
   }
 
   async drain(service: string, options: WorkOptions = {}): Promise<void> {
@@ -424,7 +511,7 @@ export class NodeAgent implements NodeAgentApi {
     const current = await readCurrentVersion(managed.config.installRoot);
     if (!hook || current === undefined) return;
     if (which === "drain") this.setActivity(managed, "drained");
-    await runHook(which, hook, { cwd: releaseDir(managed.config.installRoot, current), env: hookEnv(this.config, managed.config), signal: options.signal });
+    await runHook(which, hook, this.hookContext(managed, current, `${which} hook`, options.signal));
     if (which === "rejoin") this.setActivity(managed, "idle");
   }
 
@@ -456,6 +543,13 @@ export class NodeAgent implements NodeAgentApi {
     };
   }
 
+  /** What a reader sees of the owner's work: the activity its journal names. */
+  private async activityOnDisk(managed: ManagedService): Promise<ServiceActivity> {
+    const journal = await managed.store.load();
+    if (!journal) return "idle";
+    return journal.halted ? "stopped" : activityOf(journal.step);
+  }
+
   private async serviceInventory(managed: ManagedService): Promise<ServiceInventory> {
     const { installRoot } = managed.config;
     const [active, releases, snapshots, lastUpgrade] = await Promise.all([
@@ -478,7 +572,7 @@ export class NodeAgent implements NodeAgentApi {
       snapshots: snapshots.map(toSnapshotSummary),
       ...(lastUpgrade === undefined ? {} : { lastUpgrade }),
       health: managed.monitor?.status ?? "UNKNOWN",
-      activity: managed.activity,
+      activity: this.lock ? managed.activity : await this.activityOnDisk(managed),
     };
   }
 }

@@ -14,14 +14,26 @@ async function installed(version: string): Promise<SampleNode> {
   return node;
 }
 
+interface ServiceStatus {
+  activeVersion: string;
+  lastUpgrade?: { result: string };
+  operation?: { state: string; step: string };
+}
+
+async function statusOf(node: SampleNode): Promise<ServiceStatus> {
+  const status = await runHoist(["status", "-c", node.configPath, "--json"]);
+  expect(status.code, status.stderr).toBe(0);
+  return (JSON.parse(status.stdout) as { services: ServiceStatus[] }).services[0]!;
+}
+
 async function exists(path: string): Promise<boolean> {
   return access(path).then(() => true, () => false);
 }
 
 /**
  * Each case SIGKILLs the `hoist upgrade` process right after its journal was saved at one boundary
- * (HOIST_FAULT_KILL_AT), then starts the agent again (`hoist status` resumes interrupted work) and
- * checks the node ended committed or rolled back, never half-switched.
+ * (HOIST_FAULT_KILL_AT), then takes the node over again (`hoist recover` resumes interrupted work;
+ * `hoist status` only reads) and checks the node ended committed or rolled back, never half-switched.
  */
 describe("an agent SIGKILLed at a step boundary and restarted ends committed or rolled back", () => {
   const forward = [
@@ -34,6 +46,10 @@ describe("an agent SIGKILLed at a step boundary and restarted ends committed or 
     const killed = await runHoist(["upgrade", "-c", node.configPath, "--to", "1.1.0"], { env: { HOIST_FAULT_KILL_AT: boundary } });
     expect(killed.signal).toBe("SIGKILL");
 
+    const interrupted = await statusOf(node);
+    expect(interrupted.operation?.state, "status only reads: the interrupted journal is still there").toBe("interrupted");
+    const recovered = await runHoist(["recover", "-c", node.configPath, "--json"]);
+    expect(recovered.code, recovered.stderr).toBe(0);
     const restarted = await runHoist(["status", "-c", node.configPath, "--json"]);
     expect(restarted.code, restarted.stderr).toBe(0);
     const status = JSON.parse(restarted.stdout) as { services: { activeVersion: string; lastUpgrade?: { result: string } }[] };
@@ -57,6 +73,7 @@ describe("an agent SIGKILLed at a step boundary and restarted ends committed or 
       const node = await installed("1.1.1");
       const killed = await runHoist(["upgrade", "-c", node.configPath, "--to", "1.3.0"], { env: { HOIST_FAULT_KILL_AT: boundary } });
       expect(killed.signal).toBe("SIGKILL");
+      expect((await runHoist(["recover", "-c", node.configPath])).code).toBe(0);
       const restarted = await runHoist(["status", "-c", node.configPath, "--json"]);
       const kv = (JSON.parse(restarted.stdout) as { services: { activeVersion: string; lastUpgrade?: { result: string } }[] }).services[0]!;
       expect(kv.lastUpgrade?.result).toBe("rolled-back");
@@ -72,9 +89,10 @@ describe("an agent SIGKILLed at a step boundary and restarted ends committed or 
     const first = await runHoist(["upgrade", "-c", node.configPath, "--to", "1.3.0"], { env: { HOIST_FAULT_KILL_AT: "rb-restore:started" } });
     expect(first.signal).toBe("SIGKILL");
     for (let restart = 0; restart < 3; restart++) {
-      const again = await runHoist(["status", "-c", node.configPath, "--json"], { env: { HOIST_FAULT_KILL_AT: "rb-restore:started" } });
+      const again = await runHoist(["recover", "-c", node.configPath, "--json"], { env: { HOIST_FAULT_KILL_AT: "rb-restore:started" } });
       if (restart < 2) expect(again.signal).toBe("SIGKILL");
     }
+    await runHoist(["recover", "-c", node.configPath]);
     const last = await runHoist(["status", "-c", node.configPath, "--json"]);
     const kv = (JSON.parse(last.stdout) as { services: { lastUpgrade?: { result: string; error?: { code: string } } }[] }).services[0]!;
     expect(kv.lastUpgrade?.result).toBe("failed");

@@ -11,16 +11,22 @@ export interface AgentCliOptions {
   verbose?: boolean;
 }
 
-/** Loads the config, builds the agent and finishes any interrupted operation (as the daemon would). */
-export async function openAgent(options: AgentCliOptions): Promise<{ agent: NodeAgent; config: AgentConfig; service: string }> {
+/**
+ * Loads the config and builds the agent. `owner` (commands that change something) takes the state
+ * dir's owner lock (BUSY when another process holds it), kills what a dead owner left running and
+ * finishes any interrupted operation, as the daemon would; `reader` (status, snapshot list/verify)
+ * only reads and never resumes anything.
+ */
+export async function openAgent(options: AgentCliOptions, role: "owner" | "reader", command: string): Promise<{ agent: NodeAgent; config: AgentConfig; service: string }> {
   const config = await loadAgentConfig(options.config);
   const logger = createLogger({ level: options.verbose ? "debug" : "warn" });
   const catalog = options.catalog ? await loadCatalog(options.catalog) : undefined;
   // HOIST_FAULT_KILL_AT is the crash tests' fault injection (see test/crash-resume.test.ts).
   const killAt = process.env.HOIST_FAULT_KILL_AT;
-  const agent = new NodeAgent(config, { logger, ...(catalog ? { catalog } : {}), ...(killAt ? { killAt } : {}) });
+  const service = pickService(config, options.service);
+  const agent = new NodeAgent(config, { logger, role, command, ...(catalog ? { catalog } : {}), ...(killAt ? { killAt } : {}) });
   await agent.start();
-  return { agent, config, service: pickService(config, options.service) };
+  return { agent, config, service };
 }
 
 /** The service named by --service, or the only one the config has. */

@@ -3,6 +3,7 @@ import { HoistError } from "../../shared/errors/index.ts";
 import { createProgressPrinter } from "./progress-printer.ts";
 import { openAgent, type AgentCliOptions } from "./open-agent.ts";
 import { formatNodeStatus, formatOutcomeLine } from "./format-status.ts";
+import { formatOperation, readOperation } from "./operation-status.ts";
 import type { UpgradeOutcome } from "../node-agent-api.ts";
 
 interface JsonFlag {
@@ -43,7 +44,7 @@ export function registerAgentCommands(program: Command): void {
       if (options.artifact !== undefined && options.sha256 === undefined) {
         throw new HoistError("INVALID_ARGUMENT", "--artifact needs --sha256 (the artifact is checked before it is unpacked)");
       }
-      const { agent, service } = await openAgent(options);
+      const { agent, service } = await openAgent(options, "owner", "hoist upgrade");
       const printer = createProgressPrinter();
       const outcome = await agent.upgrade(
         {
@@ -63,7 +64,7 @@ export function registerAgentCommands(program: Command): void {
     .description("roll the service back: finish a failed operation's rollback, or undo the last committed upgrade (today's data is kept as a snapshot first)")
     .option("--json", "print the outcome as JSON")
     .action(async (options: AgentCliOptions & JsonFlag) => {
-      const { agent, service } = await openAgent(options);
+      const { agent, service } = await openAgent(options, "owner", "hoist rollback");
       const printer = createProgressPrinter();
       const outcome = await agent.rollback(service, { onProgress: printer });
       printer.done();
@@ -71,14 +72,36 @@ export function registerAgentCommands(program: Command): void {
     });
 
   withCommonOptions(program.command("status"))
-    .description("show the active release, its artifact sha256, releases and snapshots on disk, and the last upgrade result")
+    .description("show the active release, its artifact sha256, releases and snapshots on disk, the last upgrade result, and an operation in progress (read-only: never resumes or changes anything)")
     .option("--json", "print as JSON")
     .action(async (options: AgentCliOptions & JsonFlag) => {
-      const { agent } = await openAgent(options);
+      const { agent, config } = await openAgent(options, "reader", "hoist status");
       const inventory = await agent.inventory();
-      const services = inventory.services.filter((service) => options.service === undefined || service.name === options.service);
-      if (options.json) printJson({ node: inventory.node, cluster: inventory.cluster, services });
-      else process.stdout.write(`${formatNodeStatus(inventory, options.service)}\n`);
+      const services = await Promise.all(
+        inventory.services
+          .filter((service) => options.service === undefined || service.name === options.service)
+          .map(async (service) => {
+            const operation = await readOperation(config, service.name);
+            return operation ? { ...service, operation } : service;
+          }),
+      );
+      if (options.json) return printJson({ node: inventory.node, cluster: inventory.cluster, services });
+      process.stdout.write(`${formatNodeStatus({ ...inventory, services }, options.service)}\n`);
+      for (const service of services) if ("operation" in service) process.stdout.write(`${service.name}: ${formatOperation(service.operation).trim()}\n`);
+    });
+
+  withCommonOptions(program.command("recover"))
+    .description("take over the node's state after a crash: kill hooks the dead process left running, then finish or roll back every interrupted operation (what `hoist agent run` does at start)")
+    .option("--json", "print what was recovered as JSON")
+    .action(async (options: AgentCliOptions & JsonFlag) => {
+      const { agent } = await openAgent(options, "owner", "hoist recover");
+      const killed = agent.reapedProcesses().filter((reaped) => reaped.killed.length > 0);
+      const outcomes = agent.resumedOperations();
+      if (options.json) return printJson({ killed: killed.map((reaped) => ({ process: reaped.entry.label, argv: reaped.entry.argv, pids: reaped.killed })), outcomes });
+      for (const reaped of killed) process.stdout.write(`killed ${reaped.entry.label} (${reaped.entry.argv.join(" ")}), left running since ${reaped.entry.startedAt}\n`);
+      for (const outcome of outcomes) process.stdout.write(`${outcome.service}: ${formatOutcomeLine(outcome)}\n`);
+      if (outcomes.length === 0) process.stdout.write("nothing was interrupted\n");
+      if (outcomes.some((outcome) => outcome.result === "failed")) process.exitCode = 1;
     });
 
   const snapshot = program.command("snapshot").description("create, list, verify and restore snapshots of a service's data dirs");
@@ -87,7 +110,7 @@ export function registerAgentCommands(program: Command): void {
     .option("--label <text>", "label stored with the snapshot")
     .option("--json", "print as JSON")
     .action(async (options: AgentCliOptions & JsonFlag & { label?: string }) => {
-      const { agent, service } = await openAgent(options);
+      const { agent, service } = await openAgent(options, "owner", "hoist snapshot create");
       const printer = createProgressPrinter();
       const summary = await agent.snapshot(service, { onProgress: printer, ...(options.label === undefined ? {} : { label: options.label }) });
       printer.done();
@@ -98,7 +121,7 @@ export function registerAgentCommands(program: Command): void {
     .description("list snapshots, newest first")
     .option("--json", "print as JSON")
     .action(async (options: AgentCliOptions & JsonFlag) => {
-      const { agent, service } = await openAgent(options);
+      const { agent, service } = await openAgent(options, "reader", "hoist snapshot list");
       const snapshots = await agent.listSnapshots(service);
       if (options.json) return printJson(snapshots);
       if (snapshots.length === 0) return void process.stdout.write("no snapshots\n");
@@ -110,15 +133,15 @@ export function registerAgentCommands(program: Command): void {
     .description("check a snapshot's archives against their manifest (sha256 of every file)")
     .argument("<id>", "snapshot id (see `hoist snapshot list`)")
     .action(async (id: string, options: AgentCliOptions) => {
-      const { agent, service } = await openAgent(options);
+      const { agent, service } = await openAgent(options, "reader", "hoist snapshot verify");
       await agent.verifySnapshot(service, id, { onProgress: createProgressPrinter() });
       process.stdout.write(`snapshot ${id}: ok\n`);
     });
   withCommonOptions(snapshot.command("restore"))
-    .description("stop the service, make its data dirs byte-identical to the snapshot, start it again")
+    .description("verify the snapshot, stop the service, make its data dirs byte-identical to the snapshot, start and verify it (a refused or failed restore starts the service again)")
     .argument("<id>", "snapshot id (see `hoist snapshot list`)")
     .action(async (id: string, options: AgentCliOptions) => {
-      const { agent, service } = await openAgent(options);
+      const { agent, service } = await openAgent(options, "owner", "hoist snapshot restore");
       const printer = createProgressPrinter();
       await agent.restore(service, id, { onProgress: printer });
       printer.done();

@@ -15,6 +15,9 @@ export function registerAgentRunCommand(program: Command): void {
       const config = await loadAgentConfig(options.config);
       const logger = createLogger({ level: options.logLevel }).child({ node: config.node, cluster: config.cluster });
       const running = await runAgent(config, logger);
+      // Signal listeners do not keep Node's event loop alive: without gRPC or NATS nothing else would,
+      // and the process would end (exit code 13, an unsettled top-level await) right after start.
+      const keepAlive = setInterval(() => undefined, 2 ** 30);
       await new Promise<void>((resolve) => {
         const shutdown = (signal: NodeJS.Signals) => {
           logger.info({ signal }, "stopping");
@@ -23,6 +26,7 @@ export function registerAgentRunCommand(program: Command): void {
         process.once("SIGTERM", shutdown);
         process.once("SIGINT", shutdown);
       });
+      clearInterval(keepAlive);
       await running.stop();
     });
 }

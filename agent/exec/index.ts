@@ -1,4 +1,6 @@
 export { cleanEnv, CLEAN_PATH } from "./clean-env.ts";
+export { killGroup, groupRuns, signalGroup } from "./process-group.ts";
+export type { ProcessTracker } from "./process-tracker.ts";
 export {
   runCommand,
   runHook,

@@ -1,13 +1,14 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { access, readdir, readFile, stat } from "node:fs/promises";
+import { access, stat } from "node:fs/promises";
 import { constants } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Readable } from "node:stream";
-import { setTimeout as sleep } from "node:timers/promises";
 import { HoistError, throwIfAborted } from "../../shared/errors/index.ts";
 import { cleanEnv } from "./clean-env.ts";
+import { killGroup } from "./process-group.ts";
+import type { ProcessTracker } from "./process-tracker.ts";
 
 /** Default cap of captured output, per stream. */
 export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024;
@@ -27,6 +28,12 @@ export interface RunCommandOptions {
   maxOutputBytes?: number;
   /** Aborting kills the whole process group; the result then has `cancelled: true`. */
   signal?: AbortSignal;
+  /**
+   * Told of the child before it is spawned (its id goes into the child's env as HOIST_RUN_ID) and
+   * once it runs (its pid, which is also its process group), so that a later owner of the agent's
+   * state can kill it if this process dies first.
+   */
+  tracker?: ProcessTracker;
   /** SIGTERM -> SIGKILL grace when killing; default 2 s. */
   killGraceMs?: number;
   /** Grace for pipes held open by a grandchild after the child exited; default 500 ms. */
@@ -77,21 +84,29 @@ export async function runCommand(argv: readonly string[], options: RunCommandOpt
   throwIfAborted(options.signal);
 
   const started = performance.now();
+  const runId = options.tracker?.willSpawn(argv);
   let child: ChildProcess;
   try {
     child = spawn(file, argv.slice(1), {
       cwd: options.cwd,
-      env,
+      env: runId === undefined ? env : { ...env, HOIST_RUN_ID: runId },
       argv0: program,
       shell: false,
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });
   } catch (err) {
+    if (runId !== undefined) options.tracker?.ended(runId);
     // Thrown synchronously for bad arguments (a NUL byte) or no file descriptors left (EMFILE).
     throw spawnError(err as NodeJS.ErrnoException, program, file, options.cwd);
   }
-  return supervise(child, {
+  if (runId !== undefined && child.pid !== undefined) options.tracker?.spawned(runId, child.pid);
+  const supervised = supervise(child, superviseOptions(program, file, started, options));
+  return runId === undefined ? supervised : supervised.finally(() => options.tracker?.ended(runId));
+}
+
+function superviseOptions(program: string, file: string, started: number, options: RunCommandOptions): SuperviseOptions {
+  return {
     program,
     file,
     cwd: options.cwd,
@@ -101,7 +116,7 @@ export async function runCommand(argv: readonly string[], options: RunCommandOpt
     signal: options.signal,
     killGraceMs: options.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
     pipeGraceMs: options.pipeGraceMs ?? DEFAULT_PIPE_GRACE_MS,
-  });
+  };
 }
 
 interface SuperviseOptions {
@@ -202,47 +217,6 @@ function supervise(child: ChildProcess, o: SuperviseOptions): Promise<CommandRes
   });
 }
 
-/** SIGTERM to the group, SIGKILL to whatever of it is left after `graceMs`. */
-async function killGroup(pgid: number, graceMs: number): Promise<void> {
-  signalGroup(pgid, "SIGTERM");
-  const until = performance.now() + graceMs;
-  while ((await groupRuns(pgid)) && performance.now() < until) await sleep(25);
-  if (await groupRuns(pgid)) signalGroup(pgid, "SIGKILL");
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // ESRCH: the group is already gone.
-  }
-}
-
-/**
- * Whether a member of the group still runs. Zombies do not count: orphaned grandchildren are
- * reaped by init, which in containers may take seconds, and a zombie cannot hold anything.
- */
-async function groupRuns(pgid: number): Promise<boolean> {
-  try {
-    process.kill(-pgid, 0);
-  } catch {
-    return false;
-  }
-  const pids = await readdir("/proc").catch(() => undefined);
-  if (pids === undefined) return true;
-  const states = await Promise.all(
-    pids
-      .filter((name) => /^\d+$/.test(name))
-      .map(async (pid) => {
-        const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
-        // Fields after "(comm)": state ppid pgrp ...
-        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        return Number(fields[2]) === pgid && fields[0] !== "Z" && fields[0] !== "X";
-      }),
-  );
-  return states.some(Boolean);
-}
-
 /** Keeps the first `limit` bytes of a stream and counts what it drops. */
 class Capture {
   private readonly chunks: Buffer[] = [];
@@ -328,6 +302,8 @@ export interface HookContext {
   /** The service's env, added on top of the clean environment. */
   env: Record<string, string>;
   signal?: AbortSignal;
+  /** Records the hook's process group while it runs (see ProcessTracker). */
+  tracker?: ProcessTracker;
 }
 
 /**
@@ -343,7 +319,7 @@ export async function runHook(name: string, hook: HookSpec, ctx: HookContext): P
   const shown = hook.run.join(" ");
   let result: CommandResult;
   try {
-    result = await runCommand(hook.run, { cwd: ctx.cwd, env: ctx.env, timeoutMs: hook.timeoutMs, signal: ctx.signal });
+    result = await runCommand(hook.run, { cwd: ctx.cwd, env: ctx.env, timeoutMs: hook.timeoutMs, signal: ctx.signal, ...(ctx.tracker ? { tracker: ctx.tracker } : {}) });
   } catch (err) {
     if (err instanceof HoistError && err.code === "HOOK_FAILED") {
       throw new HoistError("HOOK_FAILED", `hook ${name}: ${err.message}`, { cause: err, details: { hook: name, argv: hook.run, ...err.details } });

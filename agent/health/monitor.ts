@@ -3,6 +3,7 @@ import type { ProbeConfig } from "../config.ts";
 import type { ServingStatus } from "../node-agent-api.ts";
 import { createLogProbeStates, type LogProbeState } from "./log-probe.ts";
 import { checkProbe, type ProbeResult } from "./probes.ts";
+import type { ProcessTracker } from "../exec/index.ts";
 
 export interface HealthMonitorOptions {
   probes: readonly ProbeConfig[];
@@ -11,6 +12,8 @@ export interface HealthMonitorOptions {
   /** Working dir and env of command probes (usually the `current` release dir and the service env). */
   cwd: string;
   env: Record<string, string>;
+  /** Records command probes while they run (see ProcessTracker). */
+  tracker?: ProcessTracker;
 }
 
 export interface StatusChange {
@@ -54,6 +57,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   private readonly intervalMs: number;
   private readonly cwd: string;
   private readonly env: Record<string, string>;
+  private readonly tracker: ProcessTracker | undefined;
   private observed: ServingStatus = "UNKNOWN";
   private observedReason = "no check yet";
   private reported: ServingStatus = "UNKNOWN";
@@ -75,6 +79,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     this.intervalMs = options.intervalMs;
     this.cwd = options.cwd;
     this.env = options.env;
+    this.tracker = options.tracker;
   }
 
   /** The status to report now (the hold's, if any, else the last round's). */
@@ -172,7 +177,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     try {
       const logStates = await this.logStates;
       results = await Promise.all(
-        this.probes.map((probe) => checkProbe(probe, { cwd: this.cwd, env: this.env, signal, logState: logStates.get(probe) })),
+        this.probes.map((probe) => checkProbe(probe, { cwd: this.cwd, env: this.env, signal, logState: logStates.get(probe), ...(this.tracker ? { tracker: this.tracker } : {}) })),
       );
     } catch (err) {
       if (signal.aborted) return;

@@ -3,7 +3,7 @@ import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
 import { HoistError, throwIfAborted } from "../../shared/errors/index.ts";
 import type { ProbeConfig } from "../config.ts";
-import { runCommand, tailLines } from "../exec/index.ts";
+import { runCommand, tailLines, type ProcessTracker } from "../exec/index.ts";
 import { checkLogProbe, LogProbeState } from "./log-probe.ts";
 
 /** The outcome of one probe check. */
@@ -28,6 +28,8 @@ export interface ProbeContext {
    * so pass a state made with `createLogProbeState` before the lines of interest were written.
    */
   logState?: LogProbeState;
+  /** Records command probes while they run (see ProcessTracker). */
+  tracker?: ProcessTracker;
 }
 
 /** The label used in results and error messages. */
@@ -144,7 +146,7 @@ function checkTcp(host: string, port: number, timeoutMs: number, signal: AbortSi
 
 async function checkCommand(run: readonly string[], timeoutMs: number, ctx: ProbeContext): Promise<Outcome> {
   try {
-    const result = await runCommand(run, { cwd: ctx.cwd, env: ctx.env, timeoutMs, signal: ctx.signal, maxOutputBytes: 8 * 1024, killGraceMs: 500 });
+    const result = await runCommand(run, { cwd: ctx.cwd, env: ctx.env, timeoutMs, signal: ctx.signal, maxOutputBytes: 8 * 1024, killGraceMs: 500, ...(ctx.tracker ? { tracker: ctx.tracker } : {}) });
     if (result.timedOut) return { healthy: false, detail: `no result within ${timeoutMs} ms (killed)` };
     if (result.cancelled) return { healthy: false, detail: "cancelled" };
     const tail = tailLines(result.stderr, 3, 300) || tailLines(result.stdout, 3, 300);

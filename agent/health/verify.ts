@@ -5,6 +5,7 @@ import type { WorkOptions } from "../../shared/types/index.ts";
 import type { ProbeConfig } from "../config.ts";
 import { createLogProbeState, type LogProbeState } from "./log-probe.ts";
 import { checkProbe, type ProbeResult } from "./probes.ts";
+import type { ProcessTracker } from "../exec/index.ts";
 
 export interface WaitHealthyOptions extends WorkOptions {
   /** All probes must be healthy without a break for this long. */
@@ -16,6 +17,8 @@ export interface WaitHealthyOptions extends WorkOptions {
   /** Working dir and env of command probes. */
   cwd: string;
   env: Record<string, string>;
+  /** Records command probes while they run (see ProcessTracker). */
+  tracker?: ProcessTracker;
   /** Service name used in messages ("kv did not stay healthy ..."). */
   service?: string;
   /**
@@ -68,7 +71,7 @@ export async function waitHealthy(probes: readonly ProbeConfig[], options: WaitH
   let checks = 0;
   for (;;) {
     const results = await Promise.all(
-      probes.map((probe) => checkProbe(probe, { cwd: options.cwd, env: options.env, signal, logState: states.get(probe) })),
+      probes.map((probe) => checkProbe(probe, { cwd: options.cwd, env: options.env, signal, logState: states.get(probe), ...(options.tracker ? { tracker: options.tracker } : {}) })),
     );
     checks += 1;
     const now = performance.now();

@@ -2,6 +2,7 @@ import type { Logger } from "../../shared/logger/index.ts";
 import type { ProgressListener } from "../../shared/types/index.ts";
 import type { AgentConfig, ServiceConfig } from "../config.ts";
 import type { ServicePaths } from "../services/service-paths.ts";
+import type { ProcessTracker } from "../exec/index.ts";
 import type { JournalRecord } from "./journal-record.ts";
 
 /** What one step function gets: the service, its journal record, and the operation's signal. */
@@ -16,6 +17,8 @@ export interface StepContext {
   logger: Logger;
   /** Runs `cluster-once` migrations under a cluster-wide lock (given when the agent is on NATS). */
   clusterOnce?: ClusterOnceGate;
+  /** Writes down every child process a step runs (hooks, migrations, command probes), by label. */
+  track?: (label: string) => ProcessTracker;
   /** In-memory state carried between steps of one run (not journaled: lost on a crash, by design). */
   runtime: { logStartOffsets?: unknown };
 }

@@ -1,6 +1,6 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { runHook } from "../exec/index.ts";
+import { runHook, type ProcessTracker } from "../exec/index.ts";
 import { alreadyServing, createLogProbeState, waitHealthy, type LogProbeState } from "../health/index.ts";
 import { carryPreservedFiles, pruneReleases, readCurrentVersion, releaseDir, stageRelease, switchCurrent } from "../release/index.ts";
 import { createSnapshot, prepareSnapshotWorker, pruneSnapshots, restoreSnapshot, verifySnapshot } from "../snapshot/index.ts";
@@ -15,9 +15,14 @@ function env(ctx: StepContext, extra: Record<string, string> = {}): Record<strin
   return hookEnv(ctx.config, ctx.service, extra);
 }
 
+/** The process tracker for one child of this step, when the agent owns its state dir. */
+function tracked(ctx: StepContext, what: string): { tracker?: ProcessTracker } {
+  return ctx.track ? { tracker: ctx.track(`${ctx.service.name} ${ctx.record.step}: ${what}`) } : {};
+}
+
 async function runServiceHook(ctx: StepContext, name: string, hook: HookConfig, version: string): Promise<void> {
   ctx.onProgress({ step: ctx.record.step, message: `running ${name} hook (${hook.run.join(" ")})` });
-  await runHook(name, hook, { cwd: releaseDir(ctx.service.installRoot, version), env: env(ctx, { HOIST_RELEASE_DIR: releaseDir(ctx.service.installRoot, version) }), signal: ctx.signal });
+  await runHook(name, hook, { cwd: releaseDir(ctx.service.installRoot, version), env: env(ctx, { HOIST_RELEASE_DIR: releaseDir(ctx.service.installRoot, version) }), signal: ctx.signal, ...tracked(ctx, `${name} hook`) });
 }
 
 /** Log probes only count lines written after the start hook ran, so their offsets are taken here. */
@@ -44,6 +49,7 @@ async function verifyHealthy(ctx: StepContext, version: string): Promise<void> {
     signal: ctx.signal,
     onProgress: ctx.onProgress,
     logStates,
+    ...tracked(ctx, "probe"),
   });
 }
 
@@ -122,6 +128,7 @@ const migrate: StepFunction = async (ctx) => {
           cwd: dir,
           env: env(ctx, { HOIST_FROM_VERSION: hop.from, HOIST_TO_VERSION: hop.to, HOIST_RELEASE_DIR: dir }),
           signal: ctx.signal,
+          ...tracked(ctx, `migration ${migration.name}`),
         });
       };
       if (migration.scope === "cluster-once" && ctx.clusterOnce) {
@@ -207,7 +214,7 @@ const rollbackStart: StepFunction = async (ctx) => {
   if (!ctx.record.stopped || ctx.record.previousVersion === undefined) return;
   await beginLogWatch(ctx);
   const cwd = releaseDir(ctx.service.installRoot, ctx.record.previousVersion);
-  if (await alreadyServing(ctx.service.health.probes, { cwd, env: env(ctx) })) return;
+  if (await alreadyServing(ctx.service.health.probes, { cwd, env: env(ctx), ...tracked(ctx, "probe") })) return;
   await runServiceHook(ctx, "start", ctx.service.hooks.start, ctx.record.previousVersion);
 };
 

@@ -26,3 +26,35 @@ export function runHoist(args: string[], options: { env?: Record<string, string>
     child.once("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
 }
+
+/** A `hoist` command running in the background: the test can watch its output, signal it, await it. */
+export interface RunningHoist {
+  pid: number;
+  /** Output so far. */
+  output(): { stdout: string; stderr: string };
+  kill(signal: NodeJS.Signals): void;
+  done: Promise<CliResult>;
+}
+
+/** Starts the real `hoist` command as a child process without waiting for it (killed after the test at the latest via its timeout). */
+export function startHoist(args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): RunningHoist {
+  const child = spawn(process.execPath, [HOIST_BIN, ...args], {
+    env: { ...process.env, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: options.timeoutMs ?? 120_000,
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => (stdout += chunk));
+  child.stderr.on("data", (chunk) => (stderr += chunk));
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return {
+    pid: child.pid ?? -1,
+    output: () => ({ stdout, stderr }),
+    kill: (signal) => void child.kill(signal),
+    done,
+  };
+}
