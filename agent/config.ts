@@ -4,21 +4,40 @@ import { loadYamlFile } from "../shared/config/index.ts";
 
 const argv = z.array(z.string().min(1)).min(1, "must list the program and its arguments");
 
+/** A system user to run a hook as (root only can switch): a name from /etc/passwd or a numeric uid. */
+const userName = z.string().regex(/^[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?$/, "a user name or numeric uid");
+
 /** A hook: argv run without a shell in the active release dir (relative first element resolves there). */
 export const hookSchema = z
   .object({
     run: argv,
     timeoutMs: z.number().int().positive().default(60_000),
+    /** Run as this user (its uid, primary gid, HOME and USER) instead of the service's `user` or the agent's. */
+    user: userName.optional(),
   })
   .strict();
 
+/**
+ * When a probe is checked:
+ * - verify: after start (and in rb-verify), and after a failed drain to tell whether the service is down;
+ * - afterRejoin: after the rejoin hook (cluster membership), before commit;
+ * - monitor: by the agent's permanent health monitor (what gRPC health and the coordinator's gate see);
+ * - preflight: before an upgrade of a running service starts; it is refused when one fails.
+ */
+export const PROBE_PHASES = ["verify", "afterRejoin", "monitor", "preflight"] as const;
+export type ProbePhase = (typeof PROBE_PHASES)[number];
+/** Left out: ["verify", "monitor"] (see `probesFor`). */
+const phases = z.array(z.enum(PROBE_PHASES)).min(1).optional();
+const DEFAULT_PHASES: readonly ProbePhase[] = ["verify", "monitor"];
+
 export const probeSchema = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("http"), url: z.url(), expectStatus: z.number().int().default(200), timeoutMs: z.number().int().positive().default(2000) }).strict(),
-  z.object({ type: z.literal("tcp"), host: z.string().default("127.0.0.1"), port: z.number().int().min(1).max(65535), timeoutMs: z.number().int().positive().default(2000) }).strict(),
-  z.object({ type: z.literal("command"), run: argv, timeoutMs: z.number().int().positive().default(5000) }).strict(),
+  z.object({ type: z.literal("http"), url: z.url(), expectStatus: z.number().int().default(200), timeoutMs: z.number().int().positive().default(2000), phases }).strict(),
+  z.object({ type: z.literal("tcp"), host: z.string().default("127.0.0.1"), port: z.number().int().min(1).max(65535), timeoutMs: z.number().int().positive().default(2000), phases }).strict(),
+  z.object({ type: z.literal("command"), run: argv, timeoutMs: z.number().int().positive().default(5000), phases }).strict(),
   z
     .object({
       type: z.literal("log"),
+      phases,
       /** Log file; a relative path resolves against the config file dir. */
       file: z.string().min(1),
       /** A line matching this means unhealthy (e.g. "FATAL"). */
@@ -39,6 +58,8 @@ export const serviceSchema = z
     preserve: z.array(z.string().min(1)).default([]),
     /** Extra environment for hooks, probes and migrations (the rest of the agent's env is not passed). */
     env: z.record(z.string(), z.string()).default({}),
+    /** Run every hook, migration, command probe and backup as this user (e.g. `ejabberd`); a hook's own `user` wins. */
+    user: userName.optional(),
     hooks: z
       .object({
         start: hookSchema,
@@ -53,16 +74,44 @@ export const serviceSchema = z
         minHealthyMs: z.number().int().nonnegative().default(2000),
         healthyDeadlineMs: z.number().int().positive().default(60_000),
         intervalMs: z.number().int().positive().default(250),
+        /** How often the permanent monitor checks the `monitor` probes (default: intervalMs, at least 500). */
+        monitorIntervalMs: z.number().int().positive().optional(),
       })
       .strict(),
+    /**
+     * Backups of a running service taken with the snapshot, by its own tools (`ejabberdctl backup`,
+     * `pg_dump`): each runs while the service is still up, writes the file named by `{file}` in its argv
+     * (also $HOIST_BACKUP_FILE), is kept with sha256 inside the snapshot and verified with it; on
+     * rollback its `restore` runs (with the service stopped, or once it runs again: `restoreWhen`).
+     */
+    backups: z
+      .array(
+        z
+          .object({
+            name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, "lowercase letters, digits, _ . and - only (it names a file)"),
+            run: argv,
+            restore: argv.optional(),
+            restoreWhen: z.enum(["running", "stopped"]).default("running"),
+            timeoutMs: z.number().int().positive().default(600_000),
+            user: userName.optional(),
+          })
+          .strict(),
+      )
+      .default([]),
     snapshots: z
       .object({
         keep: z.number().int().positive().default(5),
         /** none: plain tar, the fastest stop window; gzip: smaller, several times slower. */
         compression: z.enum(["none", "gzip"]).default("none"),
+        /**
+         * When the snapshot (and the backups) are taken: `stop` (default: data at rest, after drain and
+         * stop) or `drain` (before the drain hook, with the service still up: for drains that destroy
+         * local data, like ejabberd's leave_cluster).
+         */
+        before: z.enum(["stop", "drain"]).default("stop"),
       })
       .strict()
-      .default({ keep: 5, compression: "none" }),
+      .default({ keep: 5, compression: "none", before: "stop" }),
     releases: z.object({ keep: z.number().int().min(2).default(3) }).strict().default({ keep: 3 }),
     limits: z
       .object({
@@ -119,6 +168,14 @@ export const agentConfigSchema = z
   .superRefine((config, ctx) => {
     const names = new Set<string>();
     config.services.forEach((service, index) => {
+      if (probesFor(service, "verify").length === 0) {
+        ctx.addIssue({ code: "custom", path: ["services", index, "health", "probes"], message: "no probe serves the verify phase: an upgrade could not be verified (tag at least one probe with phases: [verify, ...])" });
+      }
+      const backupNames = new Set<string>();
+      service.backups.forEach((backup, backupIndex) => {
+        if (backupNames.has(backup.name)) ctx.addIssue({ code: "custom", path: ["services", index, "backups", backupIndex, "name"], message: `duplicate backup name ${backup.name}` });
+        backupNames.add(backup.name);
+      });
       if (names.has(service.name)) ctx.addIssue({ code: "custom", path: ["services", index, "name"], message: `duplicate service name ${service.name}` });
       names.add(service.name);
     });
@@ -128,6 +185,11 @@ export type AgentConfig = z.output<typeof agentConfigSchema>;
 export type ServiceConfig = z.output<typeof serviceSchema>;
 export type HookConfig = z.output<typeof hookSchema>;
 export type ProbeConfig = z.output<typeof probeSchema>;
+
+/** The service's probes checked in `phase` (probes without `phases` serve verify and monitor). */
+export function probesFor(service: ServiceConfig, phase: ProbePhase): ProbeConfig[] {
+  return service.health.probes.filter((probe) => (probe.phases ?? DEFAULT_PHASES).includes(phase));
+}
 
 /** Loads and validates an agent config; relative paths resolve against the file's dir. Frozen. */
 export async function loadAgentConfig(path: string): Promise<AgentConfig> {

@@ -4,10 +4,12 @@ import { HoistError, toHoistError } from "../shared/errors/index.ts";
 import { loadCatalog, planUpgradePath, serviceCatalog, findRelease, type Catalog } from "../shared/catalog/index.ts";
 import type { Logger } from "../shared/logger/index.ts";
 import type { WorkOptions } from "../shared/types/index.ts";
-import type { AgentConfig, ServiceConfig } from "./config.ts";
-import { HealthMonitor, alreadyServing, waitHealthy } from "./health/index.ts";
+import { probesFor, type AgentConfig, type ProbePhase, type ServiceConfig } from "./config.ts";
+import { HealthMonitor, alreadyServing, checkProbe, waitHealthy } from "./health/index.ts";
 import { cleanPartials, listReleases, readCurrentVersion, readReleaseMeta, releaseDir, stageRelease } from "./release/index.ts";
-import { createSnapshot, listSnapshots, restoreSnapshot, verifySnapshot } from "./snapshot/index.ts";
+import { listSnapshots, restoreBackups, restoreSnapshot, verifyBackups, verifySnapshot, type BackupSpec } from "./snapshot/index.ts";
+import { takeVerifiedSnapshot } from "./services/take-snapshot.ts";
+import { clearDrainSnapshot, recordDrainSnapshot } from "./services/drain-snapshot.ts";
 import { runHook } from "./exec/index.ts";
 import { hookEnv } from "./services/hook-env.ts";
 import { servicePaths, type ServicePaths } from "./services/service-paths.ts";
@@ -132,11 +134,11 @@ export class NodeAgent implements NodeAgentApi {
     if (this.options.monitorHealth) {
       for (const [name, managed] of this.services) {
         const monitor = new HealthMonitor({
-          probes: [...managed.config.health.probes],
-          intervalMs: Math.max(managed.config.health.intervalMs, 500),
+          probes: probesFor(managed.config, "monitor"),
+          intervalMs: managed.config.health.monitorIntervalMs ?? Math.max(managed.config.health.intervalMs, 500),
           cwd: join(managed.config.installRoot, "current"),
           env: hookEnv(this.config, managed.config),
-          ...this.tracked(managed, "monitor probe"),
+          ...this.child(managed, "monitor probe"),
         });
         monitor.on("change", (status: ServingStatus) => this.events.emit("health", name, status));
         managed.monitor = monitor;
@@ -163,9 +165,12 @@ export class NodeAgent implements NodeAgentApi {
     return this.reaped;
   }
 
-  /** The tracker for a child process of `managed` (hook, probe), when this agent owns the state dir. */
-  private tracked(managed: ManagedService, what: string): { tracker?: ProcessTracker } {
-    return this.ledger ? { tracker: this.ledger.tracker(`${managed.config.name}: ${what}`) } : {};
+  /** How a child process of `managed` (hook, probe) runs: written down when this agent owns the state dir, as the service's user. */
+  private child(managed: ManagedService, what: string): { tracker?: ProcessTracker; user?: string } {
+    return {
+      ...(this.ledger ? { tracker: this.ledger.tracker(`${managed.config.name}: ${what}`) } : {}),
+      ...(managed.config.user === undefined ? {} : { user: managed.config.user }),
+    };
   }
 
   /** Refuses work in a reader (status, snapshot list): only the owner of the state dir changes anything. */
@@ -218,7 +223,7 @@ export class NodeAgent implements NodeAgentApi {
     const resumed: JournalRecord = { ...record, resumes: record.resumes + 1 };
     await managed.store.save(resumed);
     const deps = this.runnerDeps(managed);
-    const next = nextOnResume({ step: record.step, stepStatus: record.stepStatus, stopped: record.stopped, resumes: resumed.resumes }, this.config.maxResumeAttempts);
+    const next = nextOnResume({ step: record.step, stepStatus: record.stepStatus, stopped: record.stopped, resumes: resumed.resumes, ...(record.snapshotBefore ? { snapshotBefore: record.snapshotBefore } : {}) }, this.config.maxResumeAttempts);
     deps.logger.warn({ step: record.step, resumes: resumed.resumes, next }, "found an interrupted operation");
     if (next === "crash-loop") {
       const halted: JournalRecord = {
@@ -284,6 +289,7 @@ export class NodeAgent implements NodeAgentApi {
       if (request.key !== undefined) await managed.store.recordOutcome(outcome, request.key);
       return outcome;
     }
+    if (current !== undefined && managed.activity !== "stopped") await this.checkPreflight(managed, current);
     const hops = await this.planHops(request, current);
     const record = newJournal({
       kind: "upgrade",
@@ -294,8 +300,27 @@ export class NodeAgent implements NodeAgentApi {
       ...(request.key === undefined ? {} : { key: request.key }),
       skipDrain: request.skipDrain ?? false,
       skipMigrations: request.skipMigrations ?? [],
+      snapshotBefore: managed.config.snapshots.before,
     });
     return this.track(managed, request.key, runJournal(this.runnerDeps(managed), record, "stage", options));
+  }
+
+  /**
+   * The `preflight` probes must pass before an upgrade of a running service begins (a full-stop hop
+   * stopped it on purpose: then they are not asked).
+   * @throws HoistError PREFLIGHT_FAILED naming the failing probes.
+   */
+  private async checkPreflight(managed: ManagedService, version: string): Promise<void> {
+    const probes = probesFor(managed.config, "preflight");
+    if (probes.length === 0) return;
+    const ctx = this.hookContext(managed, version, "preflight probe", undefined);
+    const results = await Promise.all(probes.map((probe) => checkProbe(probe, ctx)));
+    const failing = results.filter((result) => !result.healthy);
+    if (failing.length > 0) {
+      throw new HoistError("PREFLIGHT_FAILED", `${managed.config.name} is not healthy, so the upgrade was not started (nothing changed): ${failing.map((result) => `${result.probe} -> ${result.detail}`).join("; ")}`, {
+        details: { failing },
+      });
+    }
   }
 
   private async planHops(request: UpgradeRequest, current: string | undefined): Promise<JournalHop[]> {
@@ -382,18 +407,7 @@ export class NodeAgent implements NodeAgentApi {
     const managed = this.managed(service);
     await this.assertIdle(managed);
     const version = await readCurrentVersion(managed.config.installRoot);
-    const info = await createSnapshot(
-      {
-        service,
-        dataDirs: [...managed.config.dataDirs],
-        snapshotsDir: managed.paths.snapshots,
-        compression: managed.config.snapshots.compression,
-        ...(version === undefined ? {} : { version }),
-        ...(options.label === undefined ? {} : { label: options.label }),
-      },
-      options,
-    );
-    await verifySnapshot(managed.paths.snapshots, info.id, options);
+    const info = await takeVerifiedSnapshot({ service: managed.config, snapshotsDir: managed.paths.snapshots, version, label: options.label ?? "", backupContext: this.backupContext(managed, version, options.signal) }, options);
     return toSnapshotSummary(info);
   }
 
@@ -419,6 +433,7 @@ export class NodeAgent implements NodeAgentApi {
     await this.assertIdle(managed);
     options.onProgress?.({ step: "restore", message: `verifying snapshot ${snapshotId} before the service is stopped` });
     await verifySnapshot(managed.paths.snapshots, snapshotId, { ...(options.signal ? { signal: options.signal } : {}) });
+    await verifyBackups(managed.paths.snapshots, snapshotId);
     const current = await readCurrentVersion(managed.config.installRoot);
     this.setActivity(managed, "stopped");
     try {
@@ -428,6 +443,7 @@ export class NodeAgent implements NodeAgentApi {
           await runHook("stop", managed.config.hooks.stop, this.hookContext(managed, current, "stop hook", options.signal));
         }
         await restoreSnapshot(managed.paths.snapshots, snapshotId, options);
+        await restoreBackups(managed.config.backups, managed.paths.snapshots, snapshotId, "stopped", this.backupContext(managed, current, options.signal));
       } catch (err) {
         if (current !== undefined) {
           options.onProgress?.({ step: "start", message: `restore failed (${toHoistError(err).message}); starting the service again` });
@@ -435,7 +451,11 @@ export class NodeAgent implements NodeAgentApi {
         }
         throw err;
       }
-      if (current !== undefined) await this.startAndVerify(managed, current, options);
+      if (current !== undefined) {
+        await this.startAndVerify(managed, current, options);
+        const { restored } = await restoreBackups(managed.config.backups, managed.paths.snapshots, snapshotId, "running", this.backupContext(managed, current, options.signal));
+        if (restored.length > 0) await this.verifyPhase(managed, current, "verify", options);
+      }
     } finally {
       this.setActivity(managed, "idle");
     }
@@ -445,8 +465,15 @@ export class NodeAgent implements NodeAgentApi {
   private async startAndVerify(managed: ManagedService, version: string, options: WorkOptions): Promise<void> {
     options.onProgress?.({ step: "start", message: "starting the service" });
     await this.startIfDown(managed, version, options.signal);
-    options.onProgress?.({ step: "verify", message: "waiting for the service to be healthy" });
-    const { probes, minHealthyMs, healthyDeadlineMs, intervalMs } = managed.config.health;
+    await this.verifyPhase(managed, version, "verify", options);
+  }
+
+  /** Waits until the probes of `phase` hold healthy for minHealthyMs (none configured: returns at once). */
+  private async verifyPhase(managed: ManagedService, version: string, phase: ProbePhase, options: WorkOptions): Promise<void> {
+    const probes = probesFor(managed.config, phase);
+    if (probes.length === 0) return;
+    options.onProgress?.({ step: "verify", message: `waiting for the ${phase} probes to hold healthy` });
+    const { minHealthyMs, healthyDeadlineMs, intervalMs } = managed.config.health;
     await waitHealthy(probes, {
       minHealthyMs,
       healthyDeadlineMs,
@@ -455,22 +482,22 @@ export class NodeAgent implements NodeAgentApi {
       env: hookEnv(this.config, managed.config),
       service: managed.config.name,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-      ...this.tracked(managed, "probe"),
+      ...this.child(managed, "probe"),
     });
   }
 
   private async startIfDown(managed: ManagedService, version: string, signal: AbortSignal | undefined): Promise<void> {
     const hooks = this.hookContext(managed, version, "start hook", signal);
-    if (await alreadyServing(managed.config.health.probes, hooks)) return;
+    if (await alreadyServing(probesFor(managed.config, "verify"), hooks)) return;
     await runHook("start", managed.config.hooks.start, hooks);
   }
 
-  private hookContext(managed: ManagedService, version: string, what: string, signal: AbortSignal | undefined): HookContext {
+  private hookContext(managed: ManagedService, version: string | undefined, what: string, signal: AbortSignal | undefined): HookContext {
     return {
-      cwd: releaseDir(managed.config.installRoot, version),
+      cwd: version === undefined ? managed.config.installRoot : releaseDir(managed.config.installRoot, version),
       env: hookEnv(this.config, managed.config),
       ...(signal ? { signal } : {}),
-      ...this.tracked(managed, what),
+      ...this.child(managed, what),
     };
   }
 
@@ -497,22 +524,71 @@ export class NodeAgent implements NodeAgentApi {
     await runHook("stop", managed.config.hooks.stop, this.hookContext(managed, current, "stop hook", options.signal));
   }
 
+  /**
+   * Takes the service out of its cluster with the drain hook (the coordinator's rolling order sends
+   * it on its own before an upgrade with skipDrain). With `snapshots.before: drain` a verified
+   * snapshot (and backups) is taken first and handed to that upgrade. A drain hook that fails and
+   * leaves the service not serving (it did its damage first) is followed by the recovery: a
+   * journaled rollback that stops, restores that snapshot, starts, verifies and rejoins; if that
+   * fails too, the journal stays `failed` for `hoist rollback`.
+   * @throws HoistError HOOK_FAILED (details.recovery holds the recovery's outcome when one ran).
+   */
   async drain(service: string, options: WorkOptions = {}): Promise<void> {
-    await this.runMembershipHook(service, "drain", options);
-  }
-
-  async rejoin(service: string, options: WorkOptions = {}): Promise<void> {
-    await this.runMembershipHook(service, "rejoin", options);
-  }
-
-  private async runMembershipHook(service: string, which: "drain" | "rejoin", options: WorkOptions): Promise<void> {
     const managed = this.managed(service);
-    const hook = managed.config.hooks[which];
+    const hook = managed.config.hooks.drain;
     const current = await readCurrentVersion(managed.config.installRoot);
     if (!hook || current === undefined) return;
-    if (which === "drain") this.setActivity(managed, "drained");
-    await runHook(which, hook, this.hookContext(managed, current, `${which} hook`, options.signal));
-    if (which === "rejoin") this.setActivity(managed, "idle");
+    await this.assertIdle(managed);
+    let snapshotId: string | undefined;
+    if (managed.config.snapshots.before === "drain") {
+      options.onProgress?.({ step: "drain", message: "taking the snapshot before the drain (snapshots.before: drain)" });
+      snapshotId = (await takeVerifiedSnapshot({ service: managed.config, snapshotsDir: managed.paths.snapshots, version: current, label: "before drain", backupContext: this.backupContext(managed, current, options.signal) }, options)).id;
+      await recordDrainSnapshot(managed.paths, snapshotId, current);
+    }
+    this.setActivity(managed, "drained");
+    try {
+      await runHook("drain", hook, this.hookContext(managed, current, "drain hook", options.signal));
+    } catch (err) {
+      const error = toHoistError(err);
+      if (error.code === "CANCELLED" || (await this.servesNow(managed, current))) throw error;
+      const recovery = await this.recoverFromFailedDrain(managed, current, snapshotId, error);
+      const how = recovery.result === "rolled-back"
+        ? `Hoist ${snapshotId ? `restored snapshot ${snapshotId}, ` : "(no snapshot was taken before the drain: set snapshots.before: drain) "}started, verified and rejoined it`
+        : `the recovery failed too (${recovery.error?.message ?? "unknown"}); the node waits for an operator: \`hoist rollback\``;
+      throw new HoistError("HOOK_FAILED", `${error.message}; the service no longer served after the failed drain, so ${how}`, { cause: error, details: { ...error.details, recovery } });
+    }
+  }
+
+  /** A journaled rollback of the node to `version` after a failed drain left it down (see drain). */
+  private async recoverFromFailedDrain(managed: ManagedService, version: string, snapshotId: string | undefined, error: HoistError): Promise<UpgradeOutcome> {
+    const record: JournalRecord = {
+      ...newJournal({ kind: "rollback", service: managed.config.name, previousVersion: version, target: version, hops: [] }),
+      drained: true,
+      error: { code: error.code, message: error.message, step: "drain" },
+      ...(snapshotId === undefined ? {} : { snapshotId }),
+    };
+    return this.track(managed, undefined, runJournal(this.runnerDeps(managed), record, "rb-stop"));
+  }
+
+  /** Puts the node back with the rejoin hook, then waits for the `afterRejoin` probes (membership), if any. */
+  async rejoin(service: string, options: WorkOptions = {}): Promise<void> {
+    const managed = this.managed(service);
+    const hook = managed.config.hooks.rejoin;
+    const current = await readCurrentVersion(managed.config.installRoot);
+    await clearDrainSnapshot(managed.paths);
+    if (!hook || current === undefined) return;
+    await runHook("rejoin", hook, this.hookContext(managed, current, "rejoin hook", options.signal));
+    await this.verifyPhase(managed, current, "afterRejoin", options);
+    this.setActivity(managed, "idle");
+  }
+
+  private async servesNow(managed: ManagedService, version: string): Promise<boolean> {
+    return alreadyServing(probesFor(managed.config, "verify"), this.hookContext(managed, version, "probe", undefined)).catch(() => false);
+  }
+
+  /** How a backup command of `managed` runs: in the release dir of `version`, with the service's env, written down, as its user. */
+  private backupContext(managed: ManagedService, version: string | undefined, signal: AbortSignal | undefined): (spec: BackupSpec) => HookContext {
+    return (spec) => this.hookContext(managed, version, `backup ${spec.name}`, signal);
   }
 
   health(service: string): ServingStatus {

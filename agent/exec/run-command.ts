@@ -8,6 +8,7 @@ import type { Readable } from "node:stream";
 import { HoistError, throwIfAborted } from "../../shared/errors/index.ts";
 import { cleanEnv } from "./clean-env.ts";
 import { killGroup } from "./process-group.ts";
+import { resolveRunAs } from "./run-as.ts";
 import type { ProcessTracker } from "./process-tracker.ts";
 
 /** Default cap of captured output, per stream. */
@@ -34,6 +35,8 @@ export interface RunCommandOptions {
    * state can kill it if this process dies first.
    */
   tracker?: ProcessTracker;
+  /** Run as this system user (name or uid; see resolveRunAs): only root can switch. */
+  user?: string;
   /** SIGTERM -> SIGKILL grace when killing; default 2 s. */
   killGraceMs?: number;
   /** Grace for pipes held open by a grandchild after the child exited; default 500 ms. */
@@ -78,7 +81,8 @@ export async function runCommand(argv: readonly string[], options: RunCommandOpt
   const program = argv[0];
   if (program === undefined || program === "") throw new HoistError("INVALID_ARGUMENT", "a command needs at least a program name");
   throwIfAborted(options.signal);
-  const env = cleanEnv(options.env);
+  const runAs = options.user === undefined ? undefined : resolveRunAs(options.user);
+  const env: Record<string, string> = { ...cleanEnv(options.env), ...(runAs ? { HOME: runAs.home, USER: runAs.name, LOGNAME: runAs.name } : {}) };
   await assertDirectory(options.cwd, program);
   const file = await resolveProgram(program, options.cwd, env.PATH ?? "");
   throwIfAborted(options.signal);
@@ -93,6 +97,7 @@ export async function runCommand(argv: readonly string[], options: RunCommandOpt
       argv0: program,
       shell: false,
       detached: true,
+      ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
       stdio: ["ignore", "pipe", "pipe"],
     });
   } catch (err) {
@@ -294,6 +299,8 @@ function spawnError(err: NodeJS.ErrnoException, program: string, file: string, c
 export interface HookSpec {
   run: readonly string[];
   timeoutMs: number;
+  /** Run as this user; overrides `HookContext.user`. */
+  user?: string;
 }
 
 export interface HookContext {
@@ -304,6 +311,8 @@ export interface HookContext {
   signal?: AbortSignal;
   /** Records the hook's process group while it runs (see ProcessTracker). */
   tracker?: ProcessTracker;
+  /** The service's user, for hooks that name none of their own. */
+  user?: string;
 }
 
 /**
@@ -319,7 +328,8 @@ export async function runHook(name: string, hook: HookSpec, ctx: HookContext): P
   const shown = hook.run.join(" ");
   let result: CommandResult;
   try {
-    result = await runCommand(hook.run, { cwd: ctx.cwd, env: ctx.env, timeoutMs: hook.timeoutMs, signal: ctx.signal, ...(ctx.tracker ? { tracker: ctx.tracker } : {}) });
+    const user = hook.user ?? ctx.user;
+    result = await runCommand(hook.run, { cwd: ctx.cwd, env: ctx.env, timeoutMs: hook.timeoutMs, signal: ctx.signal, ...(ctx.tracker ? { tracker: ctx.tracker } : {}), ...(user === undefined ? {} : { user }) });
   } catch (err) {
     if (err instanceof HoistError && err.code === "HOOK_FAILED") {
       throw new HoistError("HOOK_FAILED", `hook ${name}: ${err.message}`, { cause: err, details: { hook: name, argv: hook.run, ...err.details } });

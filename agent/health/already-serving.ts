@@ -6,7 +6,7 @@ import { checkProbe, type ProbeContext } from "./probes.ts";
  * at least one. A start repeated after a crash or by the coordinator must not fail on a service that
  * already runs, so starts ask this first.
  */
-export async function alreadyServing(probes: readonly ProbeConfig[], ctx: Pick<ProbeContext, "cwd" | "env" | "signal" | "tracker">): Promise<boolean> {
+export async function alreadyServing(probes: readonly ProbeConfig[], ctx: Pick<ProbeContext, "cwd" | "env" | "signal" | "tracker" | "user">): Promise<boolean> {
   const immediate = probes.filter((probe) => probe.type !== "log");
   if (immediate.length === 0) return false;
   const results = await Promise.all(immediate.map((probe) => checkProbe(probe, ctx)));

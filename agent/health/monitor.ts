@@ -14,6 +14,8 @@ export interface HealthMonitorOptions {
   env: Record<string, string>;
   /** Records command probes while they run (see ProcessTracker). */
   tracker?: ProcessTracker;
+  /** Command probes run as this user. */
+  user?: string;
 }
 
 export interface StatusChange {
@@ -58,6 +60,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   private readonly cwd: string;
   private readonly env: Record<string, string>;
   private readonly tracker: ProcessTracker | undefined;
+  private readonly user: string | undefined;
   private observed: ServingStatus = "UNKNOWN";
   private observedReason = "no check yet";
   private reported: ServingStatus = "UNKNOWN";
@@ -80,6 +83,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     this.cwd = options.cwd;
     this.env = options.env;
     this.tracker = options.tracker;
+    this.user = options.user;
   }
 
   /** The status to report now (the hold's, if any, else the last round's). */
@@ -177,7 +181,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     try {
       const logStates = await this.logStates;
       results = await Promise.all(
-        this.probes.map((probe) => checkProbe(probe, { cwd: this.cwd, env: this.env, signal, logState: logStates.get(probe), ...(this.tracker ? { tracker: this.tracker } : {}) })),
+        this.probes.map((probe) => checkProbe(probe, { cwd: this.cwd, env: this.env, signal, logState: logStates.get(probe), ...(this.tracker ? { tracker: this.tracker } : {}), ...(this.user === undefined ? {} : { user: this.user }) })),
       );
     } catch (err) {
       if (signal.aborted) return;

@@ -30,6 +30,8 @@ export interface ProbeContext {
   logState?: LogProbeState;
   /** Records command probes while they run (see ProcessTracker). */
   tracker?: ProcessTracker;
+  /** Command probes run as this user (the service's `user`). */
+  user?: string;
 }
 
 /** The label used in results and error messages. */
@@ -146,7 +148,7 @@ function checkTcp(host: string, port: number, timeoutMs: number, signal: AbortSi
 
 async function checkCommand(run: readonly string[], timeoutMs: number, ctx: ProbeContext): Promise<Outcome> {
   try {
-    const result = await runCommand(run, { cwd: ctx.cwd, env: ctx.env, timeoutMs, signal: ctx.signal, maxOutputBytes: 8 * 1024, killGraceMs: 500, ...(ctx.tracker ? { tracker: ctx.tracker } : {}) });
+    const result = await runCommand(run, { cwd: ctx.cwd, env: ctx.env, timeoutMs, signal: ctx.signal, maxOutputBytes: 8 * 1024, killGraceMs: 500, ...(ctx.tracker ? { tracker: ctx.tracker } : {}), ...(ctx.user === undefined ? {} : { user: ctx.user }) });
     if (result.timedOut) return { healthy: false, detail: `no result within ${timeoutMs} ms (killed)` };
     if (result.cancelled) return { healthy: false, detail: "cancelled" };
     const tail = tailLines(result.stderr, 3, 300) || tailLines(result.stdout, 3, 300);

@@ -19,6 +19,8 @@ export interface WaitHealthyOptions extends WorkOptions {
   env: Record<string, string>;
   /** Records command probes while they run (see ProcessTracker). */
   tracker?: ProcessTracker;
+  /** Command probes run as this user. */
+  user?: string;
   /** Service name used in messages ("kv did not stay healthy ..."). */
   service?: string;
   /**
@@ -71,7 +73,7 @@ export async function waitHealthy(probes: readonly ProbeConfig[], options: WaitH
   let checks = 0;
   for (;;) {
     const results = await Promise.all(
-      probes.map((probe) => checkProbe(probe, { cwd: options.cwd, env: options.env, signal, logState: states.get(probe), ...(options.tracker ? { tracker: options.tracker } : {}) })),
+      probes.map((probe) => checkProbe(probe, { cwd: options.cwd, env: options.env, signal, logState: states.get(probe), ...(options.tracker ? { tracker: options.tracker } : {}), ...(options.user === undefined ? {} : { user: options.user }) })),
     );
     checks += 1;
     const now = performance.now();

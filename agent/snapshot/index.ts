@@ -21,3 +21,4 @@ export {
   type SnapshotCompression,
   type SnapshotInfo,
 } from "./manifest.ts";
+export { takeBackups, attachBackups, readBackups, verifyBackups, restoreBackups, type BackupSpec, type BackupRecord } from "./backups.ts";

@@ -1,4 +1,4 @@
-import type { StepName, TerminalState } from "./steps.ts";
+import type { SnapshotBefore, StepName, TerminalState } from "./steps.ts";
 
 /** One hop as the journal keeps it (enough to re-run it after a crash). */
 export interface JournalHop {
@@ -32,6 +32,8 @@ export interface JournalRecord {
   target: string;
   hops: JournalHop[];
   skipDrain: boolean;
+  /** When the snapshot is taken (`snapshots.before` of the service when the operation began; default stop). */
+  snapshotBefore?: SnapshotBefore;
   /** Migration names not to run here (cluster-once migrations another node already ran). */
   skipMigrations: string[];
   /** Step being run or about to run. */
@@ -39,7 +41,7 @@ export interface JournalRecord {
   stepStatus: "started" | "done";
   /** Whether drain ran (so failures must rejoin). */
   drained: boolean;
-  /** Whether the stop step has started: from then on a failure needs the rollback. */
+  /** Whether the stop step has started, or a failed drain left the service down: from then on a failure needs the rollback. */
   stopped: boolean;
   snapshotId?: string;
   /** Manual rollback only: the snapshot of the data as it was before the rollback restored the old one. */

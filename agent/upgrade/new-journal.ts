@@ -10,6 +10,7 @@ export interface NewJournalInput {
   key?: string;
   skipDrain?: boolean;
   skipMigrations?: string[];
+  snapshotBefore?: JournalRecord["snapshotBefore"];
 }
 
 /** A fresh journal record for an operation about to start (pure). */
@@ -25,6 +26,7 @@ export function newJournal(input: NewJournalInput, now = new Date()): JournalRec
     hops: input.hops,
     skipDrain: input.skipDrain ?? false,
     skipMigrations: input.skipMigrations ?? [],
+    ...(input.snapshotBefore === undefined ? {} : { snapshotBefore: input.snapshotBefore }),
     step: input.kind === "upgrade" ? "stage" : "rb-stop",
     stepStatus: "started",
     drained: false,

@@ -1,9 +1,14 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { runHook, type ProcessTracker } from "../exec/index.ts";
+import { runHook, type HookContext, type ProcessTracker } from "../exec/index.ts";
 import { alreadyServing, createLogProbeState, waitHealthy, type LogProbeState } from "../health/index.ts";
 import { carryPreservedFiles, pruneReleases, readCurrentVersion, releaseDir, stageRelease, switchCurrent } from "../release/index.ts";
-import { createSnapshot, prepareSnapshotWorker, pruneSnapshots, restoreSnapshot, verifySnapshot } from "../snapshot/index.ts";
+import { createSnapshot, prepareSnapshotWorker, pruneSnapshots, restoreBackups, restoreSnapshot, verifySnapshot, type BackupSpec } from "../snapshot/index.ts";
+import { takeVerifiedSnapshot } from "../services/take-snapshot.ts";
+import { takeDrainSnapshot } from "../services/drain-snapshot.ts";
+import { toHoistError } from "../../shared/errors/index.ts";
+import { probesFor, type ProbePhase } from "../config.ts";
+import { StepFailure } from "./step-failure.ts";
 import { fsyncDir } from "../../shared/fs/index.ts";
 import type { HookConfig } from "../config.ts";
 import { hookEnv } from "../services/hook-env.ts";
@@ -15,14 +20,17 @@ function env(ctx: StepContext, extra: Record<string, string> = {}): Record<strin
   return hookEnv(ctx.config, ctx.service, extra);
 }
 
-/** The process tracker for one child of this step, when the agent owns its state dir. */
-function tracked(ctx: StepContext, what: string): { tracker?: ProcessTracker } {
-  return ctx.track ? { tracker: ctx.track(`${ctx.service.name} ${ctx.record.step}: ${what}`) } : {};
+/** How one child process of this step runs: written down (when the agent owns its state dir), as the service's user. */
+function child(ctx: StepContext, what: string): { tracker?: ProcessTracker; user?: string } {
+  return {
+    ...(ctx.track ? { tracker: ctx.track(`${ctx.service.name} ${ctx.record.step}: ${what}`) } : {}),
+    ...(ctx.service.user === undefined ? {} : { user: ctx.service.user }),
+  };
 }
 
 async function runServiceHook(ctx: StepContext, name: string, hook: HookConfig, version: string): Promise<void> {
   ctx.onProgress({ step: ctx.record.step, message: `running ${name} hook (${hook.run.join(" ")})` });
-  await runHook(name, hook, { cwd: releaseDir(ctx.service.installRoot, version), env: env(ctx, { HOIST_RELEASE_DIR: releaseDir(ctx.service.installRoot, version) }), signal: ctx.signal, ...tracked(ctx, `${name} hook`) });
+  await runHook(name, hook, { cwd: releaseDir(ctx.service.installRoot, version), env: env(ctx, { HOIST_RELEASE_DIR: releaseDir(ctx.service.installRoot, version) }), signal: ctx.signal, ...child(ctx, `${name} hook`) });
 }
 
 /** Log probes only count lines written after the start hook ran, so their offsets are taken here. */
@@ -37,9 +45,12 @@ function beginLogWatch(ctx: StepContext): Promise<Map<string, LogProbeState>> {
   });
 }
 
-async function verifyHealthy(ctx: StepContext, version: string): Promise<void> {
+async function verifyHealthy(ctx: StepContext, version: string, phase: ProbePhase = "verify"): Promise<void> {
+  const probes = probesFor(ctx.service, phase);
+  if (probes.length === 0) return;
   const logStates = (ctx.runtime.logStartOffsets as Map<string, LogProbeState> | undefined) ?? (await beginLogWatch(ctx));
-  const { probes, minHealthyMs, healthyDeadlineMs, intervalMs } = ctx.service.health;
+  const { minHealthyMs, healthyDeadlineMs, intervalMs } = ctx.service.health;
+  ctx.onProgress({ step: ctx.record.step, message: `checking the ${phase} probes (${probes.length})` });
   await waitHealthy(probes, {
     minHealthyMs,
     healthyDeadlineMs,
@@ -49,7 +60,7 @@ async function verifyHealthy(ctx: StepContext, version: string): Promise<void> {
     signal: ctx.signal,
     onProgress: ctx.onProgress,
     logStates,
-    ...tracked(ctx, "probe"),
+    ...child(ctx, "probe"),
   });
 }
 
@@ -68,10 +79,29 @@ const stage: StepFunction = async (ctx) => {
   }
 };
 
+/** Whether the verify probes that answer at once all pass for `version` now. */
+function servesNow(ctx: StepContext, version: string): Promise<boolean> {
+  return alreadyServing(probesFor(ctx.service, "verify"), { cwd: releaseDir(ctx.service.installRoot, version), env: env(ctx), ...child(ctx, "probe") });
+}
+
+/**
+ * Runs the drain hook. A drain that fails may have done its damage first (ejabberd: left the cluster,
+ * wiped its tables, halted): when the service no longer serves afterwards, the failure is marked
+ * `stopped`, so that the full rollback runs (restore of a snapshot taken before the drain, start,
+ * verify, rejoin) instead of a rejoin alone.
+ */
 const drain: StepFunction = async (ctx) => {
   const hook = ctx.service.hooks.drain;
   if (!hook || !hasDrainHooks(ctx.record)) return { drained: false };
-  await runServiceHook(ctx, "drain", hook, ctx.record.previousVersion!);
+  const version = ctx.record.previousVersion!;
+  try {
+    await runServiceHook(ctx, "drain", hook, version);
+  } catch (err) {
+    const error = toHoistError(err);
+    if (error.code === "CANCELLED" || (await servesNow(ctx, version).catch(() => false))) throw error;
+    ctx.onProgress({ step: "drain", message: `the drain hook failed and ${ctx.service.name} no longer serves: rolling back (restore, start, verify, rejoin)` });
+    throw new StepFailure(error, { stopped: true });
+  }
   return { drained: true };
 };
 
@@ -81,20 +111,30 @@ const stop: StepFunction = async (ctx) => {
   await runServiceHook(ctx, "stop", ctx.service.hooks.stop, ctx.record.previousVersion);
 };
 
+/** How a backup command runs: in the active release dir, with the service's env, written down, as its user. */
+function backupContext(ctx: StepContext, version: string | undefined): (spec: BackupSpec) => HookContext {
+  const cwd = version === undefined ? ctx.service.installRoot : releaseDir(ctx.service.installRoot, version);
+  return (spec) => ({ cwd, env: env(ctx), signal: ctx.signal, ...child(ctx, `backup ${spec.name}`) });
+}
+
+/**
+ * Takes the verified snapshot (backups, data dirs) the rollback restores. A drain sent on its own
+ * before an upgrade with skipDrain (the coordinator's rolling order) took it already when the
+ * service declares `snapshots.before: drain`: that one is used, since the drain may have wiped the data.
+ */
 const snapshot: StepFunction = async (ctx) => {
-  const info = await createSnapshot(
-    {
-      service: ctx.service.name,
-      dataDirs: [...ctx.service.dataDirs],
-      snapshotsDir: ctx.paths.snapshots,
-      compression: ctx.service.snapshots.compression,
-      version: ctx.record.previousVersion,
-      label: `before upgrade to ${ctx.record.target}`,
-    },
+  const version = ctx.record.previousVersion;
+  if (ctx.record.skipDrain && ctx.service.snapshots.before === "drain" && version !== undefined) {
+    const taken = await takeDrainSnapshot(ctx.paths, version);
+    if (taken) {
+      ctx.onProgress({ step: "snapshot", message: `using snapshot ${taken} taken before the drain` });
+      return { snapshotId: taken };
+    }
+  }
+  const info = await takeVerifiedSnapshot(
+    { service: ctx.service, snapshotsDir: ctx.paths.snapshots, version, label: `before upgrade to ${ctx.record.target}`, backupContext: backupContext(ctx, version) },
     { signal: ctx.signal, onProgress: ctx.onProgress },
   );
-  ctx.onProgress({ step: "snapshot", message: `verifying snapshot ${info.id}` });
-  await verifySnapshot(ctx.paths.snapshots, info.id, { signal: ctx.signal });
   return { snapshotId: info.id };
 };
 
@@ -128,7 +168,7 @@ const migrate: StepFunction = async (ctx) => {
           cwd: dir,
           env: env(ctx, { HOIST_FROM_VERSION: hop.from, HOIST_TO_VERSION: hop.to, HOIST_RELEASE_DIR: dir }),
           signal: ctx.signal,
-          ...tracked(ctx, `migration ${migration.name}`),
+          ...child(ctx, `migration ${migration.name}`),
         });
       };
       if (migration.scope === "cluster-once" && ctx.clusterOnce) {
@@ -152,10 +192,12 @@ const verify: StepFunction = async (ctx) => {
   await verifyHealthy(ctx, ctx.record.target);
 };
 
+/** Runs the rejoin hook, then waits for the `afterRejoin` probes (cluster membership), if any. */
 const rejoin: StepFunction = async (ctx) => {
   const hook = ctx.service.hooks.rejoin;
   if (!hook || !hasDrainHooks(ctx.record)) return;
   await runServiceHook(ctx, "rejoin", hook, ctx.record.target);
+  await verifyHealthy(ctx, ctx.record.target, "afterRejoin");
 };
 
 const commit: StepFunction = async (ctx) => {
@@ -196,6 +238,8 @@ const rollbackRestore: StepFunction = async (ctx) => {
   }
   ctx.onProgress({ step: "rb-restore", message: `restoring snapshot ${ctx.record.snapshotId}` });
   await restoreSnapshot(ctx.paths.snapshots, ctx.record.snapshotId, { signal: ctx.signal, onProgress: ctx.onProgress });
+  const { restored } = await restoreBackups(ctx.service.backups, ctx.paths.snapshots, ctx.record.snapshotId, "stopped", backupContext(ctx, ctx.record.previousVersion));
+  if (restored.length > 0) ctx.onProgress({ step: "rb-restore", message: `restored backup(s) ${restored.join(", ")}` });
   return safetySnapshotId === undefined ? {} : { safetySnapshotId };
 };
 
@@ -213,13 +257,18 @@ const rollbackSwitch: StepFunction = async (ctx) => {
 const rollbackStart: StepFunction = async (ctx) => {
   if (!ctx.record.stopped || ctx.record.previousVersion === undefined) return;
   await beginLogWatch(ctx);
-  const cwd = releaseDir(ctx.service.installRoot, ctx.record.previousVersion);
-  if (await alreadyServing(ctx.service.health.probes, { cwd, env: env(ctx), ...tracked(ctx, "probe") })) return;
+  if (await servesNow(ctx, ctx.record.previousVersion)) return;
   await runServiceHook(ctx, "start", ctx.service.hooks.start, ctx.record.previousVersion);
 };
 
+/** Waits for the previous release to be healthy; backups restored into a running service (restoreWhen: running) go in then, and it is verified again. */
 const rollbackVerify: StepFunction = async (ctx) => {
   if (!ctx.record.stopped || ctx.record.previousVersion === undefined) return;
+  await verifyHealthy(ctx, ctx.record.previousVersion);
+  if (ctx.record.snapshotId === undefined) return;
+  const { restored } = await restoreBackups(ctx.service.backups, ctx.paths.snapshots, ctx.record.snapshotId, "running", backupContext(ctx, ctx.record.previousVersion));
+  if (restored.length === 0) return;
+  ctx.onProgress({ step: "rb-verify", message: `restored backup(s) ${restored.join(", ")} into the running service` });
   await verifyHealthy(ctx, ctx.record.previousVersion);
 };
 
@@ -227,6 +276,7 @@ const rollbackRejoin: StepFunction = async (ctx) => {
   const hook = ctx.service.hooks.rejoin;
   if (!hook || !hasDrainHooks(ctx.record) || !ctx.record.drained) return;
   await runServiceHook(ctx, "rejoin", hook, ctx.record.previousVersion!);
+  await verifyHealthy(ctx, ctx.record.previousVersion!, "afterRejoin");
 };
 
 /** The I/O of every step, by name; the transition table decides the order. */

@@ -48,5 +48,17 @@ export type StepName = ForwardStep | RollbackStep;
 /** Terminal states of a journal. */
 export type TerminalState = "committed" | "rolled-back" | "aborted" | "failed";
 
+/** When the snapshot is taken: `stop` (default, data at rest) or `drain` (the drain hook destroys local data). */
+export type SnapshotBefore = "stop" | "drain";
+
+/**
+ * The forward steps in the order they run: as FORWARD_STEPS, or with the snapshot moved before the
+ * drain when the service declares `snapshots.before: drain` (ejabberd's leave_cluster wipes the node).
+ */
+export function forwardOrder(snapshotBefore: SnapshotBefore = "stop"): readonly ForwardStep[] {
+  if (snapshotBefore === "stop") return FORWARD_STEPS;
+  return ["stage", "snapshot", "drain", "stop", ...FORWARD_STEPS.filter((step) => !["stage", "snapshot", "drain", "stop"].includes(step))];
+}
+
 /** Steps after which the old release no longer runs: a failure from here on needs a rollback. */
 export const STEPS_AFTER_STOP: readonly StepName[] = ["stop", "snapshot", "switch", "migrate", "start", "verify", "rejoin"];

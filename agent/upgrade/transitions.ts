@@ -1,4 +1,4 @@
-import { FORWARD_STEPS, ROLLBACK_STEPS, STEPS_AFTER_STOP, type StepName, type TerminalState } from "./steps.ts";
+import { ROLLBACK_STEPS, STEPS_AFTER_STOP, forwardOrder, type SnapshotBefore, type StepName, type TerminalState } from "./steps.ts";
 
 /** Where the machine goes next: another step or a terminal state. */
 export type NextState = StepName | TerminalState;
@@ -6,8 +6,13 @@ export type NextState = StepName | TerminalState;
 /** What the transition table needs to know of the journal. */
 export interface MachineView {
   step: StepName;
-  /** Whether the stop step has started (the old release may no longer be running). */
+  /**
+   * Whether the service may be down: the stop step has started, or a failed drain left it not
+   * serving (the old release may no longer be running; a failure now needs the rollback).
+   */
   stopped: boolean;
+  /** When the snapshot is taken (default stop). */
+  snapshotBefore?: SnapshotBefore;
 }
 
 export function isTerminal(state: NextState): state is TerminalState {
@@ -21,8 +26,9 @@ export function isRollbackStep(step: StepName): boolean {
 /**
  * The transition table of one node's upgrade (pure). After a step succeeds the next step follows;
  * after a failure:
- * - stage: aborted (nothing changed);
- * - drain: rb-rejoin, then aborted (the service never stopped);
+ * - stage, or a snapshot taken before the drain: aborted (nothing changed);
+ * - drain: rb-rejoin, then aborted, while the service still serves; when the failed drain left it
+ *   down (`stopped` set by the drain step), the whole rollback: stop, restore, start, verify, rejoin;
  * - stop .. rejoin: the rollback from rb-stop;
  * - any rollback step: failed (the node needs an operator; `hoist rollback` retries).
  */
@@ -36,11 +42,13 @@ export function nextAfterStep(view: MachineView, ok: boolean): NextState {
     return view.stopped ? "rolled-back" : "aborted";
   }
   if (ok) {
-    const index = FORWARD_STEPS.indexOf(step as (typeof FORWARD_STEPS)[number]);
-    return FORWARD_STEPS[index + 1] ?? "committed";
+    const order = forwardOrder(view.snapshotBefore);
+    const index = order.indexOf(step as (typeof order)[number]);
+    return order[index + 1] ?? "committed";
   }
   if (step === "stage") return "aborted";
-  if (step === "drain") return "rb-rejoin";
+  if (step === "drain") return view.stopped ? "rb-stop" : "rb-rejoin";
+  if (step === "snapshot" && !view.stopped) return "aborted";
   if (step === "commit") return "committed";
   if (STEPS_AFTER_STOP.includes(step)) return "rb-stop";
   return "failed";
@@ -51,13 +59,13 @@ export function nextAfterStep(view: MachineView, ok: boolean): NextState {
  * interrupted, or the one after it when it had finished. A step before the service stopped is run
  * (stage and drain are idempotent), a commit is finished, anything between stop and commit is rolled
  * back (the new release was never proven healthy), and a rollback step is run (again) and the rollback
- * carried on. After `maxResumes` restarts inside one operation the loop breaker fails it instead.
+ * carried on. Every forward step before the stop (stage, drain, a snapshot taken before the drain)
+ * is run again: the service never stopped. After `maxResumes` restarts inside one operation the loop breaker fails it instead.
  */
 export function nextOnResume(view: MachineView & { resumes: number; stepStatus: "started" | "done" }, maxResumes: number): NextState | "crash-loop" {
   if (view.resumes >= maxResumes) return "crash-loop";
   const next = view.stepStatus === "done" ? nextAfterStep(view, true) : view.step;
   if (isTerminal(next) || isRollbackStep(next)) return next;
-  if (next === "stage" || next === "drain" || next === "commit") return next;
-  if (next === "stop" && !view.stopped) return "stop";
+  if (next === "commit" || !view.stopped) return next;
   return "rb-stop";
 }

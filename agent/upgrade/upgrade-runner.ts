@@ -8,6 +8,8 @@ import type { ProcessTracker } from "../exec/index.ts";
 import type { JournalEvent, JournalRecord } from "./journal-record.ts";
 import type { JournalStore } from "./journal-store.ts";
 import { STEP_FUNCTIONS, hasDrainHooks } from "./step-runners.ts";
+import { StepFailure } from "./step-failure.ts";
+import { clearDrainSnapshot } from "../services/drain-snapshot.ts";
 import type { ClusterOnceGate, StepContext } from "./step-context.ts";
 import type { StepName, TerminalState } from "./steps.ts";
 import { isRollbackStep, isTerminal, nextAfterStep, type NextState } from "./transitions.ts";
@@ -83,6 +85,7 @@ export async function runJournal(
       const failure = { code: error.code, message: error.message, step };
       record = {
         ...record,
+        ...(err instanceof StepFailure ? err.patch : {}),
         ...(isRollbackStep(step) ? { rollbackError: failure } : { error: record.error ?? failure }),
         updatedAt: new Date().toISOString(),
         history: [...record.history, event(step, "failed", `${error.code}: ${error.message}`)],
@@ -114,6 +117,7 @@ export async function finishJournal(deps: RunnerDeps, record: JournalRecord, ter
     ...(record.snapshotId === undefined ? {} : { snapshotId: record.snapshotId }),
   };
   await deps.store.recordOutcome(outcome, record.key);
+  await clearDrainSnapshot(deps.paths);
   if (terminal === "failed") {
     await deps.store.save({ ...record, halted: true, history: [...record.history, event("failed", "info", "halted: run `hoist rollback` to retry")] });
   } else {
