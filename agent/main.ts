@@ -6,6 +6,7 @@ import { HostFactsCache } from "./host/facts.ts";
 import { startAgentGrpcServer } from "./grpc/server.ts";
 import { AgentBus } from "./bus/agent-bus.ts";
 import { KvClusterOnceGate } from "./bus/cluster-once-gate.ts";
+import { readPeersInService } from "./bus/peers.ts";
 
 export interface RunningAgent {
   agent: NodeAgent;
@@ -33,6 +34,7 @@ export async function runAgent(config: AgentConfig, logger: Logger): Promise<Run
     monitorHealth: true,
     command: "hoist agent run",
     ...(buckets ? { clusterOnce: new KvClusterOnceGate(buckets.migrations, config.cluster, config.node) } : {}),
+    ...(buckets ? { peers: (service: string) => readPeersInService(buckets.inventory, config.cluster, config.node, service) } : {}),
   });
   await agent.start();
 

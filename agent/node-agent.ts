@@ -10,6 +10,7 @@ import { cleanPartials, listReleases, readCurrentVersion, readReleaseMeta, relea
 import { listSnapshots, restoreBackups, restoreSnapshot, verifyBackups, verifySnapshot, type BackupSpec } from "./snapshot/index.ts";
 import { takeVerifiedSnapshot } from "./services/take-snapshot.ts";
 import { clearDrainSnapshot, recordDrainSnapshot } from "./services/drain-snapshot.ts";
+import { peerEnv, type PeersInService } from "./services/peer-env.ts";
 import { runHook } from "./exec/index.ts";
 import { hookEnv } from "./services/hook-env.ts";
 import { servicePaths, type ServicePaths } from "./services/service-paths.ts";
@@ -60,6 +61,8 @@ export interface NodeAgentOptions {
    * reads (status, snapshot list/verify); never resumes, never runs a hook.
    */
   role?: "owner" | "reader";
+  /** The cluster's peers in service, for HOIST_PEERS in hooks (the NATS bus reads them from the inventory). */
+  peers?: PeersInService;
   /** Named in the owner lock so that a refused second writer can say who holds it (e.g. `hoist upgrade`). */
   command?: string;
 }
@@ -198,6 +201,7 @@ export class NodeAgent implements NodeAgentApi {
       ...(this.options.killAt ? { killAt: this.options.killAt } : {}),
       onStep: (step) => this.setActivity(managed, activityOf(step)),
       ...(this.ledger ? { track: (label: string) => this.ledger!.tracker(label) } : {}),
+      ...(this.options.peers ? { peers: this.options.peers } : {}),
     };
   }
 
@@ -420,6 +424,7 @@ export class NodeAgent implements NodeAgentApi {
   async verifySnapshot(service: string, id: string, options: WorkOptions = {}): Promise<void> {
     const managed = this.managed(service, "read");
     await verifySnapshot(managed.paths.snapshots, id, options);
+    await verifyBackups(managed.paths.snapshots, id);
   }
 
   /**
@@ -440,7 +445,7 @@ export class NodeAgent implements NodeAgentApi {
       try {
         if (current !== undefined) {
           options.onProgress?.({ step: "stop", message: "stopping the service" });
-          await runHook("stop", managed.config.hooks.stop, this.hookContext(managed, current, "stop hook", options.signal));
+          await runHook("stop", managed.config.hooks.stop, await this.serviceHookContext(managed, current, "stop hook", options.signal));
         }
         await restoreSnapshot(managed.paths.snapshots, snapshotId, options);
         await restoreBackups(managed.config.backups, managed.paths.snapshots, snapshotId, "stopped", this.backupContext(managed, current, options.signal));
@@ -487,9 +492,15 @@ export class NodeAgent implements NodeAgentApi {
   }
 
   private async startIfDown(managed: ManagedService, version: string, signal: AbortSignal | undefined): Promise<void> {
-    const hooks = this.hookContext(managed, version, "start hook", signal);
-    if (await alreadyServing(probesFor(managed.config, "verify"), hooks)) return;
-    await runHook("start", managed.config.hooks.start, hooks);
+    if (await this.servesNow(managed, version)) return;
+    await runHook("start", managed.config.hooks.start, await this.serviceHookContext(managed, version, "start hook", signal));
+  }
+
+  /** The context of a service hook (start, stop, drain, rejoin): as hookContext, plus HOIST_PEERS and HOIST_RELEASE_DIR. */
+  private async serviceHookContext(managed: ManagedService, version: string, what: string, signal: AbortSignal | undefined): Promise<HookContext> {
+    const ctx = this.hookContext(managed, version, what, signal);
+    const peers = await peerEnv(this.options.peers, managed.config.name, this.options.logger);
+    return { ...ctx, env: { ...ctx.env, HOIST_RELEASE_DIR: ctx.cwd, ...peers } };
   }
 
   private hookContext(managed: ManagedService, version: string | undefined, what: string, signal: AbortSignal | undefined): HookContext {
@@ -521,7 +532,7 @@ export class NodeAgent implements NodeAgentApi {
     const current = await readCurrentVersion(managed.config.installRoot);
     if (current === undefined) return;
     this.setActivity(managed, "stopped");
-    await runHook("stop", managed.config.hooks.stop, this.hookContext(managed, current, "stop hook", options.signal));
+    await runHook("stop", managed.config.hooks.stop, await this.serviceHookContext(managed, current, "stop hook", options.signal));
   }
 
   /**
@@ -547,7 +558,7 @@ export class NodeAgent implements NodeAgentApi {
     }
     this.setActivity(managed, "drained");
     try {
-      await runHook("drain", hook, this.hookContext(managed, current, "drain hook", options.signal));
+      await runHook("drain", hook, await this.serviceHookContext(managed, current, "drain hook", options.signal));
     } catch (err) {
       const error = toHoistError(err);
       if (error.code === "CANCELLED" || (await this.servesNow(managed, current))) throw error;
@@ -577,7 +588,7 @@ export class NodeAgent implements NodeAgentApi {
     const current = await readCurrentVersion(managed.config.installRoot);
     await clearDrainSnapshot(managed.paths);
     if (!hook || current === undefined) return;
-    await runHook("rejoin", hook, this.hookContext(managed, current, "rejoin hook", options.signal));
+    await runHook("rejoin", hook, await this.serviceHookContext(managed, current, "rejoin hook", options.signal));
     await this.verifyPhase(managed, current, "afterRejoin", options);
     this.setActivity(managed, "idle");
   }

@@ -3,6 +3,7 @@ import type { ProgressListener } from "../../shared/types/index.ts";
 import type { AgentConfig, ServiceConfig } from "../config.ts";
 import type { ServicePaths } from "../services/service-paths.ts";
 import type { ProcessTracker } from "../exec/index.ts";
+import type { PeersInService } from "../services/peer-env.ts";
 import type { JournalRecord } from "./journal-record.ts";
 
 /** What one step function gets: the service, its journal record, and the operation's signal. */
@@ -17,6 +18,8 @@ export interface StepContext {
   logger: Logger;
   /** Runs `cluster-once` migrations under a cluster-wide lock (given when the agent is on NATS). */
   clusterOnce?: ClusterOnceGate;
+  /** The cluster's peers in service, for HOIST_PEERS in hooks (given when the agent is on NATS). */
+  peers?: PeersInService;
   /** Writes down every child process a step runs (hooks, migrations, command probes), by label. */
   track?: (label: string) => ProcessTracker;
   /** In-memory state carried between steps of one run (not journaled: lost on a crash, by design). */

@@ -6,6 +6,7 @@ import { carryPreservedFiles, pruneReleases, readCurrentVersion, releaseDir, sta
 import { createSnapshot, prepareSnapshotWorker, pruneSnapshots, restoreBackups, restoreSnapshot, verifySnapshot, type BackupSpec } from "../snapshot/index.ts";
 import { takeVerifiedSnapshot } from "../services/take-snapshot.ts";
 import { takeDrainSnapshot } from "../services/drain-snapshot.ts";
+import { peerEnv } from "../services/peer-env.ts";
 import { toHoistError } from "../../shared/errors/index.ts";
 import { probesFor, type ProbePhase } from "../config.ts";
 import { StepFailure } from "./step-failure.ts";
@@ -30,7 +31,8 @@ function child(ctx: StepContext, what: string): { tracker?: ProcessTracker; user
 
 async function runServiceHook(ctx: StepContext, name: string, hook: HookConfig, version: string): Promise<void> {
   ctx.onProgress({ step: ctx.record.step, message: `running ${name} hook (${hook.run.join(" ")})` });
-  await runHook(name, hook, { cwd: releaseDir(ctx.service.installRoot, version), env: env(ctx, { HOIST_RELEASE_DIR: releaseDir(ctx.service.installRoot, version) }), signal: ctx.signal, ...child(ctx, `${name} hook`) });
+  const peers = await peerEnv(ctx.peers, ctx.service.name, ctx.logger);
+  await runHook(name, hook, { cwd: releaseDir(ctx.service.installRoot, version), env: env(ctx, { HOIST_RELEASE_DIR: releaseDir(ctx.service.installRoot, version), ...peers }), signal: ctx.signal, ...child(ctx, `${name} hook`) });
 }
 
 /** Log probes only count lines written after the start hook ran, so their offsets are taken here. */

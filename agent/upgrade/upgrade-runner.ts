@@ -5,6 +5,7 @@ import type { AgentConfig, ServiceConfig } from "../config.ts";
 import type { UpgradeOutcome } from "../node-agent-api.ts";
 import type { ServicePaths } from "../services/service-paths.ts";
 import type { ProcessTracker } from "../exec/index.ts";
+import type { PeersInService } from "../services/peer-env.ts";
 import type { JournalEvent, JournalRecord } from "./journal-record.ts";
 import type { JournalStore } from "./journal-store.ts";
 import { STEP_FUNCTIONS, hasDrainHooks } from "./step-runners.ts";
@@ -26,6 +27,8 @@ export interface RunnerDeps {
    * itself right after the journal was saved at that boundary.
    */
   killAt?: string;
+  /** The cluster's peers in service, for HOIST_PEERS in hooks. */
+  peers?: PeersInService;
   /** Writes down every child process the steps run (the owner's ProcessLedger). */
   track?: (label: string) => ProcessTracker;
   /** Told about every step as it starts (the agent shows it as the service's activity). */
@@ -73,7 +76,7 @@ export async function runJournal(
     const signal = isRollbackStep(step) ? neverAborted : (options.signal ?? neverAborted);
     try {
       throwIfAborted(signal);
-      const patch = await STEP_FUNCTIONS[step]({ config: deps.config, service: deps.service, paths: deps.paths, record, signal, onProgress, logger: log, runtime, ...(deps.clusterOnce ? { clusterOnce: deps.clusterOnce } : {}), ...(deps.track ? { track: deps.track } : {}) });
+      const patch = await STEP_FUNCTIONS[step]({ config: deps.config, service: deps.service, paths: deps.paths, record, signal, onProgress, logger: log, runtime, ...(deps.clusterOnce ? { clusterOnce: deps.clusterOnce } : {}), ...(deps.track ? { track: deps.track } : {}), ...(deps.peers ? { peers: deps.peers } : {}) });
       record = { ...record, ...(patch ?? {}), stepStatus: "done", updatedAt: new Date().toISOString(), history: [...record.history, event(step, "done")] };
       await deps.store.save(record);
       if (deps.killAt === `${step}:done`) process.kill(process.pid, "SIGKILL");

@@ -5,7 +5,7 @@ import { afterAll, afterEach } from "vitest";
 import { loadAgentConfig, type AgentConfig } from "../../agent/config.ts";
 import { NodeAgent } from "../../agent/node-agent.ts";
 import { silentLogger } from "../../shared/logger/index.ts";
-import { freePort, kvClient, readSamplePid, killSampleServer, sampleCatalogPath, sampleServiceConfig, type KvClient } from "./sample-service.ts";
+import { freePort, kvClient, readSamplePid, killSampleServer, sampleCatalogPath, sampleServiceConfig, type KvClient, type SampleServiceConfig } from "./sample-service.ts";
 
 export interface SampleNode {
   root: string;
@@ -49,6 +49,8 @@ export interface SampleNodeOptions {
   sharedDb?: string;
   extra?: Record<string, unknown>;
   minHealthyMs?: number;
+  /** Edits the kv service entry before the config is written (hooks, probes, snapshots, backups). */
+  editService?: (service: SampleServiceConfig) => void;
   /** "test" (default): its server is killed after each test; "file": after the file's last test (nodes made in beforeAll). */
   lifetime?: "test" | "file";
 }
@@ -59,6 +61,7 @@ export async function makeSampleNode(root: string, options: SampleNodeOptions = 
   const node = options.node ?? "node-1";
   const service = sampleServiceConfig({ root, port, node, ...(options.sharedDb === undefined ? {} : { sharedDb: options.sharedDb }) });
   if (options.minHealthyMs !== undefined) service.health.minHealthyMs = options.minHealthyMs;
+  options.editService?.(service);
   await mkdir(join(root, "run"), { recursive: true });
   const raw = {
     node,
