@@ -6,6 +6,10 @@ import { HostFactsCache } from "./host/facts.ts";
 import { startAgentGrpcServer } from "./grpc/server.ts";
 import { AgentBus } from "./bus/agent-bus.ts";
 import { KvClusterOnceGate } from "./bus/cluster-once-gate.ts";
+import { boundedStep, closeConnection } from "./bus/close-connection.ts";
+
+/** Grace of each shutdown step (bus, gRPC) before the agent goes on stopping. */
+const STOP_STEP_MS = 1000;
 
 export interface RunningAgent {
   agent: NodeAgent;
@@ -44,12 +48,16 @@ export async function runAgent(config: AgentConfig, logger: Logger): Promise<Run
   return {
     agent,
     ...(grpc ? { grpcAddress: grpc.address } : {}),
+    /**
+     * Stops within a bounded time even while NATS is unreachable: the bus and gRPC get a bounded
+     * grace, NATS a bounded drain and then close (which also ends its reconnect loop).
+     */
     async stop() {
-      await bus?.stop();
-      await grpc?.stop();
+      await boundedStep(bus?.stop() ?? Promise.resolve(), STOP_STEP_MS);
+      await boundedStep(grpc?.stop() ?? Promise.resolve(), STOP_STEP_MS);
       await agent.stop();
       hostFacts.stop();
-      await nc?.drain().catch(() => undefined);
+      if (nc) await closeConnection(nc);
     },
   };
 }
