@@ -36,7 +36,7 @@ export async function runAgent(config: AgentConfig, logger: Logger): Promise<Run
     logger,
     hostFacts: () => hostFacts.get(),
     monitorHealth: true,
-    ...(buckets ? { clusterOnce: new KvClusterOnceGate(buckets.migrations, config.cluster, config.node) } : {}),
+    ...(buckets ? { clusterOnce: new KvClusterOnceGate(buckets.migrations, config.cluster, config.node, { logger }) } : {}),
   });
   await agent.start();
 
