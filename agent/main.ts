@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import type { Logger } from "../shared/logger/index.ts";
 import { connectBus, ensureEventsStream, openBuckets } from "../shared/bus/index.ts";
 import type { AgentConfig } from "./config.ts";
@@ -7,6 +8,10 @@ import { startAgentGrpcServer } from "./grpc/server.ts";
 import { AgentBus } from "./bus/agent-bus.ts";
 import { KvClusterOnceGate } from "./bus/cluster-once-gate.ts";
 import { readPeersInService } from "./bus/peers.ts";
+import { boundedStep, closeConnection } from "./bus/close-connection.ts";
+
+/** Grace of each shutdown step (bus, gRPC) before the agent goes on stopping. */
+const STOP_STEP_MS = 1000;
 
 export interface RunningAgent {
   agent: NodeAgent;
@@ -33,26 +38,30 @@ export async function runAgent(config: AgentConfig, logger: Logger): Promise<Run
     hostFacts: () => hostFacts.get(),
     monitorHealth: true,
     command: "hoist agent run",
-    ...(buckets ? { clusterOnce: new KvClusterOnceGate(buckets.migrations, config.cluster, config.node) } : {}),
+    ...(buckets ? { clusterOnce: new KvClusterOnceGate(buckets.migrations, config.cluster, config.node, { logger }) } : {}),
     ...(buckets ? { peers: (service: string) => readPeersInService(buckets.inventory, config.cluster, config.node, service) } : {}),
   });
   await agent.start();
 
   const grpc = config.grpc ? await startAgentGrpcServer(agent, config.grpc, logger) : undefined;
   if (grpc) agent.setGrpcAddress(grpc.address);
-  const bus = nc && buckets ? new AgentBus(agent, nc, buckets.inventory, logger, { agentVersion: AGENT_VERSION, stopService: (service, signal) => agent.stopService(service, signal ? { signal } : {}), startService: (service, signal) => agent.startService(service, signal ? { signal } : {}) }) : undefined;
+  const bus = nc && buckets ? new AgentBus(agent, nc, buckets.inventory, logger, { agentVersion: AGENT_VERSION, stopService: (service, signal) => agent.stopService(service, signal ? { signal } : {}), startService: (service, signal) => agent.startService(service, signal ? { signal } : {}), outcomesDir: join(config.stateDir, "bus-outcomes") }) : undefined;
   await bus?.start();
   logger.info({ node: config.node, cluster: config.cluster, grpc: grpc?.address, nats: config.nats?.servers }, "agent running");
 
   return {
     agent,
     ...(grpc ? { grpcAddress: grpc.address } : {}),
+    /**
+     * Stops within a bounded time even while NATS is unreachable: the bus and gRPC get a bounded
+     * grace, NATS a bounded drain and then close (which also ends its reconnect loop).
+     */
     async stop() {
-      await bus?.stop();
-      await grpc?.stop();
+      await boundedStep(bus?.stop() ?? Promise.resolve(), STOP_STEP_MS);
+      await boundedStep(grpc?.stop() ?? Promise.resolve(), STOP_STEP_MS);
       await agent.stop();
       hostFacts.stop();
-      await nc?.drain().catch(() => undefined);
+      if (nc) await closeConnection(nc);
     },
   };
 }

@@ -17,8 +17,11 @@ import {
   stageCommandSchema,
   upgradeCommandSchema,
   commandEnvelopeSchema,
+  unwrapReply,
   type AgentVerb,
 } from "../../shared/bus/index.ts";
+import { KeyedOutcomes } from "./keyed-outcomes.ts";
+import { operationSignal } from "./operation-signal.ts";
 import type { Progress } from "../../shared/types/index.ts";
 import type { NodeAgentApi } from "../node-agent-api.ts";
 
@@ -29,9 +32,19 @@ export interface AgentBusOptions {
   /** Extra actions the bus can call (stop and start are not in NodeAgentApi). */
   stopService?: (service: string, signal?: AbortSignal) => Promise<void>;
   startService?: (service: string, signal?: AbortSignal) => Promise<void>;
+  /**
+   * Where replies of stage, drain, rejoin, stop and start are recorded under their idempotency key
+   * (upgrade and rollback are recorded by the NodeAgent's journal store). Without it, those verbs
+   * run again on a repeated key.
+   */
+  outcomesDir?: string;
 }
 
-type Handler = (payload: unknown) => Promise<unknown>;
+/** Handles one command; `signal` ends when the agent stops or the command's deadline passes. */
+type Handler = (payload: unknown, signal: AbortSignal) => Promise<unknown>;
+
+/** Verbs that only read: no key, no deadline. */
+const READ_VERBS: readonly AgentVerb[] = ["inventory", "health"];
 
 /**
  * The agent on NATS: answers step commands on `hoist.v1.CLUSTER.NODE.cmd.VERB` as a NATS micro
@@ -42,6 +55,9 @@ export class AgentBus {
   private service: Service | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly abort = new AbortController();
+  private readonly outcomes: KeyedOutcomes | undefined;
+  /** Upgrades this bus started, by service: a rollback for the service stops them first. */
+  private readonly upgrades = new Map<string, { abort(reason: HoistError): void; settled: Promise<unknown> }>();
 
   constructor(
     private readonly agent: NodeAgentApi,
@@ -49,7 +65,9 @@ export class AgentBus {
     private readonly inventoryKv: KV,
     private readonly logger: Logger,
     private readonly options: AgentBusOptions,
-  ) {}
+  ) {
+    this.outcomes = options.outcomesDir === undefined ? undefined : new KeyedOutcomes(options.outcomesDir);
+  }
 
   async start(): Promise<void> {
     const { cluster, node } = this.agent;
@@ -82,20 +100,50 @@ export class AgentBus {
   }
 
   private async dispatch(verb: AgentVerb, handler: Handler, data: Uint8Array) {
+    let operation: ReturnType<typeof operationSignal> | undefined;
     try {
       const payload = data.length > 0 ? decodeJson(data) : {};
       const envelope = parseMessage(commandEnvelopeSchema, payload);
       if (envelope.cluster !== this.agent.cluster) {
         throw new HoistError("WRONG_CLUSTER", `node ${this.agent.node} belongs to cluster ${this.agent.cluster}, not ${envelope.cluster}; command refused`);
       }
-      const result = await handler(payload);
+      operation = operationSignal(payload, this.abort.signal, `${verb} on node ${this.agent.node}`);
+      const result = await handler(payload, operation.signal);
       return okReply(result ?? null);
     } catch (err) {
       this.logger.warn({ err, verb }, "command failed");
       return errorReply(err);
     } finally {
-      if (verb !== "inventory" && verb !== "health") void this.publishInventory();
+      operation?.dispose();
+      if (!READ_VERBS.includes(verb)) void this.publishInventory();
     }
+  }
+
+  /** Runs a verb the NodeAgent does not deduplicate once per idempotency key (see KeyedOutcomes). */
+  private async once(verb: AgentVerb, command: { service: string; key?: string | undefined }, run: () => Promise<unknown>): Promise<unknown> {
+    if (!this.outcomes) return run();
+    return unwrapReply(await this.outcomes.once({ verb, service: command.service, key: command.key }, run));
+  }
+
+  /**
+   * Runs an upgrade with the command's signal, remembered so that a rollback for the same service
+   * can stop it (the coordinator sends the rollback once it gave up on the upgrade). A repeat under
+   * the same key attaches to the run in the NodeAgent and keeps the first command's signal.
+   */
+  private trackUpgrade<T>(service: string, abort: (reason: HoistError) => void, work: Promise<T>): Promise<T> {
+    const entry = { abort, settled: work.catch(() => undefined) };
+    if (!this.upgrades.has(service)) this.upgrades.set(service, entry);
+    return work.finally(() => {
+      if (this.upgrades.get(service) === entry) this.upgrades.delete(service);
+    });
+  }
+
+  /** Stops an upgrade this bus started for the service (it rolls itself back) and waits until it ended. */
+  private async stopUpgrade(service: string): Promise<void> {
+    const running = this.upgrades.get(service);
+    if (!running) return;
+    running.abort(new HoistError("CANCELLED", `a rollback of ${service} was requested while its upgrade ran; the upgrade was stopped`));
+    await running.settled;
   }
 
   private progressPublisher(verb: string, key: string | undefined) {
@@ -107,24 +155,28 @@ export class AgentBus {
 
   private handlers(): Record<AgentVerb, Handler> {
     const agent = this.agent;
-    const signal = this.abort.signal;
     return {
       inventory: async () => agent.inventory(),
       health: async (payload) => {
         const command = parseMessage(serviceCommandSchema, payload);
         return { service: command.service, status: agent.health(command.service) };
       },
-      stage: async (payload) => {
+      stage: async (payload, signal) => {
         const command = parseMessage(stageCommandSchema, payload);
-        return agent.stage(command.service, command.version, {
-          signal,
-          onProgress: this.progressPublisher("stage", command.key),
-          ...(command.artifact ? { artifact: command.artifact } : {}),
-        });
+        return this.once("stage", command, () =>
+          agent.stage(command.service, command.version, {
+            signal,
+            onProgress: this.progressPublisher("stage", command.key),
+            ...(command.artifact ? { artifact: command.artifact } : {}),
+          }),
+        );
       },
-      upgrade: async (payload) => {
+      upgrade: async (payload, signal) => {
         const command = parseMessage(upgradeCommandSchema, payload);
-        return agent.upgrade(
+        const controller = new AbortController();
+        const onAbort = () => controller.abort(signal.reason);
+        signal.addEventListener("abort", onAbort, { once: true });
+        const work = agent.upgrade(
           {
             service: command.service,
             to: command.to,
@@ -133,11 +185,17 @@ export class AgentBus {
             ...(command.key ? { key: command.key } : {}),
             ...(command.release ? { release: command.release } : {}),
           },
-          { signal, onProgress: this.progressPublisher("upgrade", command.key) },
+          { signal: controller.signal, onProgress: this.progressPublisher("upgrade", command.key) },
         );
+        try {
+          return await this.trackUpgrade(command.service, (reason) => controller.abort(reason), work);
+        } finally {
+          signal.removeEventListener("abort", onAbort);
+        }
       },
-      rollback: async (payload) => {
+      rollback: async (payload, signal) => {
         const command = parseMessage(rollbackCommandSchema, payload);
+        await this.stopUpgrade(command.service);
         return agent.rollback(command.service, {
           signal,
           onProgress: this.progressPublisher("rollback", command.key),
@@ -145,17 +203,25 @@ export class AgentBus {
           ...(command.to ? { to: command.to } : {}),
         });
       },
-      drain: async (payload) => agent.drain(parseMessage(serviceCommandSchema, payload).service, { signal }),
-      rejoin: async (payload) => agent.rejoin(parseMessage(serviceCommandSchema, payload).service, { signal }),
-      stop: async (payload) => {
+      drain: async (payload, signal) => {
         const command = parseMessage(serviceCommandSchema, payload);
-        if (!this.options.stopService) throw new HoistError("INVALID_ARGUMENT", "this agent cannot stop services on command");
-        await this.options.stopService(command.service, signal);
+        return this.once("drain", command, () => agent.drain(command.service, { signal }));
       },
-      start: async (payload) => {
+      rejoin: async (payload, signal) => {
         const command = parseMessage(serviceCommandSchema, payload);
-        if (!this.options.startService) throw new HoistError("INVALID_ARGUMENT", "this agent cannot start services on command");
-        await this.options.startService(command.service, signal);
+        return this.once("rejoin", command, () => agent.rejoin(command.service, { signal }));
+      },
+      stop: async (payload, signal) => {
+        const command = parseMessage(serviceCommandSchema, payload);
+        const stopService = this.options.stopService;
+        if (!stopService) throw new HoistError("INVALID_ARGUMENT", "this agent cannot stop services on command");
+        return this.once("stop", command, () => stopService(command.service, signal));
+      },
+      start: async (payload, signal) => {
+        const command = parseMessage(serviceCommandSchema, payload);
+        const startService = this.options.startService;
+        if (!startService) throw new HoistError("INVALID_ARGUMENT", "this agent cannot start services on command");
+        return this.once("start", command, () => startService(command.service, signal));
       },
     };
   }

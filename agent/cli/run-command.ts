@@ -3,6 +3,9 @@ import { createLogger } from "../../shared/logger/index.ts";
 import { loadAgentConfig } from "../config.ts";
 import { runAgent } from "../main.ts";
 
+/** How long `hoist agent run` may take to stop after SIGTERM/SIGINT before it exits regardless. */
+const STOP_BOUND_MS = 4000;
+
 /** `hoist agent run`: the agent daemon, until SIGTERM or SIGINT. */
 export function registerAgentRunCommand(program: Command): void {
   const agent = program.commands.find((command) => command.name() === "agent") ?? program.command("agent").description("the node agent: run it, or ask a running one");
@@ -27,6 +30,15 @@ export function registerAgentRunCommand(program: Command): void {
         process.once("SIGINT", shutdown);
       });
       clearInterval(keepAlive);
+      // Stop means stop: whatever still holds the event loop after a bounded stop (a hook's pipes, a
+      // peer that never answers) must not keep the daemon alive; the journal resumes any operation.
+      const forced = setTimeout(() => {
+        logger.warn({ afterMs: STOP_BOUND_MS }, "stop took too long; exiting");
+        process.exit(1);
+      }, STOP_BOUND_MS);
+      forced.unref();
       await running.stop();
+      logger.info("stopped");
+      process.exit(process.exitCode ?? 0);
     });
 }
