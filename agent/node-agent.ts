@@ -1,43 +1,33 @@
 import { EventEmitter } from "node:events";
 import { join } from "node:path";
-import { HoistError, toHoistError } from "../shared/errors/index.ts";
-import { loadCatalog, planUpgradePath, serviceCatalog, findRelease, type Catalog } from "../shared/catalog/index.ts";
+import { HoistError } from "../shared/errors/index.ts";
+import { loadCatalog, serviceCatalog, findRelease, type Catalog, type ServiceCatalog } from "../shared/catalog/index.ts";
 import type { Logger } from "../shared/logger/index.ts";
 import type { WorkOptions } from "../shared/types/index.ts";
-import { probesFor, type AgentConfig, type ProbePhase, type ServiceConfig } from "./config.ts";
-import { HealthMonitor, alreadyServing, checkProbe, waitHealthy } from "./health/index.ts";
-import { cleanPartials, listReleases, readCurrentVersion, readReleaseMeta, releaseDir, stageRelease } from "./release/index.ts";
-import { listSnapshots, restoreBackups, restoreSnapshot, verifyBackups, verifySnapshot, type BackupSpec } from "./snapshot/index.ts";
-import { takeVerifiedSnapshot } from "./services/take-snapshot.ts";
-import { clearDrainSnapshot, recordDrainSnapshot } from "./services/drain-snapshot.ts";
-import { peerEnv, type PeersInService } from "./services/peer-env.ts";
-import { runHook } from "./exec/index.ts";
+import { probesFor, type AgentConfig } from "./config.ts";
+import { HealthMonitor } from "./health/index.ts";
+import { cleanPartials, readCurrentVersion, stageRelease } from "./release/index.ts";
+import { listSnapshots, verifyBackups, verifySnapshot } from "./snapshot/index.ts";
 import { hookEnv } from "./services/hook-env.ts";
-import { servicePaths, type ServicePaths } from "./services/service-paths.ts";
-import { JournalStore } from "./upgrade/journal-store.ts";
-import type { JournalHop, JournalRecord } from "./upgrade/journal-record.ts";
-import { newJournal } from "./upgrade/new-journal.ts";
-import { runJournal, finishJournal, type RunnerDeps } from "./upgrade/upgrade-runner.ts";
-import { nextOnResume } from "./upgrade/transitions.ts";
-import { isRollbackStep, isTerminal } from "./upgrade/transitions.ts";
-import type { StepName } from "./upgrade/steps.ts";
-import type { ClusterOnceGate } from "./upgrade/step-context.ts";
+import { servicePaths } from "./services/service-paths.ts";
+import { activityOf, assertIdle, setActivity, trackOperation, type ManagedService } from "./services/managed-service.ts";
+import { ServiceHooks } from "./services/service-hooks.ts";
+import { ServiceControl } from "./services/service-control.ts";
+import { readServiceInventory } from "./services/service-inventory.ts";
+import { takeVerifiedSnapshot } from "./services/take-snapshot.ts";
 import { toSnapshotSummary } from "./services/snapshot-summary.ts";
+import type { PeersInService } from "./services/peer-env.ts";
 import { OwnerLock } from "./state/owner-lock.ts";
 import { ProcessLedger, type ReapedProcess } from "./state/process-ledger.ts";
-import type { HookContext, ProcessTracker } from "./exec/index.ts";
-import type {
-  HostFacts,
-  NodeAgentApi,
-  NodeInventory,
-  ReleaseOnDisk,
-  ServiceActivity,
-  ServiceInventory,
-  ServingStatus,
-  SnapshotSummary,
-  UpgradeOutcome,
-  UpgradeRequest,
-} from "./node-agent-api.ts";
+import { JournalStore } from "./upgrade/journal-store.ts";
+import type { JournalRecord } from "./upgrade/journal-record.ts";
+import { newJournal } from "./upgrade/new-journal.ts";
+import { runJournal, type RunnerDeps } from "./upgrade/upgrade-runner.ts";
+import { resumeJournal } from "./upgrade/resume.ts";
+import { planHops } from "./upgrade/plan-hops.ts";
+import { decideRollback, decideUpgrade, type OperationView } from "./upgrade/decide-operation.ts";
+import type { ClusterOnceGate } from "./upgrade/step-context.ts";
+import type { HostFacts, NodeAgentApi, NodeInventory, ReleaseOnDisk, ServingStatus, SnapshotSummary, UpgradeOutcome, UpgradeRequest } from "./node-agent-api.ts";
 
 export const AGENT_VERSION = "0.1.0";
 
@@ -67,31 +57,16 @@ export interface NodeAgentOptions {
   command?: string;
 }
 
-interface ManagedService {
-  config: ServiceConfig;
-  paths: ServicePaths;
-  store: JournalStore;
-  monitor?: HealthMonitor;
-  activity: ServiceActivity;
-  /** The operation running now, with its idempotency key. */
-  inFlight?: { key?: string; promise: Promise<UpgradeOutcome> };
-}
-
 const EMPTY_HOST: HostFacts = {
   hostname: "", os: "", kernel: "", arch: process.arch, cpuModel: "", cpuCores: 0, memTotalBytes: 0, memFreeBytes: 0, uptimeSeconds: 0, disks: [], readAt: "",
 };
 
-function activityOf(step: StepName): ServiceActivity {
-  if (isRollbackStep(step)) return "rolling-back";
-  if (step === "stage") return "staging";
-  if (step === "drain") return "draining";
-  return "upgrading";
-}
-
 /**
- * The agent of one node: owns its managed services and carries out every operation on them
- * (CLI, gRPC and NATS all call this). One operation per service at a time; every upgrade is
- * journaled and resumed or rolled back after a crash.
+ * The agent of one node: owns its managed services and carries out every operation on them (CLI,
+ * gRPC and NATS all call this). One operation per service at a time; every upgrade is journaled and
+ * resumed or rolled back after a crash, by the one process that owns the state dir. The decisions
+ * live in agent/upgrade (transition table, decideUpgrade, decideRollback); the service's own hooks
+ * outside an upgrade in ServiceControl; this class wires them to the journal and the lock.
  */
 export class NodeAgent implements NodeAgentApi {
   readonly node: string;
@@ -102,6 +77,8 @@ export class NodeAgent implements NodeAgentApi {
   private grpcAddress: string | undefined;
   private lock: OwnerLock | undefined;
   private ledger: ProcessLedger | undefined;
+  private hooks: ServiceHooks;
+  private control: ServiceControl;
   private readonly resumed: UpgradeOutcome[] = [];
   private reaped: ReapedProcess[] = [];
 
@@ -116,39 +93,50 @@ export class NodeAgent implements NodeAgentApi {
       const paths = servicePaths(config, service);
       this.services.set(service.name, { config: service, paths, store: new JournalStore(paths), activity: "idle" });
     }
+    this.hooks = new ServiceHooks(config, options.logger, undefined, options.peers);
+    this.control = new ServiceControl(this.hooks, (managed, record) => this.runTracked(managed, record, "rb-stop"));
   }
 
   /**
-   * Cleans staging leftovers, finishes or rolls back any operation a crash interrupted, then starts
-   * the health monitors. Resolves when every interrupted operation has ended.
+   * An owner takes the lock, kills what a dead previous owner left running, cleans staging leftovers,
+   * finishes or rolls back any interrupted operation, then starts the health monitors. Resolves when
+   * every interrupted operation has ended. A reader does nothing.
+   * @throws HoistError BUSY when another process owns the state dir.
    */
   async start(): Promise<void> {
     if (this.options.role === "reader") return;
     this.lock = OwnerLock.acquire(this.config.stateDir, this.options.command ?? "hoist");
     this.ledger = new ProcessLedger(this.config.stateDir);
+    this.hooks = new ServiceHooks(this.config, this.options.logger, this.ledger, this.options.peers);
+    this.control = new ServiceControl(this.hooks, (managed, record) => this.runTracked(managed, record, "rb-stop"));
     this.reaped = await this.ledger.reapOrphans();
     for (const { entry, killed } of this.reaped) {
       if (killed.length > 0) this.options.logger.warn({ process: entry.label, argv: entry.argv, pids: killed, since: entry.startedAt }, "killed a process a previous agent left running");
     }
     for (const managed of this.services.values()) {
       await cleanPartials(managed.config.installRoot).catch(() => undefined);
-      await this.resumeInterrupted(managed);
+      const journal = await managed.store.load();
+      if (journal?.halted) managed.activity = "stopped";
+      if (!journal) continue;
+      const outcome = await resumeJournal(this.runnerDeps(managed), journal, this.config.maxResumeAttempts, (key, run) => trackOperation(managed, key, run));
+      if (outcome) this.resumed.push(outcome);
+      if (outcome?.result === "failed") managed.activity = "stopped";
     }
-    if (this.options.monitorHealth) {
-      for (const [name, managed] of this.services) {
-        const monitor = new HealthMonitor({
-          probes: probesFor(managed.config, "monitor"),
-          intervalMs: managed.config.health.monitorIntervalMs ?? Math.max(managed.config.health.intervalMs, 500),
-          cwd: join(managed.config.installRoot, "current"),
-          env: hookEnv(this.config, managed.config),
-          ...this.child(managed, "monitor probe"),
-        });
-        monitor.on("change", (status: ServingStatus) => this.events.emit("health", name, status));
-        managed.monitor = monitor;
-        if (managed.activity !== "idle") monitor.hold("NOT_SERVING", managed.activity);
-        monitor.start();
-      }
-    }
+    if (this.options.monitorHealth) for (const managed of this.services.values()) this.startMonitor(managed);
+  }
+
+  private startMonitor(managed: ManagedService): void {
+    const monitor = new HealthMonitor({
+      probes: probesFor(managed.config, "monitor"),
+      intervalMs: managed.config.health.monitorIntervalMs ?? Math.max(managed.config.health.intervalMs, 500),
+      cwd: join(managed.config.installRoot, "current"),
+      env: hookEnv(this.config, managed.config),
+      ...this.hooks.child(managed, "monitor probe"),
+    });
+    monitor.on("change", (status: ServingStatus) => this.events.emit("health", managed.config.name, status));
+    managed.monitor = monitor;
+    if (managed.activity !== "idle") monitor.hold("NOT_SERVING", managed.activity);
+    monitor.start();
   }
 
   /** Stops the health monitors and lets the owner lock go. Operations in flight are left to their journal. */
@@ -168,29 +156,21 @@ export class NodeAgent implements NodeAgentApi {
     return this.reaped;
   }
 
-  /** How a child process of `managed` (hook, probe) runs: written down when this agent owns the state dir, as the service's user. */
-  private child(managed: ManagedService, what: string): { tracker?: ProcessTracker; user?: string } {
-    return {
-      ...(this.ledger ? { tracker: this.ledger.tracker(`${managed.config.name}: ${what}`) } : {}),
-      ...(managed.config.user === undefined ? {} : { user: managed.config.user }),
-    };
-  }
-
-  /** Refuses work in a reader (status, snapshot list): only the owner of the state dir changes anything. */
-  private assertOwner(): void {
-    if (!this.lock) throw new HoistError("WRONG_STATE", `this agent of ${this.config.stateDir} was opened read-only (or not started); only the owner of the state dir runs operations`);
-  }
-
+  /**
+   * The service by name. Changing it needs the owner lock: a reader (status, snapshot list) refuses.
+   * @throws HoistError NOT_FOUND, WRONG_STATE (opened read-only or not started).
+   */
   private managed(name: string, access: "read" | "write" = "write"): ManagedService {
-    if (access === "write") this.assertOwner();
-    const managed = this.services.get(name);
-    if (!managed) {
-      throw new HoistError("NOT_FOUND", `service ${name} is not managed by this agent (has: ${[...this.services.keys()].join(", ")})`);
+    if (access === "write" && !this.lock) {
+      throw new HoistError("WRONG_STATE", `this agent of ${this.config.stateDir} was opened read-only (or not started); only the owner of the state dir runs operations`);
     }
+    const managed = this.services.get(name);
+    if (!managed) throw new HoistError("NOT_FOUND", `service ${name} is not managed by this agent (has: ${[...this.services.keys()].join(", ")})`);
     return managed;
   }
 
   private runnerDeps(managed: ManagedService): RunnerDeps {
+    const ledger = this.ledger;
     return {
       config: this.config,
       service: managed.config,
@@ -199,66 +179,30 @@ export class NodeAgent implements NodeAgentApi {
       logger: this.options.logger.child({ node: this.node, cluster: this.cluster, service: managed.config.name }),
       ...(this.options.clusterOnce ? { clusterOnce: this.options.clusterOnce } : {}),
       ...(this.options.killAt ? { killAt: this.options.killAt } : {}),
-      onStep: (step) => this.setActivity(managed, activityOf(step)),
-      ...(this.ledger ? { track: (label: string) => this.ledger!.tracker(label) } : {}),
+      onStep: (step) => setActivity(managed, activityOf(step)),
+      ...(ledger ? { track: (label: string) => ledger.tracker(label) } : {}),
       ...(this.options.peers ? { peers: this.options.peers } : {}),
     };
   }
 
-  /**
-   * Records what Hoist is doing to the service and holds its health NOT_SERVING while Hoist has it
-   * out of service (drained, stopped, upgrading, rolling back); `idle` releases the hold. Staging
-   * leaves the hold as it is: it takes nothing down, but must not release the hold of a Drain the
-   * coordinator sent before an upgrade with skipDrain (the node is out of its cluster).
-   */
-  private setActivity(managed: ManagedService, activity: ServiceActivity): void {
-    managed.activity = activity;
-    if (!managed.monitor || activity === "staging") return;
-    if (activity === "idle") managed.monitor.release();
-    else managed.monitor.hold("NOT_SERVING", activity);
+  /** Runs a journal from `first` as the service's operation in flight. */
+  private runTracked(managed: ManagedService, record: JournalRecord, first: "stage" | "rb-stop", options: WorkOptions = {}): Promise<UpgradeOutcome> {
+    return trackOperation(managed, record.key, runJournal(this.runnerDeps(managed), record, first, options));
   }
 
-  private async resumeInterrupted(managed: ManagedService): Promise<void> {
-    const record = await managed.store.load();
-    if (!record || record.halted) {
-      if (record?.halted) managed.activity = "stopped";
-      return;
-    }
-    const resumed: JournalRecord = { ...record, resumes: record.resumes + 1 };
-    await managed.store.save(resumed);
-    const deps = this.runnerDeps(managed);
-    const next = nextOnResume({ step: record.step, stepStatus: record.stepStatus, stopped: record.stopped, resumes: resumed.resumes, ...(record.snapshotBefore ? { snapshotBefore: record.snapshotBefore } : {}) }, this.config.maxResumeAttempts);
-    deps.logger.warn({ step: record.step, resumes: resumed.resumes, next }, "found an interrupted operation");
-    if (next === "crash-loop") {
-      const halted: JournalRecord = {
-        ...resumed,
-        error: resumed.error ?? { code: "CRASH_LOOP", message: `the agent restarted ${resumed.resumes} times inside this operation; stopped retrying`, step: record.step },
-        rollbackError: { code: "CRASH_LOOP", message: `the loop breaker stopped after ${resumed.resumes} restarts at ${record.step}`, step: record.step },
-      };
-      this.resumed.push(await finishJournal(deps, halted, "failed"));
-      managed.activity = "stopped";
-      return;
-    }
-    if (isTerminal(next)) {
-      this.resumed.push(await finishJournal(deps, resumed, next));
-      return;
-    }
-    const rollingBack = isRollbackStep(next) && !isRollbackStep(record.step);
-    const interrupted = rollingBack ? { ...resumed, error: resumed.error ?? { code: "INTERNAL", message: `the agent stopped during ${record.step}`, step: record.step } } : resumed;
-    this.resumed.push(await this.track(managed, record.key, runJournal(deps, interrupted, next)));
+  /** The recorded outcome of a repeated request (same idempotency key), or the run it is still waiting for. */
+  private async recordedOutcome(managed: ManagedService, key: string | undefined): Promise<UpgradeOutcome | undefined> {
+    if (key === undefined) return undefined;
+    if (managed.inFlight?.key === key) return managed.inFlight.promise;
+    return managed.store.outcomeForKey(key);
   }
 
-  private async track(managed: ManagedService, key: string | undefined, promise: Promise<UpgradeOutcome>): Promise<UpgradeOutcome> {
-    managed.inFlight = { ...(key === undefined ? {} : { key }), promise };
-    try {
-      return await promise;
-    } finally {
-      managed.inFlight = undefined;
-      this.setActivity(managed, "idle");
-    }
+  private async operationView(managed: ManagedService): Promise<OperationView> {
+    const [journal, current, last] = await Promise.all([managed.store.load(), readCurrentVersion(managed.config.installRoot), managed.store.lastOutcome()]);
+    return { inFlight: managed.inFlight !== undefined, ...(journal ? { journal } : {}), ...(current === undefined ? {} : { current }), ...(last ? { last } : {}) };
   }
 
-  private async catalogFor(service: string) {
+  private async catalogFor(service: string): Promise<ServiceCatalog> {
     if (!this.catalog) {
       if (!this.config.catalog) {
         throw new HoistError("INVALID_ARGUMENT", "no catalog: set `catalog:` in the agent config or pass --catalog (or give the artifact with --artifact and --sha256)");
@@ -268,33 +212,23 @@ export class NodeAgent implements NodeAgentApi {
     return serviceCatalog(this.catalog, service);
   }
 
-  /** Refuses when another operation holds the service or a halted journal waits for an operator. */
-  private async assertIdle(managed: ManagedService): Promise<void> {
-    if (managed.inFlight) throw new HoistError("BUSY", `service ${managed.config.name} is busy with another operation; wait for it or check \`hoist status\``);
-    const journal = await managed.store.load();
-    if (journal?.halted) {
-      throw new HoistError("WRONG_STATE", `service ${managed.config.name} has a failed ${journal.kind} (at ${journal.step}) waiting for an operator: run \`hoist rollback\` first`);
-    }
-    if (journal) throw new HoistError("BUSY", `service ${managed.config.name} has an operation in progress (at ${journal.step})`);
-  }
-
   async upgrade(request: UpgradeRequest & { skipMigrations?: string[] }, options: WorkOptions = {}): Promise<UpgradeOutcome> {
     const managed = this.managed(request.service);
-    if (request.key !== undefined) {
-      if (managed.inFlight?.key === request.key) return managed.inFlight.promise;
-      const recorded = await managed.store.outcomeForKey(request.key);
-      if (recorded) return recorded;
-    }
-    await this.assertIdle(managed);
-    const current = await readCurrentVersion(managed.config.installRoot);
-    if (current === request.to) {
+    const recorded = await this.recordedOutcome(managed, request.key);
+    if (recorded) return recorded;
+    const view = await this.operationView(managed);
+    const decision = decideUpgrade(view, request.service, request.to);
+    if (decision.action === "refuse") throw new HoistError(decision.code, decision.message);
+    const { current } = view;
+    if (decision.action === "noop") {
       const now = new Date().toISOString();
-      const outcome: UpgradeOutcome = { result: "noop", service: request.service, from: current, to: request.to, active: current, hops: [], startedAt: now, finishedAt: now };
+      const outcome: UpgradeOutcome = { result: "noop", service: request.service, from: request.to, to: request.to, active: request.to, hops: [], startedAt: now, finishedAt: now };
       if (request.key !== undefined) await managed.store.recordOutcome(outcome, request.key);
       return outcome;
     }
-    if (current !== undefined && managed.activity !== "stopped") await this.checkPreflight(managed, current);
-    const hops = await this.planHops(request, current);
+    // A full-stop hop stopped the service on purpose: then the preflight probes are not asked.
+    if (current !== undefined && managed.activity !== "stopped") await this.hooks.checkPreflight(managed, current);
+    const hops = await planHops(request, current, () => this.catalogFor(request.service));
     const record = newJournal({
       kind: "upgrade",
       service: request.service,
@@ -306,300 +240,95 @@ export class NodeAgent implements NodeAgentApi {
       skipMigrations: request.skipMigrations ?? [],
       snapshotBefore: managed.config.snapshots.before,
     });
-    return this.track(managed, request.key, runJournal(this.runnerDeps(managed), record, "stage", options));
+    return this.runTracked(managed, record, "stage", options);
   }
 
   /**
-   * The `preflight` probes must pass before an upgrade of a running service begins (a full-stop hop
-   * stopped it on purpose: then they are not asked).
-   * @throws HoistError PREFLIGHT_FAILED naming the failing probes.
-   */
-  private async checkPreflight(managed: ManagedService, version: string): Promise<void> {
-    const probes = probesFor(managed.config, "preflight");
-    if (probes.length === 0) return;
-    const ctx = this.hookContext(managed, version, "preflight probe", undefined);
-    const results = await Promise.all(probes.map((probe) => checkProbe(probe, ctx)));
-    const failing = results.filter((result) => !result.healthy);
-    if (failing.length > 0) {
-      throw new HoistError("PREFLIGHT_FAILED", `${managed.config.name} is not healthy, so the upgrade was not started (nothing changed): ${failing.map((result) => `${result.probe} -> ${result.detail}`).join("; ")}`, {
-        details: { failing },
-      });
-    }
-  }
-
-  private async planHops(request: UpgradeRequest, current: string | undefined): Promise<JournalHop[]> {
-    if (request.release) {
-      if (current !== request.release.from) {
-        throw new HoistError("WRONG_STATE", `${request.service} runs ${current ?? "nothing"}, but the hop to ${request.to} starts from ${request.release.from}`, {
-          details: { active: current, from: request.release.from },
-        });
-      }
-      const migrations = request.release.migrations.map((migration) => ({ ...migration, run: [...migration.run] }));
-      return [{ from: request.release.from, to: request.to, artifact: { ...request.release.artifact }, migrations }];
-    }
-    if (request.artifact) {
-      return [{ from: current ?? "", to: request.to, artifact: { ...request.artifact }, migrations: [] }];
-    }
-    const catalog = await this.catalogFor(request.service);
-    return planUpgradePath(catalog, current, request.to, { allowDowngrade: request.allowDowngrade ?? false }).map((hop) => ({
-      from: hop.from,
-      to: hop.to,
-      artifact: { ...hop.release.artifact },
-      migrations: hop.downgrade ? [] : hop.release.migrations.map((migration) => ({ ...migration, run: [...migration.run] })),
-    }));
-  }
-
-  /**
-   * Rolls the service back: a halted operation is rolled back from the start of its rollback; otherwise
-   * the last committed upgrade is undone (a safety snapshot of today's data is taken first, then the
-   * pre-upgrade snapshot restored and the previous release started).
+   * Rolls the service back: a pending (halted) operation is rolled back again from rb-stop;
+   * otherwise the last committed upgrade is undone (a safety snapshot of today's data is taken
+   * first, then the pre-upgrade snapshot restored and the previous release started).
    */
   async rollback(service: string, options: WorkOptions & { key?: string; to?: string } = {}): Promise<UpgradeOutcome> {
     const managed = this.managed(service);
-    if (options.key !== undefined) {
-      if (managed.inFlight?.key === options.key) return managed.inFlight.promise;
-      const recorded = await managed.store.outcomeForKey(options.key);
-      if (recorded) return recorded;
+    const recorded = await this.recordedOutcome(managed, options.key);
+    if (recorded) return recorded;
+    const view = await this.operationView(managed);
+    const decision = decideRollback(view, service, options.to);
+    switch (decision.action) {
+      case "refuse":
+        throw new HoistError(decision.code, decision.message);
+      case "already-there": {
+        const now = new Date().toISOString();
+        const outcome: UpgradeOutcome = { result: "rolled-back", service, to: decision.to, active: decision.to, hops: [], startedAt: now, finishedAt: now };
+        if (options.key !== undefined) await managed.store.recordOutcome(outcome, options.key);
+        return outcome;
+      }
+      case "retry-journal": {
+        const journal = await managed.store.load();
+        if (!journal) throw new HoistError("CONFLICT", `the pending operation of ${service} ended meanwhile; run the rollback again`);
+        return this.runTracked(managed, { ...journal, halted: false, resumes: 0, rollbackError: undefined }, "rb-stop", options);
+      }
+      case "undo-last": {
+        const record = newJournal({ kind: "rollback", service, previousVersion: decision.to, target: decision.to, hops: [], ...(options.key === undefined ? {} : { key: options.key }), skipDrain: true });
+        return this.runTracked(managed, { ...record, snapshotId: decision.snapshotId }, "rb-stop", options);
+      }
     }
-    if (managed.inFlight) throw new HoistError("BUSY", `service ${service} is busy with another operation`);
-    const journal = await managed.store.load();
-    if (!journal && options.to !== undefined && (await readCurrentVersion(managed.config.installRoot)) === options.to) {
-      const now = new Date().toISOString();
-      const outcome: UpgradeOutcome = { result: "rolled-back", service, to: options.to, active: options.to, hops: [], startedAt: now, finishedAt: now };
-      if (options.key !== undefined) await managed.store.recordOutcome(outcome, options.key);
-      return outcome;
-    }
-    const deps = this.runnerDeps(managed);
-    if (journal) {
-      const retry: JournalRecord = { ...journal, halted: false, resumes: 0, rollbackError: undefined };
-      return this.track(managed, journal.key, runJournal(deps, retry, "rb-stop", options));
-    }
-    const last = await managed.store.lastOutcome();
-    if (!last || last.result !== "committed" || last.from === undefined || last.snapshotId === undefined) {
-      throw new HoistError("WRONG_STATE", `nothing to roll back for ${service}: the last operation was ${last ? `${last.result} (${last.from ?? "fresh install"} -> ${last.to})` : "never run"}`);
-    }
-    const current = await readCurrentVersion(managed.config.installRoot);
-    if (current !== last.to) {
-      throw new HoistError("WRONG_STATE", `the active release of ${service} is ${current ?? "none"}, not ${last.to} from the last upgrade; refusing to roll back`);
-    }
-    const record = newJournal({
-      kind: "rollback",
-      service,
-      previousVersion: last.from,
-      target: last.from,
-      hops: [],
-      ...(options.key === undefined ? {} : { key: options.key }),
-      skipDrain: true,
-    });
-    const withSnapshot: JournalRecord = { ...record, snapshotId: last.snapshotId };
-    return this.track(managed, options.key, runJournal(deps, withSnapshot, "rb-stop", options));
   }
 
   /** Stages a release beside the active one; the artifact comes with the call (coordinator) or from the catalog. */
   async stage(service: string, version: string, options: WorkOptions & { artifact?: ArtifactRef } = {}): Promise<ReleaseOnDisk> {
     const managed = this.managed(service);
     const artifact = options.artifact ?? findRelease(await this.catalogFor(service), version).artifact;
-    const staged = await stageRelease(
-      { installRoot: managed.config.installRoot, version, artifact, cacheDir: managed.paths.artifacts, limits: managed.config.limits },
-      options,
-    );
+    const staged = await stageRelease({ installRoot: managed.config.installRoot, version, artifact, cacheDir: managed.paths.artifacts, limits: managed.config.limits }, options);
     const active = (await readCurrentVersion(managed.config.installRoot)) === version;
     return { version, sha256: staged.sha256, active };
   }
 
+  /** A verified snapshot of the service's data dirs and backups, taken now (the service keeps running). */
   async snapshot(service: string, options: WorkOptions & { label?: string } = {}): Promise<SnapshotSummary> {
     const managed = this.managed(service);
-    await this.assertIdle(managed);
+    await assertIdle(managed);
     const version = await readCurrentVersion(managed.config.installRoot);
-    const info = await takeVerifiedSnapshot({ service: managed.config, snapshotsDir: managed.paths.snapshots, version, label: options.label ?? "", backupContext: this.backupContext(managed, version, options.signal) }, options);
+    const backupContext = this.hooks.backupContext(managed, version, options.signal);
+    const info = await takeVerifiedSnapshot({ service: managed.config, snapshotsDir: managed.paths.snapshots, version, label: options.label ?? "", backupContext }, options);
     return toSnapshotSummary(info);
   }
 
   async listSnapshots(service: string): Promise<SnapshotSummary[]> {
     const managed = this.managed(service, "read");
-    const snapshots = await listSnapshots(managed.paths.snapshots, service);
-    return snapshots.map(toSnapshotSummary);
+    return (await listSnapshots(managed.paths.snapshots, service)).map(toSnapshotSummary);
   }
 
+  /** Checks a snapshot's archives against its manifest and its backups against their sha256. */
   async verifySnapshot(service: string, id: string, options: WorkOptions = {}): Promise<void> {
     const managed = this.managed(service, "read");
     await verifySnapshot(managed.paths.snapshots, id, options);
     await verifyBackups(managed.paths.snapshots, id);
   }
 
-  /**
-   * Restores a snapshot: verifies it while the service still runs (a corrupt one is refused with the
-   * service untouched), stops the service, makes the data dirs identical to the snapshot, starts and
-   * verifies it. When anything fails after the stop, the service is started again and verified
-   * before the error is thrown, so a refused restore never leaves it down.
-   */
+  /** See ServiceControl.restore: verified before the stop, the service started again whatever fails. */
   async restore(service: string, snapshotId: string, options: WorkOptions = {}): Promise<void> {
-    const managed = this.managed(service);
-    await this.assertIdle(managed);
-    options.onProgress?.({ step: "restore", message: `verifying snapshot ${snapshotId} before the service is stopped` });
-    await verifySnapshot(managed.paths.snapshots, snapshotId, { ...(options.signal ? { signal: options.signal } : {}) });
-    await verifyBackups(managed.paths.snapshots, snapshotId);
-    const current = await readCurrentVersion(managed.config.installRoot);
-    this.setActivity(managed, "stopped");
-    try {
-      try {
-        if (current !== undefined) {
-          options.onProgress?.({ step: "stop", message: "stopping the service" });
-          await runHook("stop", managed.config.hooks.stop, await this.serviceHookContext(managed, current, "stop hook", options.signal));
-        }
-        await restoreSnapshot(managed.paths.snapshots, snapshotId, options);
-        await restoreBackups(managed.config.backups, managed.paths.snapshots, snapshotId, "stopped", this.backupContext(managed, current, options.signal));
-      } catch (err) {
-        if (current !== undefined) {
-          options.onProgress?.({ step: "start", message: `restore failed (${toHoistError(err).message}); starting the service again` });
-          await this.startAndVerify(managed, current, options);
-        }
-        throw err;
-      }
-      if (current !== undefined) {
-        await this.startAndVerify(managed, current, options);
-        const { restored } = await restoreBackups(managed.config.backups, managed.paths.snapshots, snapshotId, "running", this.backupContext(managed, current, options.signal));
-        if (restored.length > 0) await this.verifyPhase(managed, current, "verify", options);
-      }
-    } finally {
-      this.setActivity(managed, "idle");
-    }
+    await this.control.restore(this.managed(service), snapshotId, options);
   }
 
-  /** Starts `version` unless it already serves, then waits until its probes hold healthy. */
-  private async startAndVerify(managed: ManagedService, version: string, options: WorkOptions): Promise<void> {
-    options.onProgress?.({ step: "start", message: "starting the service" });
-    await this.startIfDown(managed, version, options.signal);
-    await this.verifyPhase(managed, version, "verify", options);
-  }
-
-  /** Waits until the probes of `phase` hold healthy for minHealthyMs (none configured: returns at once). */
-  private async verifyPhase(managed: ManagedService, version: string, phase: ProbePhase, options: WorkOptions): Promise<void> {
-    const probes = probesFor(managed.config, phase);
-    if (probes.length === 0) return;
-    options.onProgress?.({ step: "verify", message: `waiting for the ${phase} probes to hold healthy` });
-    const { minHealthyMs, healthyDeadlineMs, intervalMs } = managed.config.health;
-    await waitHealthy(probes, {
-      minHealthyMs,
-      healthyDeadlineMs,
-      intervalMs,
-      cwd: releaseDir(managed.config.installRoot, version),
-      env: hookEnv(this.config, managed.config),
-      service: managed.config.name,
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-      ...this.child(managed, "probe"),
-    });
-  }
-
-  private async startIfDown(managed: ManagedService, version: string, signal: AbortSignal | undefined): Promise<void> {
-    if (await this.servesNow(managed, version)) return;
-    await runHook("start", managed.config.hooks.start, await this.serviceHookContext(managed, version, "start hook", signal));
-  }
-
-  /** The context of a service hook (start, stop, drain, rejoin): as hookContext, plus HOIST_PEERS and HOIST_RELEASE_DIR. */
-  private async serviceHookContext(managed: ManagedService, version: string, what: string, signal: AbortSignal | undefined): Promise<HookContext> {
-    const ctx = this.hookContext(managed, version, what, signal);
-    const peers = await peerEnv(this.options.peers, managed.config.name, this.options.logger);
-    return { ...ctx, env: { ...ctx.env, HOIST_RELEASE_DIR: ctx.cwd, ...peers } };
-  }
-
-  private hookContext(managed: ManagedService, version: string | undefined, what: string, signal: AbortSignal | undefined): HookContext {
-    return {
-      cwd: version === undefined ? managed.config.installRoot : releaseDir(managed.config.installRoot, version),
-      env: hookEnv(this.config, managed.config),
-      ...(signal ? { signal } : {}),
-      ...this.child(managed, what),
-    };
-  }
-
-  /**
-   * Starts the active release with its start hook unless every probe already passes (so a repeated
-   * start is harmless), and lets the health monitor report it again.
-   */
+  /** Starts the active release unless it already serves (a repeated start is harmless). */
   async startService(service: string, options: WorkOptions = {}): Promise<void> {
-    const managed = this.managed(service);
-    if (managed.inFlight) throw new HoistError("BUSY", `service ${service} is busy with another operation`);
-    const current = await readCurrentVersion(managed.config.installRoot);
-    if (current === undefined) throw new HoistError("WRONG_STATE", `service ${service} has no active release to start`);
-    await this.startIfDown(managed, current, options.signal);
-    this.setActivity(managed, "idle");
+    await this.control.start(this.managed(service), options);
   }
 
   /** Stops the service with its stop hook (a full-stop hop stops every node before upgrading any). */
   async stopService(service: string, options: WorkOptions = {}): Promise<void> {
-    const managed = this.managed(service);
-    await this.assertIdle(managed);
-    const current = await readCurrentVersion(managed.config.installRoot);
-    if (current === undefined) return;
-    this.setActivity(managed, "stopped");
-    await runHook("stop", managed.config.hooks.stop, await this.serviceHookContext(managed, current, "stop hook", options.signal));
+    await this.control.stop(this.managed(service), options);
   }
 
-  /**
-   * Takes the service out of its cluster with the drain hook (the coordinator's rolling order sends
-   * it on its own before an upgrade with skipDrain). With `snapshots.before: drain` a verified
-   * snapshot (and backups) is taken first and handed to that upgrade. A drain hook that fails and
-   * leaves the service not serving (it did its damage first) is followed by the recovery: a
-   * journaled rollback that stops, restores that snapshot, starts, verifies and rejoins; if that
-   * fails too, the journal stays `failed` for `hoist rollback`.
-   * @throws HoistError HOOK_FAILED (details.recovery holds the recovery's outcome when one ran).
-   */
+  /** See ServiceControl.drain: snapshot first with `snapshots.before: drain`; recovery after a damaging failure. */
   async drain(service: string, options: WorkOptions = {}): Promise<void> {
-    const managed = this.managed(service);
-    const hook = managed.config.hooks.drain;
-    const current = await readCurrentVersion(managed.config.installRoot);
-    if (!hook || current === undefined) return;
-    await this.assertIdle(managed);
-    let snapshotId: string | undefined;
-    if (managed.config.snapshots.before === "drain") {
-      options.onProgress?.({ step: "drain", message: "taking the snapshot before the drain (snapshots.before: drain)" });
-      snapshotId = (await takeVerifiedSnapshot({ service: managed.config, snapshotsDir: managed.paths.snapshots, version: current, label: "before drain", backupContext: this.backupContext(managed, current, options.signal) }, options)).id;
-      await recordDrainSnapshot(managed.paths, snapshotId, current);
-    }
-    this.setActivity(managed, "drained");
-    try {
-      await runHook("drain", hook, await this.serviceHookContext(managed, current, "drain hook", options.signal));
-    } catch (err) {
-      const error = toHoistError(err);
-      if (error.code === "CANCELLED" || (await this.servesNow(managed, current))) throw error;
-      const recovery = await this.recoverFromFailedDrain(managed, current, snapshotId, error);
-      const how = recovery.result === "rolled-back"
-        ? `Hoist ${snapshotId ? `restored snapshot ${snapshotId}, ` : "(no snapshot was taken before the drain: set snapshots.before: drain) "}started, verified and rejoined it`
-        : `the recovery failed too (${recovery.error?.message ?? "unknown"}); the node waits for an operator: \`hoist rollback\``;
-      throw new HoistError("HOOK_FAILED", `${error.message}; the service no longer served after the failed drain, so ${how}`, { cause: error, details: { ...error.details, recovery } });
-    }
+    await this.control.drain(this.managed(service), options);
   }
 
-  /** A journaled rollback of the node to `version` after a failed drain left it down (see drain). */
-  private async recoverFromFailedDrain(managed: ManagedService, version: string, snapshotId: string | undefined, error: HoistError): Promise<UpgradeOutcome> {
-    const record: JournalRecord = {
-      ...newJournal({ kind: "rollback", service: managed.config.name, previousVersion: version, target: version, hops: [] }),
-      drained: true,
-      error: { code: error.code, message: error.message, step: "drain" },
-      ...(snapshotId === undefined ? {} : { snapshotId }),
-    };
-    return this.track(managed, undefined, runJournal(this.runnerDeps(managed), record, "rb-stop"));
-  }
-
-  /** Puts the node back with the rejoin hook, then waits for the `afterRejoin` probes (membership), if any. */
+  /** Puts the node back into service, then waits for the afterRejoin probes. */
   async rejoin(service: string, options: WorkOptions = {}): Promise<void> {
-    const managed = this.managed(service);
-    const hook = managed.config.hooks.rejoin;
-    const current = await readCurrentVersion(managed.config.installRoot);
-    await clearDrainSnapshot(managed.paths);
-    if (!hook || current === undefined) return;
-    await runHook("rejoin", hook, await this.serviceHookContext(managed, current, "rejoin hook", options.signal));
-    await this.verifyPhase(managed, current, "afterRejoin", options);
-    this.setActivity(managed, "idle");
-  }
-
-  private async servesNow(managed: ManagedService, version: string): Promise<boolean> {
-    return alreadyServing(probesFor(managed.config, "verify"), this.hookContext(managed, version, "probe", undefined)).catch(() => false);
-  }
-
-  /** How a backup command of `managed` runs: in the release dir of `version`, with the service's env, written down, as its user. */
-  private backupContext(managed: ManagedService, version: string | undefined, signal: AbortSignal | undefined): (spec: BackupSpec) => HookContext {
-    return (spec) => this.hookContext(managed, version, `backup ${spec.name}`, signal);
+    await this.control.rejoin(this.managed(service), options);
   }
 
   health(service: string): ServingStatus {
@@ -619,7 +348,7 @@ export class NodeAgent implements NodeAgentApi {
   }
 
   async inventory(): Promise<NodeInventory> {
-    const services = await Promise.all([...this.services.values()].map((managed) => this.serviceInventory(managed)));
+    const services = await Promise.all([...this.services.values()].map((managed) => readServiceInventory(managed, this.lock !== undefined)));
     return {
       node: this.node,
       cluster: this.cluster,
@@ -627,39 +356,6 @@ export class NodeAgent implements NodeAgentApi {
       ...(this.grpcAddress === undefined ? {} : { grpcAddress: this.grpcAddress }),
       services,
       host: this.options.hostFacts?.() ?? EMPTY_HOST,
-    };
-  }
-
-  /** What a reader sees of the owner's work: the activity its journal names. */
-  private async activityOnDisk(managed: ManagedService): Promise<ServiceActivity> {
-    const journal = await managed.store.load();
-    if (!journal) return "idle";
-    return journal.halted ? "stopped" : activityOf(journal.step);
-  }
-
-  private async serviceInventory(managed: ManagedService): Promise<ServiceInventory> {
-    const { installRoot } = managed.config;
-    const [active, releases, snapshots, lastUpgrade] = await Promise.all([
-      readCurrentVersion(installRoot),
-      listReleases(installRoot),
-      listSnapshots(managed.paths.snapshots, managed.config.name),
-      managed.store.lastOutcome(),
-    ]);
-    const activeMeta = active === undefined ? undefined : await readReleaseMeta(installRoot, active).catch(() => undefined);
-    return {
-      name: managed.config.name,
-      ...(active === undefined ? {} : { activeVersion: active }),
-      ...(activeMeta?.sha256 === undefined ? {} : { activeSha256: activeMeta.sha256 }),
-      releases: releases.map((release) => ({
-        version: release.version,
-        ...(release.sha256 === undefined ? {} : { sha256: release.sha256 }),
-        ...(release.stagedAt === undefined ? {} : { stagedAt: release.stagedAt }),
-        active: release.active,
-      })),
-      snapshots: snapshots.map(toSnapshotSummary),
-      ...(lastUpgrade === undefined ? {} : { lastUpgrade }),
-      health: managed.monitor?.status ?? "UNKNOWN",
-      activity: this.lock ? managed.activity : await this.activityOnDisk(managed),
     };
   }
 }
