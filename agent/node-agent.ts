@@ -19,15 +19,8 @@ import { toSnapshotSummary } from "./services/snapshot-summary.ts";
 import type { PeersInService } from "./services/peer-env.ts";
 import { OwnerLock } from "./state/owner-lock.ts";
 import { ProcessLedger, type ReapedProcess } from "./state/process-ledger.ts";
-import { JournalStore } from "./upgrade/journal-store.ts";
-import type { JournalRecord } from "./upgrade/journal-record.ts";
-import { newJournal } from "./upgrade/new-journal.ts";
-import { runJournal, type RunnerDeps } from "./upgrade/upgrade-runner.ts";
-import { resumeJournal } from "./upgrade/resume.ts";
-import { planHops } from "./upgrade/plan-hops.ts";
-import { decideRollback, decideUpgrade, type OperationView } from "./upgrade/decide-operation.ts";
-import type { ClusterOnceGate } from "./upgrade/step-context.ts";
 import type { HostFacts, NodeAgentApi, NodeInventory, ReleaseOnDisk, ServingStatus, SnapshotSummary, UpgradeOutcome, UpgradeRequest } from "./node-agent-api.ts";
+import { JournalStore, newJournal, runJournal, resumeJournal, planHops, decideRollback, decideUpgrade, type JournalRecord, type RunnerDeps, type OperationView, type ClusterOnceGate } from "./upgrade/index.ts";
 
 export const AGENT_VERSION = "0.1.0";
 

@@ -4,9 +4,9 @@ import type { KV, KvEntry } from "nats";
 import { throwIfAborted } from "../../shared/errors/index.ts";
 import type { Logger } from "../../shared/logger/index.ts";
 import { decodeJson, encodeJson, kvToken } from "../../shared/bus/index.ts";
-import type { ClusterOnceGate } from "../upgrade/step-context.ts";
 import { decideLock, type MigrationRecord } from "./cluster-once-lock.ts";
 import { toKvError, withKvRetry, type KvRetryOptions } from "./kv-retry.ts";
+import { type ClusterOnceGate } from "../upgrade/index.ts";
 
 export interface ClusterOnceGateOptions {
   logger?: Logger;

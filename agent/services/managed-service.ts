@@ -2,10 +2,8 @@ import { HoistError } from "../../shared/errors/index.ts";
 import type { ServiceConfig } from "../config.ts";
 import type { HealthMonitor } from "../health/index.ts";
 import type { ServiceActivity, UpgradeOutcome } from "../node-agent-api.ts";
-import { isRollbackStep } from "../upgrade/transitions.ts";
-import type { StepName } from "../upgrade/steps.ts";
-import type { JournalStore } from "../upgrade/journal-store.ts";
 import type { ServicePaths } from "./service-paths.ts";
+import { isRollbackStep, type StepName, type JournalStore } from "../upgrade/index.ts";
 
 /** One service the agent manages: its config, its files, its journal, its monitor and what Hoist does to it now. */
 export interface ManagedService {

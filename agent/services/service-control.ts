@@ -3,12 +3,11 @@ import type { WorkOptions } from "../../shared/types/index.ts";
 import type { UpgradeOutcome } from "../node-agent-api.ts";
 import { readCurrentVersion } from "../release/index.ts";
 import { restoreBackups, restoreSnapshot, verifyBackups, verifySnapshot } from "../snapshot/index.ts";
-import type { JournalRecord } from "../upgrade/journal-record.ts";
-import { newJournal } from "../upgrade/new-journal.ts";
 import { clearDrainSnapshot, recordDrainSnapshot } from "./drain-snapshot.ts";
 import { assertIdle, setActivity, type ManagedService } from "./managed-service.ts";
 import type { ServiceHooks } from "./service-hooks.ts";
 import { takeVerifiedSnapshot } from "./take-snapshot.ts";
+import { newJournal, type JournalRecord } from "../upgrade/index.ts";
 
 /** Runs a journaled rollback for the service and returns its outcome (the agent's own runner and tracking). */
 export type RunRollback = (managed: ManagedService, record: JournalRecord) => Promise<UpgradeOutcome>;
