@@ -79,6 +79,11 @@ export class RolloutRunner {
         const decision = decideNext(state, now);
         await this.carryOut(loaded, decision, now, log, control.signal);
       }
+    } catch (err) {
+      // A wait cut short because the renewal loop proved the lease lost: say that, not "cancelled".
+      const reason: unknown = control.signal.reason;
+      if (control.signal.aborted && !signal?.aborted && reason instanceof HoistError && reason.code !== "CANCELLED") throw reason;
+      throw err;
     } finally {
       renewal.abort();
       await renewing;

@@ -6,7 +6,10 @@ import { EVENTS_STREAM, EVENTS_STREAM_SUBJECTS, KV_INVENTORY, KV_MIGRATIONS, KV_
 export type Replicas = 1 | 3 | 5;
 
 export interface AssetOptions {
-  /** Replicas of HOIST_EVENTS and every KV bucket; default `defaultReplicas(nc)`. */
+  /**
+   * Replicas of HOIST_EVENTS and every KV bucket; existing ones are aligned to it, up or down.
+   * Default `defaultReplicas(nc)`, which only ever raises existing ones.
+   */
   replicas?: Replicas;
 }
 
@@ -31,11 +34,14 @@ export function defaultReplicas(nc: NatsConnection): Replicas {
 
 /**
  * Makes an existing stream carry `replicas` (a bucket made R1 before the cluster grew is raised to
- * R3): JetStream adds or removes peers in place, keeping the data.
+ * R3): JetStream adds or removes peers in place, keeping the data. A default (not `explicit`) only
+ * ever raises the count: an agent behind a leaf node sees an unclustered server and defaults to 1,
+ * which must not shrink the coordinator's R3 buckets.
  */
-async function alignReplicas(jsm: JetStreamManager, stream: string, replicas: Replicas): Promise<void> {
+async function alignReplicas(jsm: JetStreamManager, stream: string, replicas: Replicas, explicit: boolean): Promise<void> {
   const info = await jsm.streams.info(stream);
-  if ((info.config.num_replicas ?? 1) === replicas) return;
+  const current = info.config.num_replicas ?? 1;
+  if (current === replicas || (!explicit && current > replicas)) return;
   await jsm.streams.update(stream, { ...info.config, num_replicas: replicas });
 }
 
@@ -57,7 +63,7 @@ export async function ensureEventsStream(jsm: JetStreamManager, options: AssetOp
       if (!/already in use|exists/i.test((err as Error).message)) throw err;
     }
   }
-  await alignReplicas(jsm, EVENTS_STREAM, replicas);
+  await alignReplicas(jsm, EVENTS_STREAM, replicas, options.replicas !== undefined);
 }
 
 export interface HoistBuckets {
@@ -78,6 +84,6 @@ export async function openBuckets(nc: NatsConnection, options: AssetOptions = {}
     js.views.kv(KV_MIGRATIONS, { history: 5, replicas }),
   ]);
   const jsm = await nc.jetstreamManager();
-  await Promise.all([KV_INVENTORY, KV_ROLLOUTS, KV_DESIRED, KV_MIGRATIONS].map((bucket) => alignReplicas(jsm, `KV_${bucket}`, replicas)));
+  await Promise.all([KV_INVENTORY, KV_ROLLOUTS, KV_DESIRED, KV_MIGRATIONS].map((bucket) => alignReplicas(jsm, `KV_${bucket}`, replicas, options.replicas !== undefined)));
   return { inventory, rollouts, desired, migrations };
 }
