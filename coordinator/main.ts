@@ -12,6 +12,8 @@ export interface CoordinatorOptions {
   /** NATS URLs; none: start a local nats-server with JetStream in stateDir (the embedded default). */
   natsUrls?: string[];
   natsToken?: string;
+  /** Replicas of the control plane's stream and buckets ("1", "3" or "5"); default by the NATS cluster's size. */
+  natsReplicas?: string;
   stateDir: string;
   /** Port of the embedded nats-server (0: any free one). */
   embeddedPort: number;
@@ -37,7 +39,7 @@ export async function runCoordinator(options: CoordinatorOptions, logger: Logger
     natsUrl = embedded.url;
     logger.info({ url: natsUrl }, "started the embedded nats-server (JetStream)");
   }
-  const bus: Bus = await openBus({ nats: natsUrl, ...(options.natsToken ? { natsToken: options.natsToken } : {}) }, "hoist coordinator");
+  const bus: Bus = await openBus({ nats: natsUrl, ...(options.natsToken ? { natsToken: options.natsToken } : {}), ...(options.natsReplicas ? { natsReplicas: options.natsReplicas } : {}) }, "hoist coordinator", { reconnectForever: true });
   const owner = coordinatorIdentity();
   const store = new RolloutStore<RolloutState>(bus.buckets.rollouts);
   const driving = new Map<string, Promise<void>>();

@@ -7,6 +7,7 @@ import {
   decideNext,
   inFlightCommands,
   recoverySteps,
+  stepDeadlineMs,
   type Decision,
   type Report,
   type StepCommand,
@@ -526,7 +527,16 @@ describe("decideNext + applyDecision + applyReport: whole rollouts", () => {
     expect(labels(run.sent.filter((command) => command.node === "n2"))).toEqual(["n2 stage", "n2 drain", "n2 recover rejoin"]);
   });
 
-  it("a verify that never answers times out after healthyDeadlineMs and the node is rolled back", () => {
+  it.each([
+    [60_000, 66_000],
+    [20_000, 25_000],
+    [300_000, 330_000],
+  ])("the verify step of a gate with healthyDeadlineMs %i expires only at %i: the gate's own verdict comes first", (healthyDeadlineMs, expected) => {
+    expect(stepDeadlineMs({ strategy: { ...rollout(nodes(1), "1.1.0").strategy, healthyDeadlineMs } }, "verify")).toBe(expected);
+    expect(stepDeadlineMs({ strategy: { ...rollout(nodes(1), "1.1.0").strategy, healthyDeadlineMs } }, "drain")).toBe(rollout(nodes(1), "1.1.0").strategy.progressDeadlineMs);
+  });
+
+  it("a verify that never answers times out after healthyDeadlineMs (plus the gate's margin) and the node is rolled back", () => {
     const run = drive(rollout(nodes(3), "1.1.0", { maxFailures: 1 }), { agent: (command) => (command.node === "n1" && command.step === "verify" && command.attempt === 1 && command.track === "forward" ? "hang" : "ok") });
     expect(run.state.phase).toBe("succeeded");
     const n1 = run.state.hops[0]!.nodes.n1!;

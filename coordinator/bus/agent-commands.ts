@@ -5,6 +5,8 @@ import { commandSubject, decodeJson, encodeJson, unwrapReply, type AgentVerb, ty
 /**
  * Sends one step command to one agent and waits for its reply. A node whose agent is gone fails at
  * once (no responders) and one that hangs fails at the timeout; neither makes the caller hang.
+ * `connectionLost` (see ConnectionWatch) ends the wait early with a retryable UNAVAILABLE: the reply
+ * of a request in flight when the NATS connection dropped never comes, so ask again under the key.
  */
 export async function sendAgentCommand<T>(
   nc: NatsConnection,
@@ -12,13 +14,28 @@ export async function sendAgentCommand<T>(
   verb: AgentVerb,
   payload: Record<string, unknown>,
   timeoutMs: number,
+  options: { connectionLost?: AbortSignal } = {},
 ): Promise<T> {
   const subject = commandSubject(target.cluster, target.node, verb);
   let data: Uint8Array;
+  const lost = options.connectionLost;
+  let onLost: (() => void) | undefined;
   try {
-    const reply = await nc.request(subject, encodeJson({ cluster: target.cluster, ...payload }), { timeout: timeoutMs });
+    const request = nc.request(subject, encodeJson({ cluster: target.cluster, ...payload }), { timeout: timeoutMs });
+    const reply = lost
+      ? await Promise.race([
+          request,
+          new Promise<never>((_, reject) => {
+            request.catch(() => undefined);
+            onLost = () => reject(new HoistError("UNAVAILABLE", `the NATS connection dropped while ${target.node} had ${verb} to answer; asking again under the same key`, { retryable: true, details: { node: target.node } }));
+            if (lost.aborted) onLost();
+            else lost.addEventListener("abort", onLost, { once: true });
+          }),
+        ])
+      : await request;
     data = reply.data;
   } catch (err) {
+    if (err instanceof HoistError) throw err;
     const code = (err as NatsError).code;
     if (code === NatsErrorCode.NoResponders) {
       throw new HoistError("UNAVAILABLE", `node ${target.node} did not answer ${verb}: no agent is listening (is it running and connected to NATS?)`, { cause: err, details: { node: target.node } });
@@ -27,6 +44,8 @@ export async function sendAgentCommand<T>(
       throw new HoistError("TIMEOUT", `node ${target.node} did not answer ${verb} within ${timeoutMs} ms`, { cause: err, details: { node: target.node } });
     }
     throw new HoistError("UNAVAILABLE", `${verb} to node ${target.node} failed: ${(err as Error).message}`, { cause: err, details: { node: target.node } });
+  } finally {
+    if (onLost) lost?.removeEventListener("abort", onLost);
   }
   return unwrapReply(decodeJson<Reply<T>>(data));
 }

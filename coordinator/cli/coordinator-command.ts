@@ -8,15 +8,17 @@ export function registerCoordinatorCommand(program: Command): void {
     .description("run the coordinator daemon: drives recorded rollouts, takes over those whose coordinator died; with no --nats it starts a local nats-server with JetStream")
     .addOption(new Option("--nats <urls>", "NATS server URL(s), comma-separated (default: embedded nats-server)").env("HOIST_NATS_URL"))
     .addOption(new Option("--nats-token <token>", "NATS auth token").env("HOIST_NATS_TOKEN"))
+    .addOption(new Option("--nats-replicas <n>", "replicas (1, 3 or 5) of HOIST_EVENTS and the KV buckets; default 3 on a NATS cluster of 3+ servers, else 1").env("HOIST_NATS_REPLICAS"))
     .option("--state-dir <dir>", "where the embedded nats-server keeps JetStream data", "./hoist-coordinator")
     .option("--nats-port <port>", "port of the embedded nats-server (0: a free one)", "4222")
     .option("--log-level <level>", "trace, debug, info, warn or error", "info")
-    .action(async (flags: AgentGrpcFlags & { nats?: string; natsToken?: string; stateDir: string; natsPort: string; logLevel: string }) => {
+    .action(async (flags: AgentGrpcFlags & { nats?: string; natsToken?: string; natsReplicas?: string; stateDir: string; natsPort: string; logLevel: string }) => {
       const logger = createLogger({ level: flags.logLevel });
       const running = await runCoordinator(
         {
           ...(flags.nats ? { natsUrls: flags.nats.split(",") } : {}),
           ...(flags.natsToken ? { natsToken: flags.natsToken } : {}),
+          ...(flags.natsReplicas ? { natsReplicas: flags.natsReplicas } : {}),
           stateDir: flags.stateDir,
           embeddedPort: Number(flags.natsPort),
           agentGrpc: agentGrpcFromFlags(flags),

@@ -1,9 +1,24 @@
 import type { Command } from "commander";
-import { decodeJson } from "../../shared/bus/index.ts";
+import type { KV } from "nats";
+import { decodeJson, retryBus, toBusError } from "../../shared/bus/index.ts";
 import { readInventories } from "../inventory/read-inventory.ts";
 import { findDrift } from "../inventory/drift.ts";
 import { formatFleet } from "../inventory/format-fleet.ts";
 import { openBus, withBusOptions, type BusFlags } from "./bus-options.ts";
+
+/** The desired version of every CLUSTER/SERVICE (KV hoist_desired). */
+async function readDesired(kv: KV): Promise<Record<string, string>> {
+  const desired: Record<string, string> = {};
+  try {
+    for await (const key of await kv.keys()) {
+      const entry = await kv.get(key);
+      if (entry && entry.operation === "PUT" && entry.value.length > 0) desired[key.replace(".", "/")] = decodeJson<string>(entry.value);
+    }
+  } catch (err) {
+    throw toBusError(err, "reading the desired versions");
+  }
+  return desired;
+}
 
 export function registerInventoryCommand(program: Command): void {
   withBusOptions(program.command("inventory"))
@@ -14,12 +29,8 @@ export function registerInventoryCommand(program: Command): void {
     .action(async (flags: BusFlags & { cluster?: string; staleAfterMs: string; json?: boolean }) => {
       const bus = await openBus(flags, "hoist inventory");
       try {
-        const inventories = await readInventories(bus.buckets.inventory, flags.cluster);
-        const desired: Record<string, string> = {};
-        for await (const key of await bus.buckets.desired.keys()) {
-          const entry = await bus.buckets.desired.get(key);
-          if (entry && entry.operation === "PUT" && entry.value.length > 0) desired[key.replace(".", "/")] = decodeJson<string>(entry.value);
-        }
+        const inventories = await retryBus("reading the inventory", () => readInventories(bus.buckets.inventory, flags.cluster), bus.retry);
+        const desired = await retryBus("reading the desired versions", () => readDesired(bus.buckets.desired), bus.retry);
         const now = Date.now();
         const rows = findDrift({ inventories, desired, now, staleAfterMs: Number(flags.staleAfterMs) });
         process.stdout.write(flags.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatFleet(rows, now)}\n`);

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { loadCatalog, serviceCatalog } from "../../shared/catalog/index.ts";
+import { retryBus } from "../../shared/bus/index.ts";
 import { buildPlan, formatPlan, type Plan } from "../plan/build-plan.ts";
 import { readInventories } from "../inventory/read-inventory.ts";
 import { askInventories } from "../inventory/ask-agents.ts";
@@ -52,7 +53,7 @@ export function registerPlanCommand(program: Command): void {
     .action(async (flags: PlanFlags) => {
       const bus = await openBus(flags, "hoist plan");
       try {
-        const plan = await planFromBus(bus, flags);
+        const plan = await retryBus("planning", () => planFromBus(bus, flags), bus.retry);
         process.stdout.write(flags.json ? `${JSON.stringify(plan, null, 2)}\n` : `${formatPlan(plan)}\n`);
         if (!plan.preflight.ok) process.exitCode = 1;
       } finally {

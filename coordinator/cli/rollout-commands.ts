@@ -9,6 +9,7 @@ import { findRollout, requestControl } from "../rollout/controls.ts";
 import { coordinatorIdentity, makeRunner } from "../rollout/make-runner.ts";
 import { ClusterLease } from "../rollout/lease.ts";
 import type { ControlName } from "../rollout/decide.ts";
+import { formatBusWait, retryBus } from "../../shared/bus/index.ts";
 import { openBus, withBusOptions, type Bus, type BusFlags } from "./bus-options.ts";
 import { planFromBus, withPlanOptions, type PlanFlags } from "./plan-command.ts";
 import { agentGrpcFromFlags, withAgentGrpcOptions, type AgentGrpcFlags } from "./agent-grpc-flags.ts";
@@ -19,6 +20,7 @@ function rolloutId(now = new Date()): string {
 }
 
 const write = (line: string) => process.stdout.write(`${line}\n`);
+
 
 /**
  * Drives a rollout in this process, printing live progress, until it ends; exit code 0 only on success.
@@ -32,7 +34,9 @@ async function driveInForeground(
 ): Promise<RolloutState> {
   const logger = createLogger({ level: "warn" });
   const owner = coordinatorIdentity();
-  const runner = makeRunner(bus, rollout.cluster, owner, logger, agentGrpcFromFlags(flags));
+  const runner = makeRunner(bus, rollout.cluster, owner, logger, agentGrpcFromFlags(flags), {
+    onBusWait: (wait) => write(`${formatBusWait(wait)} (this coordinator keeps its lease)`),
+  });
   const subscription = flags.quiet ? undefined : followClusterEvents(bus.nc, rollout.cluster, write);
   const interrupt = new AbortController();
   const onSignal = () => {
@@ -76,9 +80,9 @@ export function registerRolloutCommands(program: Command): void {
     .option("--detach", "record the rollout and return; a running `hoist coordinator` drives it")
     .option("--quiet", "no live progress, only the final status")
     .action(async (flags: PlanFlags & AgentGrpcFlags & { detach?: boolean; quiet?: boolean }) => {
-      const bus = await openBus(flags, "hoist rollout start");
+      const bus = await openBus(flags, "hoist rollout start", { reconnectForever: true });
       try {
-        const plan = await planFromBus(bus, flags);
+        const plan = await retryBus("planning", () => planFromBus(bus, flags), bus.retry);
         if (!flags.json && !flags.quiet) write(formatPlan(plan));
         if (!plan.preflight.ok) throw new HoistError("PREFLIGHT_FAILED", `preflight failed:\n  ${plan.preflight.messages.join("\n  ")}`);
         if (plan.hops.length === 0) {
@@ -86,7 +90,7 @@ export function registerRolloutCommands(program: Command): void {
           return;
         }
         const store = new RolloutStore<RolloutState>(bus.buckets.rollouts);
-        const running = (await store.list(flags.cluster)).find((entry) => !isTerminal(entry.value.phase));
+        const running = (await retryBus("listing rollouts", () => store.list(flags.cluster), bus.retry)).find((entry) => !isTerminal(entry.value.phase));
         if (running) throw new HoistError("BUSY", `rollout ${running.value.id} of cluster ${flags.cluster} is still ${running.value.phase}; wait for it or \`hoist rollout abort\` it`);
         const state = createRollout({ id: rolloutId(), plan, now: Date.now(), by: coordinatorIdentity() });
         await store.create(state);
@@ -104,9 +108,10 @@ export function registerRolloutCommands(program: Command): void {
     .description("drive a recorded rollout here (takes over once the previous coordinator's lease has expired)")
     .option("--quiet", "no live progress, only the final status")
     .action(async (flags: RolloutRef & AgentGrpcFlags & { quiet?: boolean }) => {
-      const bus = await openBus(flags, "hoist rollout drive");
+      const bus = await openBus(flags, "hoist rollout drive", { reconnectForever: true });
       try {
-        const state = await findRollout(new RolloutStore<RolloutState>(bus.buckets.rollouts), flags.cluster, flags.id);
+        const store = new RolloutStore<RolloutState>(bus.buckets.rollouts);
+        const state = await retryBus("finding the rollout", () => findRollout(store, flags.cluster, flags.id), bus.retry);
         await driveInForeground(bus, state, flags, { waitForLease: true });
       } finally {
         await bus.close();
@@ -121,13 +126,14 @@ export function registerRolloutCommands(program: Command): void {
       const bus = await openBus(flags, "hoist rollout status");
       try {
         const store = new RolloutStore<RolloutState>(bus.buckets.rollouts);
-        let state = await findRollout(store, flags.cluster, flags.id);
+        const find = (id: string | undefined) => retryBus(id === undefined ? `finding the newest rollout of ${flags.cluster}` : `reading rollout ${id}`, () => findRollout(store, flags.cluster, id), bus.retry);
+        let state = await find(flags.id);
         write(flags.json ? JSON.stringify(state, null, 2) : formatRolloutStatus(state));
         if (!flags.follow || isTerminal(state.phase)) return;
         const subscription = followClusterEvents(bus.nc, flags.cluster, write);
         while (!isTerminal(state.phase)) {
           await new Promise((resolve) => setTimeout(resolve, 1000));
-          state = await findRollout(store, flags.cluster, state.id);
+          state = await find(state.id);
         }
         subscription.unsubscribe();
         write(formatRolloutStatus(state));
@@ -149,8 +155,8 @@ export function registerRolloutCommands(program: Command): void {
         const bus = await openBus(flags, `hoist rollout ${control}`);
         try {
           const store = new RolloutStore<RolloutState>(bus.buckets.rollouts);
-          const state = await findRollout(store, flags.cluster, flags.id);
-          const next = await requestControl(store, flags.cluster, state.id, control, coordinatorIdentity());
+          const state = await retryBus("finding the rollout", () => findRollout(store, flags.cluster, flags.id), bus.retry);
+          const next = await retryBus(`recording ${control}`, () => requestControl(store, flags.cluster, state.id, control, coordinatorIdentity()), bus.retry);
           write(`${control} recorded for rollout ${next.id} (phase ${next.phase})`);
         } finally {
           await bus.close();

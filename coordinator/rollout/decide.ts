@@ -183,9 +183,23 @@ function command(rollout: RolloutState, ref: { hop: number; node: string }, step
   };
 }
 
-/** How long a step may stay unanswered: healthyDeadlineMs for verify, progressDeadlineMs for the rest. */
+/**
+ * How long the verify step may stay unanswered beyond the health gate's own deadline: the gate
+ * first reads the node's gRPC address from KV and opens its Watch, and its verdict
+ * (HEALTH_CHECK_FAILED naming the last status) must reach the state before the step expires,
+ * or a flapping release is recorded as a step that got no answer.
+ */
+export function verifyMarginMs(healthyDeadlineMs: number): number {
+  return Math.max(5000, Math.ceil(healthyDeadlineMs / 10));
+}
+
+/**
+ * How long a step may stay unanswered: for verify, healthyDeadlineMs plus `verifyMarginMs` (the
+ * gate ends itself first and reports why); progressDeadlineMs for the rest.
+ */
 export function stepDeadlineMs(rollout: Pick<RolloutState, "strategy">, step: NodeStep): number {
-  return step === "verify" ? rollout.strategy.healthyDeadlineMs : rollout.strategy.progressDeadlineMs;
+  const { healthyDeadlineMs, progressDeadlineMs } = rollout.strategy;
+  return step === "verify" ? healthyDeadlineMs + verifyMarginMs(healthyDeadlineMs) : progressDeadlineMs;
 }
 
 /** Every step in flight, as the command that was sent (same key, same deadline). */

@@ -5,7 +5,7 @@ import type { AgentClientOptions } from "../../shared/proto/index.ts";
 import type { Bus } from "../cli/bus-options.ts";
 import { ClusterLease } from "./lease.ts";
 import { NatsRolloutEffects } from "./nats-effects.ts";
-import { RolloutRunner } from "./runner.ts";
+import { RolloutRunner, type RolloutRunnerDeps } from "./runner.ts";
 import type { RolloutState } from "./state.ts";
 import { RolloutStore } from "./store.ts";
 
@@ -14,9 +14,17 @@ export function coordinatorIdentity(): string {
   return `${hostname()}/${process.pid}/${randomBytes(3).toString("hex")}`;
 }
 
-/** Wires a RolloutRunner for one cluster on the bus. */
-export function makeRunner(bus: Bus, cluster: string, owner: string, logger: Logger, agentGrpc: AgentClientOptions): RolloutRunner {
+/** Wires a RolloutRunner for one cluster on the bus; `extra` sets the runner's outage budget and "waiting for NATS" callback. */
+export function makeRunner(
+  bus: Bus,
+  cluster: string,
+  owner: string,
+  logger: Logger,
+  agentGrpc: AgentClientOptions,
+  extra: Pick<RolloutRunnerDeps, "busOutageMs" | "onBusWait"> = {},
+): RolloutRunner {
   return new RolloutRunner({
+    ...extra,
     store: new RolloutStore<RolloutState>(bus.buckets.rollouts),
     lease: new ClusterLease(bus.buckets.rollouts, cluster, owner),
     effects: new NatsRolloutEffects({ nc: bus.nc, inventoryKv: bus.buckets.inventory, logger, agentGrpc }),

@@ -1,10 +1,12 @@
 import type { KV, NatsConnection } from "nats";
 import { HoistError, toHoistError } from "../../shared/errors/index.ts";
-import { encodeJson, rolloutEventsSubject } from "../../shared/bus/index.ts";
+import { encodeJson, rolloutEventsSubject, toBusError } from "../../shared/bus/index.ts";
 import type { UpgradeOutcome } from "../../shared/types/index.ts";
+import type { AgentVerb } from "../../shared/bus/index.ts";
 import { createAgentClient, type AgentClientOptions } from "../../shared/proto/index.ts";
 import type { Logger } from "../../shared/logger/index.ts";
 import { sendAgentCommand } from "../bus/agent-commands.ts";
+import { ConnectionWatch } from "../bus/connection-watch.ts";
 import { readInventories } from "../inventory/read-inventory.ts";
 import { askInventories } from "../inventory/ask-agents.ts";
 import { runPreflight } from "../plan/preflight.ts";
@@ -66,7 +68,16 @@ function hopRelease(command: StepCommand): { release?: unknown } {
  * KV and a fresh answer of every agent, and events on the HOIST_EVENTS stream.
  */
 export class NatsRolloutEffects implements RolloutEffects {
-  constructor(private readonly options: NatsEffectsOptions) {}
+  private readonly connection: ConnectionWatch;
+
+  constructor(private readonly options: NatsEffectsOptions) {
+    this.connection = new ConnectionWatch(options.nc);
+  }
+
+  /** Each command gives up waiting when the connection drops (its reply is lost); the runner re-sends it under its key. */
+  private send<T>(target: { cluster: string; node: string }, verb: AgentVerb, payload: Record<string, unknown>, timeoutMs: number): Promise<T> {
+    return sendAgentCommand<T>(this.options.nc, target, verb, payload, timeoutMs, { connectionLost: this.connection.signal });
+  }
 
   async runStep(command: StepCommand, signal: AbortSignal): Promise<StepResult> {
     const target = { cluster: command.cluster, node: command.node };
@@ -75,13 +86,13 @@ export class NatsRolloutEffects implements RolloutEffects {
     try {
       switch (command.step) {
         case "stage":
-          await sendAgentCommand(this.options.nc, target, "stage", { ...base, version: command.to, artifact: command.artifact }, timeoutMs);
+          await this.send(target, "stage", { ...base, version: command.to, artifact: command.artifact }, timeoutMs);
           return { outcome: "ok" };
         case "drain":
         case "rejoin":
         case "stop":
         case "start":
-          await sendAgentCommand(this.options.nc, target, command.step, base, timeoutMs);
+          await this.send(target, command.step, base, timeoutMs);
           return { outcome: "ok" };
         case "upgrade": {
           const payload = { ...base, to: command.to, skipDrain: true, allowDowngrade: command.downgrade, ...hopRelease(command) };
@@ -96,8 +107,10 @@ export class NatsRolloutEffects implements RolloutEffects {
           return { outcome: "ok" };
       }
     } catch (err) {
-      const error = toHoistError(err);
-      if (RETRYABLE.has(error.code) && !signal.aborted) throw error;
+      // NATS trouble on the coordinator's side (the health gate's KV read timing out during an
+      // outage) is retryable like an agent that did not answer: the step is sent again under its key.
+      const error = toBusError(err, `${command.step} on node ${command.node}`);
+      if (RETRYABLE.has(error.code) && error.retryable && !signal.aborted) throw error;
       return failed(error);
     }
   }
@@ -115,7 +128,7 @@ export class NatsRolloutEffects implements RolloutEffects {
     for (;;) {
       const remaining = command.deadlineAt - Date.now();
       try {
-        return await sendAgentCommand<T>(this.options.nc, target, verb, payload, Math.max(1000, Math.min(reaskMs, remaining)));
+        return await this.send<T>(target, verb, payload, Math.max(1000, Math.min(reaskMs, remaining)));
       } catch (err) {
         if (toHoistError(err).code !== "TIMEOUT" || remaining <= reaskMs || signal.aborted) throw err;
       }

@@ -1,4 +1,6 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { HoistError, toHoistError } from "../../shared/errors/index.ts";
+import { retryBus, type BusWait } from "../../shared/bus/index.ts";
 import type { Logger } from "../../shared/logger/index.ts";
 import { applyDecision, applyReport, decideNext, type Decision, type Report, type StepCommand } from "./decide.ts";
 import type { RolloutEffects } from "./effects.ts";
@@ -17,7 +19,18 @@ export interface RolloutRunnerDeps {
   pollMs?: number;
   /** Back-off before re-sending a step whose node was unreachable or busy. */
   retryMs?: number;
+  /**
+   * How long state loads, saves and lease renewals are retried while NATS or JetStream does not
+   * answer before the drive gives up with UNAVAILABLE (default 120 s; the rollout stays recorded
+   * and `hoist rollout drive` resumes it).
+   */
+  busOutageMs?: number;
+  /** Told when the drive starts waiting for NATS, and about every 5 s while it waits. */
+  onBusWait?: (wait: BusWait) => void;
 }
+
+/** How often the lease is renewed (its TTL is 10 s). */
+const RENEW_EVERY_MS = 2000;
 
 /**
  * Drives one rollout to a terminal phase: reads the state from KV, asks the pure `decideNext` what
@@ -26,6 +39,12 @@ export interface RolloutRunnerDeps {
  * Holds the cluster lease throughout; losing it (fenced out by another coordinator) stops the drive.
  * In-flight steps found at start are re-sent with their recorded idempotency keys, never as new
  * attempts, so a node is never upgraded twice.
+ *
+ * NATS outages: every load, save and lease renewal is retried with back-off (`retryBus`) for up
+ * to `busOutageMs`, saying "waiting for NATS" meanwhile; the lease is kept unless another holder is
+ * proven by a lost compare-and-set. A save whose answer was lost but which landed shows up as a
+ * CONFLICT on retry: the state is reloaded and the recorded decision found in flight, so the same
+ * keys are sent again, never a new attempt.
  */
 export class RolloutRunner {
   private readonly now: () => number;
@@ -41,11 +60,12 @@ export class RolloutRunner {
     const control = new AbortController();
     const stopAll = () => control.abort(signal?.reason);
     signal?.addEventListener("abort", stopAll, { once: true });
-    await this.deps.lease.acquire(this.now());
-    const renew = setInterval(() => {
-      this.deps.lease.renew(this.now()).catch((err) => control.abort(toHoistError(err, "LEASE_LOST")));
-    }, 2000);
+    this.signal = control.signal;
     const log = this.deps.logger.child({ cluster, rollout: id });
+    this.log = log;
+    await this.bus(`taking the lease of cluster ${cluster}`, () => this.deps.lease.acquire(this.now()));
+    const renewal = new AbortController();
+    const renewing = this.keepRenewing(control, renewal.signal);
     try {
       for (;;) {
         if (control.signal.aborted) throw toHoistError(control.signal.reason ?? new HoistError("CANCELLED", "stopped"), "CANCELLED");
@@ -59,24 +79,69 @@ export class RolloutRunner {
         const decision = decideNext(state, now);
         await this.carryOut(loaded, decision, now, log, control.signal);
       }
+    } catch (err) {
+      // A wait cut short because the renewal loop proved the lease lost: say that, not "cancelled".
+      const reason: unknown = control.signal.reason;
+      if (control.signal.aborted && !signal?.aborted && reason instanceof HoistError && reason.code !== "CANCELLED") throw reason;
+      throw err;
     } finally {
-      clearInterval(renew);
+      renewal.abort();
+      await renewing;
       signal?.removeEventListener("abort", stopAll);
       await this.deps.lease.release().catch(() => undefined);
     }
   }
 
+  private signal: AbortSignal | undefined;
+  private log: Logger | undefined;
+
+  /**
+   * Renews the lease every 2 s until `stop` aborts, riding out NATS trouble; stops the drive (through
+   * `control`) only when the lease is proven lost or NATS stayed away longer than `busOutageMs`.
+   */
+  private async keepRenewing(control: AbortController, stop: AbortSignal): Promise<void> {
+    while (!stop.aborted) {
+      try {
+        await sleep(RENEW_EVERY_MS, undefined, { signal: stop });
+      } catch {
+        return;
+      }
+      try {
+        await this.bus("renewing the lease", () => this.deps.lease.renew(this.now()), stop);
+      } catch (err) {
+        if (stop.aborted) return;
+        control.abort(toHoistError(err, "LEASE_LOST"));
+        return;
+      }
+    }
+  }
+
+  /** Retries a KV operation through NATS trouble, telling the operator it waits for NATS. */
+  private bus<T>(what: string, fn: () => Promise<T>, signal = this.signal): Promise<T> {
+    return retryBus(what, fn, {
+      budgetMs: this.deps.busOutageMs ?? 120_000,
+      ...(signal ? { signal } : {}),
+      onWait: (wait) => {
+        (this.log ?? this.deps.logger).warn({ what: wait.what, code: wait.error.code, err: wait.error.message, waitedMs: wait.waitedMs }, "waiting for NATS");
+        this.deps.onBusWait?.(wait);
+      },
+    });
+  }
+
   private async load(cluster: string, id: string): Promise<Versioned<RolloutState>> {
-    const loaded = await this.deps.store.load(cluster, id);
+    const loaded = await this.bus(`reading rollout ${id}`, () => this.deps.store.load(cluster, id));
     if (!loaded) throw new HoistError("NOT_FOUND", `rollout ${id} of cluster ${cluster} does not exist`);
     return loaded;
   }
 
-  /** Saves by compare-and-set after checking the lease is still ours; false when someone else wrote first. */
+  /**
+   * Saves by compare-and-set after checking the lease is still ours; false when someone else wrote
+   * first (or our own earlier try landed although its answer was lost: the caller reloads either way).
+   */
   private async save(next: RolloutState, revision: number): Promise<boolean> {
-    await this.deps.lease.renew(this.now());
+    await this.bus("checking the lease", () => this.deps.lease.renew(this.now()));
     try {
-      await this.deps.store.save(next, revision);
+      await this.bus(`saving rollout ${next.id}`, () => this.deps.store.save(next, revision));
       return true;
     } catch (err) {
       if (err instanceof HoistError && err.code === "CONFLICT") return false;
@@ -91,7 +156,7 @@ export class RolloutRunner {
         const marked = applyDecision(state, decision, now);
         if (!(await this.save(marked, revision))) return;
         this.publish(marked, "transition", "preflight started");
-        const result = await this.deps.effects.preflight(marked);
+        const result = await this.bus("preflight", () => this.deps.effects.preflight(marked));
         await this.fold(state.cluster, state.id, { kind: "preflight", ok: result.ok, messages: result.messages, at: this.now() });
         return;
       }
@@ -136,7 +201,7 @@ export class RolloutRunner {
       .then(async (result) => {
         this.retryAt.delete(command.key);
         await this.fold(command.cluster, command.rollout, { kind: "step", key: command.key, outcome: result.outcome, ...(result.error ? { error: result.error } : {}), at: this.now() });
-        this.deps.effects.publish({
+        this.publishEvent({
           type: "step",
           rollout: command.rollout,
           cluster: command.cluster,
@@ -177,7 +242,16 @@ export class RolloutRunner {
   }
 
   private publish(state: RolloutState, type: "transition", message: string): void {
-    this.deps.effects.publish({ type, rollout: state.id, cluster: state.cluster, phase: state.phase, message, at: new Date().toISOString() });
+    this.publishEvent({ type, rollout: state.id, cluster: state.cluster, phase: state.phase, message, at: new Date().toISOString() });
+  }
+
+  /** Events are progress for people watching: one lost while NATS is away must not stop the drive. */
+  private publishEvent(event: Parameters<RolloutEffects["publish"]>[0]): void {
+    try {
+      this.deps.effects.publish(event);
+    } catch (err) {
+      this.deps.logger.warn({ err: toHoistError(err).message, event: event.message }, "could not publish a rollout event");
+    }
   }
 
   /** Waits for steps still running here (their outcomes must reach the state before we leave). */

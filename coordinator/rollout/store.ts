@@ -1,6 +1,6 @@
 import type { KV } from "nats";
 import { HoistError } from "../../shared/errors/index.ts";
-import { decodeJson, encodeJson } from "../../shared/bus/index.ts";
+import { decodeJson, encodeJson, toBusError } from "../../shared/bus/index.ts";
 
 export interface Versioned<T> {
   value: T;
@@ -10,7 +10,8 @@ export interface Versioned<T> {
 /**
  * Rollout records in JetStream KV (bucket hoist_rollouts), key `CLUSTER.rollout.ID`. A record only
  * changes by compare-and-set on its revision: a writer that lost the race (or a fenced coordinator)
- * gets CONFLICT and must reload.
+ * gets CONFLICT and must reload. NATS trouble comes out as retryable TIMEOUT or UNAVAILABLE
+ * (`toBusError`), never as CONFLICT: callers retry those with `retryBus`.
  */
 export class RolloutStore<T extends { id: string; cluster: string }> {
   constructor(private readonly kv: KV) {}
@@ -24,12 +25,16 @@ export class RolloutStore<T extends { id: string; cluster: string }> {
       const revision = await this.kv.create(RolloutStore.key(value.cluster, value.id), encodeJson(value));
       return { value, revision };
     } catch (err) {
-      throw new HoistError("CONFLICT", `rollout ${value.id} already exists`, { cause: err });
+      const error = toBusError(err, `creating rollout ${value.id}`);
+      if (error.code === "CONFLICT") throw new HoistError("CONFLICT", `rollout ${value.id} already exists`, { cause: err });
+      throw error;
     }
   }
 
   async load(cluster: string, id: string): Promise<Versioned<T> | undefined> {
-    const entry = await this.kv.get(RolloutStore.key(cluster, id));
+    const entry = await this.kv.get(RolloutStore.key(cluster, id)).catch((err: unknown) => {
+      throw toBusError(err, `reading rollout ${id}`);
+    });
     if (!entry || entry.operation !== "PUT" || entry.value.length === 0) return undefined;
     return { value: decodeJson<T>(entry.value), revision: entry.revision };
   }
@@ -40,17 +45,25 @@ export class RolloutStore<T extends { id: string; cluster: string }> {
       const next = await this.kv.update(RolloutStore.key(value.cluster, value.id), encodeJson(value), revision);
       return { value, revision: next };
     } catch (err) {
-      throw new HoistError("CONFLICT", `rollout ${value.id} changed under us (expected revision ${revision}); reloading`, { cause: err });
+      const error = toBusError(err, `saving rollout ${value.id}`);
+      if (error.code === "CONFLICT") throw new HoistError("CONFLICT", `rollout ${value.id} changed under us (expected revision ${revision}); reloading`, { cause: err });
+      throw error;
     }
   }
 
   /** Every rollout of a cluster (or of all clusters), oldest key first. */
   async list(cluster?: string): Promise<Versioned<T>[]> {
     const keys: string[] = [];
-    const iterator = await this.kv.keys(cluster === undefined ? "*.rollout.*" : `${cluster}.rollout.*`);
-    for await (const key of iterator) keys.push(key);
+    try {
+      const iterator = await this.kv.keys(cluster === undefined ? "*.rollout.*" : `${cluster}.rollout.*`);
+      for await (const key of iterator) keys.push(key);
+    } catch (err) {
+      throw toBusError(err, "listing rollouts");
+    }
     const loaded = await Promise.all(keys.sort().map(async (key) => {
-      const entry = await this.kv.get(key);
+      const entry = await this.kv.get(key).catch((err: unknown) => {
+        throw toBusError(err, `reading ${key}`);
+      });
       return entry && entry.operation === "PUT" && entry.value.length > 0 ? { value: decodeJson<T>(entry.value), revision: entry.revision } : undefined;
     }));
     return loaded.filter((item): item is Versioned<T> => item !== undefined);

@@ -5,9 +5,13 @@ export interface BusConnectOptions {
   servers: string[];
   token?: string;
   name: string;
-  /** Agents keep trying forever; CLI commands give up after the first failure. */
+  /** Agents and coordinators driving a rollout keep trying forever; CLI commands give up after the first failure. */
   reconnectForever?: boolean;
+  /** Without reconnectForever: how long to keep reconnecting after losing the connection (default 5 s). */
+  reconnectForMs?: number;
 }
+
+const RECONNECT_WAIT_MS = 500;
 
 /** Connects to NATS; agents reconnect forever, including when the first connect fails. */
 export async function connectBus(options: BusConnectOptions): Promise<NatsConnection> {
@@ -17,8 +21,8 @@ export async function connectBus(options: BusConnectOptions): Promise<NatsConnec
       name: options.name,
       ...(options.token === undefined ? {} : { token: options.token }),
       reconnect: true,
-      maxReconnectAttempts: options.reconnectForever ? -1 : 10,
-      reconnectTimeWait: 500,
+      maxReconnectAttempts: options.reconnectForever ? -1 : Math.max(1, Math.ceil((options.reconnectForMs ?? 5000) / RECONNECT_WAIT_MS)),
+      reconnectTimeWait: RECONNECT_WAIT_MS,
       waitOnFirstConnect: options.reconnectForever === true,
     });
   } catch (err) {

@@ -36,6 +36,37 @@ export const releaseEntrySchema = z
   })
   .strict();
 
+/**
+ * Checks the releases against each other: every version once (a duplicate would make the planner
+ * pick one of them and report a misleading NO_UPGRADE_PATH), and every `upgradeFrom` naming an
+ * older release (catalog order), so the upgrade graph has no cycle. Issues carry the path of the
+ * offending entry, as schema errors do.
+ */
+function checkAcrossReleases(service: string, releases: readonly { version: string; upgradeFrom: readonly string[] }[], ctx: z.RefinementCtx): void {
+  const at = (...rest: (string | number)[]) => ["services", service, "releases", ...rest];
+  const firstAt = new Map<string, number>();
+  releases.forEach((release, index) => {
+    const earlier = firstAt.get(release.version);
+    if (earlier !== undefined) {
+      ctx.addIssue({ code: "custom", path: at(index, "version"), message: `${release.version} is listed twice (also at ${at(earlier).join(".")}); each version must appear once` });
+    } else {
+      firstAt.set(release.version, index);
+    }
+  });
+  releases.forEach((release, index) => {
+    release.upgradeFrom.forEach((from, fromIndex) => {
+      const position = firstAt.get(from);
+      if (position !== undefined && position >= index) {
+        ctx.addIssue({
+          code: "custom",
+          path: at(index, "upgradeFrom", fromIndex),
+          message: `${from} is not older than ${release.version} (releases are listed oldest first); an upgradeFrom must name an older release, or the upgrade path has a cycle`,
+        });
+      }
+    });
+  });
+}
+
 export const serviceCatalogSchema = z
   .object({
     /** Releases in release order, oldest first: this order decides upgrade vs downgrade. */
@@ -47,7 +78,10 @@ export const catalogSchema = z
   .object({
     services: z.record(z.string(), serviceCatalogSchema),
   })
-  .strict();
+  .strict()
+  .superRefine((catalog, ctx) => {
+    for (const [service, entry] of Object.entries(catalog.services)) checkAcrossReleases(service, entry.releases, ctx);
+  });
 
 export type Migration = z.output<typeof migrationSchema>;
 export type ReleaseEntry = z.output<typeof releaseEntrySchema>;

@@ -70,6 +70,11 @@ export interface StartClusterOptions {
   lifetime?: "test" | "file";
   /** Agents without `catalog:` in their config: every release comes from the coordinator's catalog. */
   agentsWithoutCatalog?: boolean;
+  /**
+   * NATS started by the test (a multi-server cluster, say) instead of one nats-server of our own:
+   * agents, the test's connection and `hoist` commands get every URL of `urls`. stop() stops it.
+   */
+  nats?: { url: string; urls: string[]; stop(): Promise<void> };
 }
 
 async function exitOf(child: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
@@ -110,7 +115,8 @@ function countLines(text: string, line: string): number {
  * starting, everything started so far is stopped again.
  */
 export async function startCluster(root: string, options: StartClusterOptions): Promise<TestCluster> {
-  const nats = await startNatsServer();
+  const nats = options.nats ? (options.nats as unknown as NatsServerHandle) : await startNatsServer();
+  const natsUrls = options.nats?.urls ?? [nats.url];
   const cluster = options.cluster ?? `c${Math.random().toString(16).slice(2, 8)}`;
   const catalog = options.catalog ?? sampleCatalogPath();
   const sharedDb = join(root, "shared-db.log");
@@ -135,7 +141,7 @@ export async function startCluster(root: string, options: StartClusterOptions): 
         sharedDb,
         minHealthyMs: 300,
         lifetime: options.lifetime ?? "test",
-        extra: { catalog: options.agentsWithoutCatalog ? undefined : catalog, grpc: { listen: "127.0.0.1:0", insecure: true }, nats: { servers: [nats.url] } },
+        extra: { catalog: options.agentsWithoutCatalog ? undefined : catalog, grpc: { listen: "127.0.0.1:0", insecure: true }, nats: { servers: natsUrls } },
       });
       const resultsDir = join(sample.config.stateDir, "services", "kv", "results");
       const node: ClusterNode = Object.assign(sample, {
@@ -169,14 +175,14 @@ export async function startCluster(root: string, options: StartClusterOptions): 
     const failed = installs.find((outcome) => outcome.status === "rejected");
     if (failed) throw failed.reason;
     await Promise.all(nodes.map((node) => node.startAgent()));
-    nc = await connect({ servers: nats.url });
+    nc = await connect({ servers: natsUrls });
     const buckets = await openBuckets(nc);
     await waitFor(async () => Object.keys(await readInventories(buckets.inventory, cluster)).length === nodes.length, {
       timeoutMs: 30_000,
       what: "every agent's inventory in KV",
     });
     const spawnHoist = (args: string[]): BackgroundHoist => {
-      const run = spawnBackground([...args, "--nats", nats.url]);
+      const run = spawnBackground([...args, "--nats", natsUrls.join(",")]);
       background.push(run);
       return run;
     };
