@@ -82,7 +82,9 @@ export class NatsRolloutEffects implements RolloutEffects {
   async runStep(command: StepCommand, signal: AbortSignal): Promise<StepResult> {
     const target = { cluster: command.cluster, node: command.node };
     const timeoutMs = Math.max(1000, command.deadlineAt - Date.now());
-    const base = { service: command.service, key: command.key };
+    // deadlineMs: the agent stops the operation itself when the step's deadline passes (a cancel
+    // before stop aborts, after stop it rolls back), so no node keeps working on an expired step.
+    const base = { service: command.service, key: command.key, deadlineMs: timeoutMs };
     try {
       switch (command.step) {
         case "stage":
