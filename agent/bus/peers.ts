@@ -1,6 +1,5 @@
 import type { KV } from "nats";
-import { decodeJson } from "../../shared/bus/index.ts";
-import { nodeInventorySchema, type NodeInventory } from "../../shared/inventory/index.ts";
+import { parseInventoryEntry, type NodeInventory } from "../../shared/inventory/index.ts";
 
 /** A peer's inventory older than this is not counted as in service. */
 export const PEER_STALE_AFTER_MS = 30_000;
@@ -24,13 +23,8 @@ export function selectPeersInService(inventories: readonly { inventory: NodeInve
 export async function readPeersInService(kv: KV, cluster: string, self: string, service: string): Promise<string[]> {
   const inventories: { inventory: NodeInventory; seenAt: number }[] = [];
   for await (const key of await kv.keys(`${cluster}.*`)) {
-    const entry = await kv.get(key);
-    if (!entry || entry.operation !== "PUT" || entry.value.length === 0) continue;
-    const raw = decodeJson<Record<string, unknown>>(entry.value);
-    const parsed = nodeInventorySchema.safeParse(raw);
-    if (!parsed.success) continue;
-    const lastSeen = typeof raw.lastSeen === "string" ? Date.parse(raw.lastSeen) : Number.NaN;
-    inventories.push({ inventory: parsed.data, seenAt: Number.isNaN(lastSeen) ? entry.created.getTime() : lastSeen });
+    const observed = parseInventoryEntry(key, await kv.get(key));
+    if (observed) inventories.push(observed);
   }
   return selectPeersInService(inventories, self, service, Date.now());
 }

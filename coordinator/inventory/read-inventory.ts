@@ -1,6 +1,6 @@
 import type { KV } from "nats";
-import { decodeJson } from "../../shared/bus/index.ts";
-import { nodeInventorySchema, type ObservedInventory } from "../../shared/inventory/index.ts";
+import { inventoryKey } from "../../shared/bus/index.ts";
+import { parseInventoryEntry, type ObservedInventory } from "../../shared/inventory/index.ts";
 import type { Logger } from "../../shared/logger/index.ts";
 
 /**
@@ -14,20 +14,18 @@ export async function readInventories(kv: KV, cluster: string | undefined, logge
   const result: Record<string, ObservedInventory> = {};
   await Promise.all(
     keys.map(async (key) => {
-      const entry = await kv.get(key);
-      if (!entry || entry.operation !== "PUT" || entry.value.length === 0) return;
-      const raw = decodeJson<Record<string, unknown>>(entry.value);
-      const parsed = nodeInventorySchema.safeParse(raw);
-      if (!parsed.success) {
-        logger?.warn({ key, issues: parsed.error.issues.slice(0, 3) }, "skipping an invalid inventory record");
-        return;
-      }
-      const lastSeen = typeof raw.lastSeen === "string" ? Date.parse(raw.lastSeen) : Number.NaN;
-      const inventory = parsed.data;
-      const name = cluster === undefined ? key : inventory.node;
-      result[name] = { inventory, seenAt: Number.isNaN(lastSeen) ? entry.created.getTime() : lastSeen };
+      const observed = parseInventoryEntry(key, await kv.get(key), logger);
+      if (observed) result[cluster === undefined ? key : observed.inventory.node] = observed;
     }),
   );
   return result;
 }
 
+/**
+ * One node's inventory, read with a single direct get (no key listing, no consumer): what the health
+ * gate needs to find a node's gRPC address. Undefined when the node never published a valid one.
+ */
+export async function readInventory(kv: KV, cluster: string, node: string, logger?: Logger): Promise<ObservedInventory | undefined> {
+  const key = inventoryKey(cluster, node);
+  return parseInventoryEntry(key, await kv.get(key), logger);
+}

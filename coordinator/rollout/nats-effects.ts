@@ -7,7 +7,7 @@ import { createAgentClient, type AgentClientOptions } from "../../shared/proto/i
 import type { Logger } from "../../shared/logger/index.ts";
 import { sendAgentCommand } from "../bus/agent-commands.ts";
 import { ConnectionWatch } from "../bus/connection-watch.ts";
-import { readInventories } from "../inventory/read-inventory.ts";
+import { readInventories, readInventory } from "../inventory/read-inventory.ts";
 import { askInventories } from "../inventory/ask-agents.ts";
 import { runPreflight } from "../plan/preflight.ts";
 import { awaitHealthGate } from "../health/health-gate.ts";
@@ -139,8 +139,7 @@ export class NatsRolloutEffects implements RolloutEffects {
 
   /** The health gate: the agent's grpc.health.v1 Watch must hold SERVING for minHealthyMs. */
   private async verify(command: StepCommand, signal: AbortSignal): Promise<void> {
-    const inventories = await readInventories(this.options.inventoryKv, command.cluster);
-    const address = inventories[command.node]?.inventory.grpcAddress;
+    const address = (await readInventory(this.options.inventoryKv, command.cluster, command.node))?.inventory.grpcAddress;
     if (!address) {
       throw new HoistError("WRONG_STATE", `node ${command.node} publishes no gRPC address: the health gate needs the agent's grpc.health.v1 service (set grpc: in its config)`);
     }

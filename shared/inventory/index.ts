@@ -10,3 +10,4 @@ export type {
   SnapshotSummary,
   UpgradeOutcome,
 } from "../types/index.ts";
+export { parseInventoryEntry } from "./kv-entry.ts";
