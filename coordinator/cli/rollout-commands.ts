@@ -8,7 +8,7 @@ import { formatRolloutStatus } from "../rollout/format-status.ts";
 import { findRollout, requestControl } from "../rollout/controls.ts";
 import { coordinatorIdentity, makeRunner } from "../rollout/make-runner.ts";
 import { ClusterLease } from "../rollout/lease.ts";
-import type { ControlName } from "../rollout/decide.ts";
+import type { ControlName } from "../rollout/fold.ts";
 import { formatBusWait, retryBus } from "../../shared/bus/index.ts";
 import { openBus, withBusOptions, type Bus, type BusFlags } from "./bus-options.ts";
 import { planFromBus, withPlanOptions, type PlanFlags } from "./plan-command.ts";

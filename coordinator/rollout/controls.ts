@@ -1,5 +1,5 @@
 import { HoistError } from "../../shared/errors/index.ts";
-import { applyReport, type ControlName } from "./decide.ts";
+import { foldReport, type ControlName } from "./fold.ts";
 import { isTerminal, type RolloutState } from "./state.ts";
 import type { RolloutStore } from "./store.ts";
 
@@ -14,7 +14,7 @@ export async function requestControl(store: RolloutStore<RolloutState>, cluster:
     if (isTerminal(loaded.value.phase)) {
       throw new HoistError("WRONG_STATE", `rollout ${id} already ended (${loaded.value.phase}); nothing to ${control}`);
     }
-    const next = applyReport(loaded.value, { kind: "control", control, by, at: Date.now() });
+    const { state: next } = foldReport(loaded.value, { kind: "control", control, by, at: Date.now() });
     try {
       await store.save(next, loaded.revision);
       return next;
