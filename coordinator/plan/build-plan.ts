@@ -7,7 +7,6 @@ import { decideHopStrategy, type HopMode } from "./hop-strategy.ts";
 import { runPreflight, type PreflightResult } from "./preflight.ts";
 import type { Strategy } from "./strategy.ts";
 
-export { formatPlan } from "./format-plan.ts";
 
 /** How long an inventory stays fresh enough for the preflight when the caller does not say. */
 export const DEFAULT_STALE_AFTER_MS = 60_000;
