@@ -103,7 +103,7 @@ export function registerRolloutCommands(program: Command): void {
     .action(async (flags: RolloutRef & AgentGrpcFlags & { quiet?: boolean }) => {
       const bus = await openBus(flags, "hoist rollout drive", { reconnectForever: true });
       try {
-        const store = new RolloutStore<RolloutState>(bus.buckets.rollouts);
+        const store = new RolloutStore(bus.buckets.rollouts);
         const state = await retryBus("finding the rollout", () => findRollout(store, flags.cluster, flags.id), bus.retry);
         await driveInForeground(bus, state, flags, { waitForLease: true });
       } finally {
@@ -118,7 +118,7 @@ export function registerRolloutCommands(program: Command): void {
     .action(async (flags: RolloutRef & { follow?: boolean; json?: boolean }) => {
       const bus = await openBus(flags, "hoist rollout status");
       try {
-        const store = new RolloutStore<RolloutState>(bus.buckets.rollouts);
+        const store = new RolloutStore(bus.buckets.rollouts);
         const find = (id: string | undefined) => retryBus(id === undefined ? `finding the newest rollout of ${flags.cluster}` : `reading rollout ${id}`, () => findRollout(store, flags.cluster, id), bus.retry);
         let state = await find(flags.id);
         write(flags.json ? JSON.stringify(state, null, 2) : formatRolloutStatus(state));
@@ -147,7 +147,7 @@ export function registerRolloutCommands(program: Command): void {
       .action(async (flags: RolloutRef) => {
         const bus = await openBus(flags, `hoist rollout ${control}`);
         try {
-          const store = new RolloutStore<RolloutState>(bus.buckets.rollouts);
+          const store = new RolloutStore(bus.buckets.rollouts);
           const state = await retryBus("finding the rollout", () => findRollout(store, flags.cluster, flags.id), bus.retry);
           const next = await retryBus(`recording ${control}`, () => requestControl(store, flags.cluster, state.id, control, coordinatorIdentity()), bus.retry);
           write(`${control} recorded for rollout ${next.id} (phase ${next.phase})`);

@@ -7,7 +7,7 @@ import type { RolloutStore } from "./store.ts";
  * Records an operator's control (pause, resume, abort, promote) in the rollout state by
  * compare-and-set, from any machine on the bus; the coordinator driving the rollout acts on it.
  */
-export async function requestControl(store: RolloutStore<RolloutState>, cluster: string, id: string, control: ControlName, by: string): Promise<RolloutState> {
+export async function requestControl(store: RolloutStore, cluster: string, id: string, control: ControlName, by: string): Promise<RolloutState> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const loaded = await store.load(cluster, id);
     if (!loaded) throw new HoistError("NOT_FOUND", `rollout ${id} of cluster ${cluster} does not exist`);
@@ -26,7 +26,7 @@ export async function requestControl(store: RolloutStore<RolloutState>, cluster:
 }
 
 /** The rollout a command means: the given id, or the cluster's newest one. */
-export async function findRollout(store: RolloutStore<RolloutState>, cluster: string, id: string | undefined): Promise<RolloutState> {
+export async function findRollout(store: RolloutStore, cluster: string, id: string | undefined): Promise<RolloutState> {
   if (id !== undefined) {
     const loaded = await store.load(cluster, id);
     if (!loaded) throw new HoistError("NOT_FOUND", `rollout ${id} of cluster ${cluster} does not exist`);

@@ -25,7 +25,7 @@ export function makeRunner(
 ): RolloutRunner {
   return new RolloutRunner({
     ...extra,
-    store: new RolloutStore<RolloutState>(bus.buckets.rollouts),
+    store: new RolloutStore(bus.buckets.rollouts),
     lease: new ClusterLease(bus.buckets.rollouts, cluster, owner),
     effects: new NatsRolloutEffects({ nc: bus.nc, inventoryKv: bus.buckets.inventory, logger, agentGrpc }),
     logger,

@@ -13,7 +13,7 @@ import type { RolloutStore, Versioned } from "./store.ts";
 import { Waker } from "./waker.ts";
 
 export interface RolloutRunnerDeps {
-  store: RolloutStore<RolloutState>;
+  store: RolloutStore;
   lease: ClusterLease;
   effects: RolloutEffects;
   logger: Logger;

@@ -28,7 +28,7 @@ export interface RolloutScan {
  */
 export async function startRolloutScan(options: RolloutScanOptions): Promise<RolloutScan> {
   const { bus, owner, logger } = options;
-  const store = new RolloutStore<RolloutState>(bus.buckets.rollouts);
+  const store = new RolloutStore(bus.buckets.rollouts);
   const driving = new Map<string, Promise<void>>();
   const stopping = new AbortController();
 

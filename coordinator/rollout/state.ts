@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Plan } from "../plan/build-plan.ts";
+import { plannedHopSchema as basePlannedHopSchema } from "../plan/planned-hop.ts";
 import { strategySchema } from "../plan/strategy.ts";
 import { forwardSteps, nodeHopStatusSchema, nodeStepSchema, trackSchema, type NodeStep, type Track } from "./node-steps.ts";
 
@@ -85,23 +86,8 @@ export const hopProgressSchema = z.object({
   nodes: z.record(z.string(), nodeHopStateSchema),
 });
 
-export const plannedHopSchema = z.object({
-  index: z.number().int().nonnegative(),
-  from: z.string(),
-  to: z.string(),
-  downgrade: z.boolean(),
-  minor: z.boolean(),
-  mode: z.enum(["rolling", "full-stop"]),
-  reason: z.string(),
-  artifact: z.object({ url: z.string(), sha256: z.string(), size: z.number().optional() }),
-  migrations: z.array(
-    z.object({ name: z.string(), scope: z.enum(["node", "cluster-once"]), run: z.array(z.string()).optional(), timeoutMs: z.number().optional() }),
-  ),
-  nodes: z.array(z.string()),
-  alreadyOnTarget: z.array(z.string()),
-  batches: z.array(z.array(z.string())),
-  canaryBatches: z.number().int().nonnegative(),
-});
+/** A hop of the plan as the rollout records it: the plan's hop (plan/planned-hop.ts) without its gate in words. */
+export const plannedHopSchema = basePlannedHopSchema.omit({ gate: true });
 
 export const plannedNodeSchema = z.object({
   node: z.string(),

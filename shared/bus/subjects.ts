@@ -43,4 +43,4 @@ export function kvToken(value: string): string {
 }
 
 /** NATS micro service name every agent registers under ($SRV.PING.hoist-agent finds them all). */
-export const AGENT_SERVICE_NAME = "hoist-agent";
+export const AGENT_MICRO_SERVICE_NAME = "hoist-agent";
