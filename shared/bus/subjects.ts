@@ -1,4 +1,4 @@
-/** NATS names of Hoist's control plane (DESIGN.md "Wires"). Cluster and node ids are single subject tokens. */
+/** NATS names of Hoist's control plane (docs/cluster-upgrades.md, docs/nats.md). Cluster and node ids are single subject tokens. */
 export const SUBJECT_PREFIX = "hoist.v1";
 
 /** Verbs an agent answers on `hoist.v1.CLUSTER.NODE.cmd.VERB`. */
