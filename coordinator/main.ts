@@ -2,11 +2,9 @@ import { join } from "node:path";
 import type { Logger } from "../shared/logger/index.ts";
 import { startLocalNatsServer, type LocalNatsServer } from "../shared/nats-server/index.ts";
 import type { AgentClientOptions } from "../shared/proto/index.ts";
-import { openBus, type Bus } from "./cli/bus-options.ts";
-import { coordinatorIdentity, makeRunner } from "./rollout/make-runner.ts";
-import { ClusterLease } from "./rollout/lease.ts";
-import { RolloutStore } from "./rollout/store.ts";
-import { isTerminal, type RolloutState } from "./rollout/state.ts";
+import { openBus, type Bus } from "./bus/open-bus.ts";
+import { coordinatorIdentity } from "./rollout/make-runner.ts";
+import { startRolloutScan } from "./rollout/scan-loop.ts";
 
 export interface CoordinatorOptions {
   /** NATS URLs; none: start a local nats-server with JetStream in stateDir (the embedded default). */
@@ -28,8 +26,8 @@ export interface RunningCoordinator {
 }
 
 /**
- * The coordinator daemon: finds rollouts that are not finished and whose cluster lease is free (a
- * new rollout, or one whose coordinator died), takes the lease and drives them. Only wiring here.
+ * The coordinator daemon: the bus (an embedded nats-server when no URL is given) and the scan loop
+ * that drives rollouts (coordinator/rollout/scan-loop.ts). Only wiring here.
  */
 export async function runCoordinator(options: CoordinatorOptions, logger: Logger): Promise<RunningCoordinator> {
   let embedded: LocalNatsServer | undefined;
@@ -41,36 +39,14 @@ export async function runCoordinator(options: CoordinatorOptions, logger: Logger
   }
   const bus: Bus = await openBus({ nats: natsUrl, ...(options.natsToken ? { natsToken: options.natsToken } : {}), ...(options.natsReplicas ? { natsReplicas: options.natsReplicas } : {}) }, "hoist coordinator", { reconnectForever: true });
   const owner = coordinatorIdentity();
-  const store = new RolloutStore<RolloutState>(bus.buckets.rollouts);
-  const driving = new Map<string, Promise<void>>();
-  const stopping = new AbortController();
-
-  const scan = async () => {
-    for (const { value } of await store.list()) {
-      if (isTerminal(value.phase) || driving.has(value.cluster)) continue;
-      if (await new ClusterLease(bus.buckets.rollouts, value.cluster, owner).holder()) continue;
-      const log = logger.child({ cluster: value.cluster, rollout: value.id });
-      const runner = makeRunner(bus, value.cluster, owner, log, options.agentGrpc);
-      log.info("driving rollout");
-      const drive = runner
-        .drive(value.cluster, value.id, stopping.signal)
-        .then((final) => log.info({ phase: final.phase }, "rollout ended"))
-        .catch((err) => log.warn({ err }, "stopped driving rollout"))
-        .finally(() => driving.delete(value.cluster));
-      driving.set(value.cluster, drive);
-    }
-  };
-  const timer = setInterval(() => void scan().catch((err) => logger.warn({ err }, "scan failed")), options.scanMs ?? 1000);
-  await scan();
+  const scan = await startRolloutScan({ bus, owner, logger, agentGrpc: options.agentGrpc, ...(options.scanMs === undefined ? {} : { scanMs: options.scanMs }) });
   logger.info({ owner, nats: natsUrl }, "coordinator running");
 
   return {
     natsUrl,
     owner,
     async stop() {
-      clearInterval(timer);
-      stopping.abort();
-      await Promise.allSettled([...driving.values()]);
+      await scan.stop();
       await bus.close();
       await embedded?.stop();
     },

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeFileTempDir } from "./helpers/temp-dir.ts";
 import { startCluster, type TestCluster } from "./helpers/cluster.ts";
 import { sendAgentCommand } from "../coordinator/bus/agent-commands.ts";
-import { AGENT_SERVICE_NAME, EVENTS_STREAM, agentEventsSubject } from "../shared/bus/index.ts";
+import { AGENT_MICRO_SERVICE_NAME, EVENTS_STREAM, agentEventsSubject } from "../shared/bus/index.ts";
 import type { UpgradeOutcome } from "../shared/types/index.ts";
 
 /** One real agent process on a real nats-server: discovery, cluster fencing, idempotency, events. */
@@ -18,10 +18,10 @@ describe("an agent on the NATS bus", () => {
   it("is found by NATS micro service discovery ($SRV.PING and $SRV.INFO) with its cluster and node", async () => {
     const client = cluster.nc.services.client();
     const pings = [];
-    for await (const ping of await client.ping(AGENT_SERVICE_NAME)) pings.push(ping);
+    for await (const ping of await client.ping(AGENT_MICRO_SERVICE_NAME)) pings.push(ping);
     expect(pings.map((ping) => ping.metadata)).toContainEqual(expect.objectContaining({ cluster: cluster.cluster, node: "n1" }));
     const infos = [];
-    for await (const info of await client.info(AGENT_SERVICE_NAME)) infos.push(info);
+    for await (const info of await client.info(AGENT_MICRO_SERVICE_NAME)) infos.push(info);
     const subjects = infos.flatMap((info) => info.endpoints.map((endpoint) => endpoint.subject));
     expect(subjects).toContain(`hoist.v1.${cluster.cluster}.n1.cmd.upgrade`);
   });

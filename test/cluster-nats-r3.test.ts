@@ -37,7 +37,7 @@ describe("a 3-server NATS cluster with R3 assets (real nats-servers, 2 agent pro
 
     const args = cluster.rolloutArgs("1.1.1").map((arg) => (arg === "300" ? "3000" : arg));
     const run = cluster.spawnHoist(args);
-    const store = new RolloutStore<RolloutState>((await openBuckets(watcher)).rollouts);
+    const store = new RolloutStore((await openBuckets(watcher)).rollouts);
     await waitFor(async () => {
       const state = (await store.list(cluster!.cluster)).at(-1)?.value;
       return state?.phase === "running" && state.hops[0]!.nodes.n1!.inFlight?.step === "verify";

@@ -41,7 +41,7 @@ describe("nats-server SIGKILLed and restarted (same port, same store) during a r
 
     // The test watches the rollout on a connection of its own that reconnects at once after each restart.
     watcher = await connect({ servers: cluster.nats.url, reconnectTimeWait: 100, maxReconnectAttempts: -1 });
-    const store = new RolloutStore<RolloutState>((await openBuckets(watcher)).rollouts);
+    const store = new RolloutStore((await openBuckets(watcher)).rollouts);
     const newest = async () => (await store.list(cluster!.cluster)).map((entry) => entry.value).at(-1);
 
     const kills: { at: string; hit: string }[] = [];

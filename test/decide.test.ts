@@ -1,24 +1,22 @@
 import { describe, expect, it } from "vitest";
 import { buildPlan } from "../coordinator/plan/build-plan.ts";
 import { strategySchema, type StrategyInput } from "../coordinator/plan/strategy.ts";
-import {
-  applyDecision,
-  applyReport,
-  decideNext,
-  inFlightCommands,
-  recoverySteps,
-  stepDeadlineMs,
-  type Decision,
-  type Report,
-  type StepCommand,
-  type StepOutcome,
-} from "../coordinator/rollout/decide.ts";
-import { createRollout, rolloutStateSchema, stepKey, type NodeHopStatus, type RolloutState } from "../coordinator/rollout/state.ts";
+import { decideNext, type Decision } from "../coordinator/rollout/decide.ts";
+import { foldDecision, foldReport, type Report } from "../coordinator/rollout/fold.ts";
+import { recoverySteps, type NodeHopStatus } from "../coordinator/rollout/node-steps.ts";
+import type { StepOutcome } from "../coordinator/rollout/outcomes.ts";
+import { createRollout, rolloutStateSchema, stepKey, type RolloutState } from "../coordinator/rollout/state.ts";
+import { stepDeadlineMs, type StepCommand } from "../coordinator/rollout/step-command.ts";
+import { inFlightCommands } from "../coordinator/rollout/work.ts";
 import { serviceCatalogSchema } from "../shared/catalog/index.ts";
 import type { ObservedInventory } from "../shared/inventory/index.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
+
+/** The folds' new state; their events are asserted in "folds say what to publish". */
+const applyReport = (state: RolloutState, report: Report): RolloutState => foldReport(state, report).state;
+const applyDecision = (state: RolloutState, decision: Decision, now: number): RolloutState => foldDecision(state, decision, now).state;
 
 const T0 = 1_700_000_000_000;
 const sha = "0".repeat(64);
@@ -348,7 +346,7 @@ describe("decideNext: single decisions", () => {
 // ---------------------------------------------------------------------------------------------
 // Whole rollouts
 
-describe("decideNext + applyDecision + applyReport: whole rollouts", () => {
+describe("decideNext + foldDecision + foldReport: whole rollouts", () => {
   it("happy path: every hop, every batch, in order, each node upgraded once per hop", () => {
     const run = drive(rollout(nodes(4), "2.0.0", { batch: [1, "50%"] }));
     expect(run.ended).toBe("none");
@@ -685,5 +683,29 @@ describe("full-stop hops", () => {
     const run = drive(state);
     expect(run.state.phase).toBe("succeeded");
     expect(labels(run.sent)).toEqual(["n1 stage", "n3 stage", "n1 stop", "n3 stop", "n2 stop", "n1 upgrade", "n3 upgrade", "n1 start", "n3 start", "n2 start", "n1 verify", "n3 verify", "n2 verify"]);
+  });
+});
+
+describe("folds say what to publish", () => {
+  const running = (state: RolloutState) =>
+    applyDecision(applyReport(applyDecision(state, { kind: "preflight" }, T0), { kind: "preflight", ok: true, messages: [], at: T0 }), { kind: "set-phase", phase: "running", reason: "test" }, T0);
+
+  it("a transition has one event in the phase it leads to; sending has none", () => {
+    const start = rollout(nodes(2), "1.1.0");
+    expect(foldDecision(start, { kind: "preflight" }, T0).events).toMatchObject([{ type: "transition", phase: "preflight", message: "preflight started" }]);
+    const state = running(start);
+    expect(foldDecision(state, { kind: "fail", code: "TIMEOUT", message: "too slow" }, T0).events).toMatchObject([{ type: "transition", message: "too slow" }]);
+    const send = decideNext(state, T0);
+    expect(send.kind).toBe("send");
+    expect(foldDecision(state, send, T0).events).toEqual([]);
+  });
+
+  it("a step reply has a step event naming node, step and error; a reply not in flight has none", () => {
+    const state = running(rollout(nodes(2), "1.1.0"));
+    expect(foldReport(state, { kind: "step", key: "r1/n1/0/stage/1", outcome: "ok", at: T0 }).events).toEqual([]);
+    const sent = applyDecision(state, decideNext(state, T0), T0);
+    const error = { code: "ARTIFACT_MISMATCH", message: "sha256 differs" };
+    const folded = foldReport(sent, { kind: "step", key: "r1/n1/0/stage/1", outcome: "failed", error, at: T0 });
+    expect(folded.events).toMatchObject([{ type: "step", node: "n1", step: "stage", outcome: "failed", key: "r1/n1/0/stage/1", message: "n1: stage failed (ARTIFACT_MISMATCH: sha256 differs)" }]);
   });
 });

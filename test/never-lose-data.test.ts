@@ -150,7 +150,7 @@ describe("a refused restore never leaves the service stopped", () => {
     const archive = (await readdir(snapshotDir)).find((name) => name.endsWith(".tar"));
     expect(archive).toBeDefined();
     const bytes = await readFile(join(snapshotDir, archive!));
-    bytes[bytes.length >> 1] ^= 0xff;
+    bytes[bytes.length >> 1]! ^= 0xff;
     await writeFile(join(snapshotDir, archive!), bytes);
     const before = await node.kv.version();
 

@@ -1,6 +1,7 @@
 import { describe, expect, expectTypeOf, it } from "vitest";
 import type { z } from "zod";
-import { buildPlan, formatPlan, type BuildPlanInput } from "../coordinator/plan/build-plan.ts";
+import { buildPlan, type BuildPlanInput } from "../coordinator/plan/build-plan.ts";
+import { formatPlan } from "../coordinator/plan/format-plan.ts";
 import { strategySchema, type StrategyInput } from "../coordinator/plan/strategy.ts";
 import { serviceCatalogSchema, type ServiceCatalog } from "../shared/catalog/index.ts";
 import { nodeInventorySchema, type NodeInventory, type ObservedInventory } from "../shared/inventory/index.ts";

@@ -2,7 +2,7 @@ import type { NatsConnection, Service, KV } from "nats";
 import type { Logger } from "../../shared/logger/index.ts";
 import { HoistError } from "../../shared/errors/index.ts";
 import {
-  AGENT_SERVICE_NAME,
+  AGENT_MICRO_SERVICE_NAME,
   AGENT_VERBS,
   agentEventsSubject,
   commandSubject,
@@ -72,7 +72,7 @@ export class AgentBus {
   async start(): Promise<void> {
     const { cluster, node } = this.agent;
     this.service = await this.nc.services.add({
-      name: AGENT_SERVICE_NAME,
+      name: AGENT_MICRO_SERVICE_NAME,
       version: this.options.agentVersion,
       description: `Hoist agent of node ${node} in cluster ${cluster}`,
       metadata: { cluster, node },

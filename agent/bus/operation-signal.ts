@@ -1,13 +1,5 @@
-import { z } from "zod";
 import { HoistError } from "../../shared/errors/index.ts";
-import { parseMessage } from "../../shared/bus/index.ts";
-
-/**
- * What bounds a command on the agent, beside its envelope: `deadlineMs`, the time left until the
- * step's deadline when the coordinator sent it. Relative, so the agent's clock need not agree with
- * the coordinator's; the agent counts it from when the command arrived.
- */
-export const commandBoundsSchema = z.object({ deadlineMs: z.number().int().positive().optional() });
+import { commandBoundsSchema, parseMessage } from "../../shared/bus/index.ts";
 
 export interface OperationSignal {
   signal: AbortSignal;

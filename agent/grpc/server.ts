@@ -4,7 +4,7 @@ import { ReflectionService } from "@grpc/reflection";
 import type { NodeAgentApi } from "../node-agent-api.ts";
 import { HoistError } from "../../shared/errors/index.ts";
 import type { Logger } from "../../shared/logger/index.ts";
-import { AGENT_SERVICE_NAME, HEALTH_SERVICE_NAME, loadHoistProto } from "../../shared/proto/index.ts";
+import { AGENT_GRPC_SERVICE_NAME, HEALTH_SERVICE_NAME, loadHoistProto } from "../../shared/proto/index.ts";
 import { resolveGrpcSecurity, type AgentGrpcConfig } from "./auth.ts";
 import { createCallTracker } from "./call-tracker.ts";
 import { createAgentHandlers } from "./handlers.ts";
@@ -58,7 +58,7 @@ export async function startAgentGrpcServer(agent: NodeAgentApi, config: AgentGrp
   );
   const health = await createAgentHealth(agent, log);
   health.addToServer(server);
-  new ReflectionService(definition, { services: [AGENT_SERVICE_NAME, HEALTH_SERVICE_NAME] }).addToServer(server);
+  new ReflectionService(definition, { services: [AGENT_GRPC_SERVICE_NAME, HEALTH_SERVICE_NAME] }).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(config.listen, security.credentials, (err, bound) => {

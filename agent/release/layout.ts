@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { HoistError } from "../../shared/errors/index.ts";
+import { VERSION_PATTERN } from "../../shared/wire/index.ts";
 
 /**
  * Where things live under a service's install root:
@@ -10,8 +11,6 @@ import { HoistError } from "../../shared/errors/index.ts";
  *   current -> releases/VERSION  the active release (relative symlink)
  */
 
-/** A version usable as one path segment: starts with a letter or digit, then letters, digits, `.`, `_`, `+`, `-`. */
-const VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 
 /** True when `version` is safe as a single path segment of releases/. */
 export function isValidVersion(version: string): boolean {

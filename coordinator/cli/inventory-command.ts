@@ -4,7 +4,8 @@ import { decodeJson, retryBus, toBusError } from "../../shared/bus/index.ts";
 import { readInventories } from "../inventory/read-inventory.ts";
 import { findDrift } from "../inventory/drift.ts";
 import { formatFleet } from "../inventory/format-fleet.ts";
-import { openBus, withBusOptions, type BusFlags } from "./bus-options.ts";
+import { openBus } from "../bus/open-bus.ts";
+import { withBusOptions, type BusFlags } from "./bus-options.ts";
 
 /** The desired version of every CLUSTER/SERVICE (KV hoist_desired). */
 async function readDesired(kv: KV): Promise<Record<string, string>> {

@@ -1,11 +1,13 @@
 import type { Command } from "commander";
 import { loadCatalog, serviceCatalog } from "../../shared/catalog/index.ts";
 import { retryBus } from "../../shared/bus/index.ts";
-import { buildPlan, formatPlan, type Plan } from "../plan/build-plan.ts";
+import { buildPlan, type Plan } from "../plan/build-plan.ts";
+import { formatPlan } from "../plan/format-plan.ts";
 import { readInventories } from "../inventory/read-inventory.ts";
 import { askInventories } from "../inventory/ask-agents.ts";
 import { strategyFromFlags, withStrategyOptions, type StrategyFlags } from "./strategy-flags.ts";
-import { openBus, withBusOptions, type Bus, type BusFlags } from "./bus-options.ts";
+import { openBus, type Bus } from "../bus/open-bus.ts";
+import { withBusOptions, type BusFlags } from "./bus-options.ts";
 
 export interface PlanFlags extends StrategyFlags, BusFlags {
   catalog: string;

@@ -1,26 +1,23 @@
 import type { Command } from "commander";
 import { HoistError } from "../../shared/errors/index.ts";
 import { createLogger } from "../../shared/logger/index.ts";
-import { formatPlan } from "../plan/build-plan.ts";
-import { createRollout, isTerminal, type RolloutState } from "../rollout/state.ts";
+import { formatPlan } from "../plan/format-plan.ts";
+import { isTerminal, type RolloutState } from "../rollout/state.ts";
+import { startRollout } from "../rollout/start-rollout.ts";
 import { RolloutStore } from "../rollout/store.ts";
 import { formatRolloutStatus } from "../rollout/format-status.ts";
 import { findRollout, requestControl } from "../rollout/controls.ts";
 import { coordinatorIdentity, makeRunner } from "../rollout/make-runner.ts";
 import { ClusterLease } from "../rollout/lease.ts";
-import type { ControlName } from "../rollout/decide.ts";
+import type { ControlName } from "../rollout/fold.ts";
 import { formatBusWait, retryBus } from "../../shared/bus/index.ts";
-import { openBus, withBusOptions, type Bus, type BusFlags } from "./bus-options.ts";
+import { openBus, type Bus } from "../bus/open-bus.ts";
+import { withBusOptions, type BusFlags } from "./bus-options.ts";
 import { planFromBus, withPlanOptions, type PlanFlags } from "./plan-command.ts";
 import { agentGrpcFromFlags, withAgentGrpcOptions, type AgentGrpcFlags } from "./agent-grpc-flags.ts";
 import { followClusterEvents } from "./follow.ts";
 
-function rolloutId(now = new Date()): string {
-  return `r${now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z").replace("T", "-")}-${Math.random().toString(16).slice(2, 6)}`;
-}
-
 const write = (line: string) => process.stdout.write(`${line}\n`);
-
 
 /**
  * Drives a rollout in this process, printing live progress, until it ends; exit code 0 only on success.
@@ -84,16 +81,12 @@ export function registerRolloutCommands(program: Command): void {
       try {
         const plan = await retryBus("planning", () => planFromBus(bus, flags), bus.retry);
         if (!flags.json && !flags.quiet) write(formatPlan(plan));
-        if (!plan.preflight.ok) throw new HoistError("PREFLIGHT_FAILED", `preflight failed:\n  ${plan.preflight.messages.join("\n  ")}`);
-        if (plan.hops.length === 0) {
+        const started = await startRollout(bus, plan);
+        if (started.kind === "nothing-to-do") {
           write(`nothing to do: every node of ${flags.cluster} already runs ${flags.to}`);
           return;
         }
-        const store = new RolloutStore<RolloutState>(bus.buckets.rollouts);
-        const running = (await retryBus("listing rollouts", () => store.list(flags.cluster), bus.retry)).find((entry) => !isTerminal(entry.value.phase));
-        if (running) throw new HoistError("BUSY", `rollout ${running.value.id} of cluster ${flags.cluster} is still ${running.value.phase}; wait for it or \`hoist rollout abort\` it`);
-        const state = createRollout({ id: rolloutId(), plan, now: Date.now(), by: coordinatorIdentity() });
-        await store.create(state);
+        const { state } = started;
         if (flags.json && flags.detach) return void write(JSON.stringify({ id: state.id, cluster: state.cluster }));
         write(`rollout ${state.id} recorded`);
         if (flags.detach) return;
@@ -110,7 +103,7 @@ export function registerRolloutCommands(program: Command): void {
     .action(async (flags: RolloutRef & AgentGrpcFlags & { quiet?: boolean }) => {
       const bus = await openBus(flags, "hoist rollout drive", { reconnectForever: true });
       try {
-        const store = new RolloutStore<RolloutState>(bus.buckets.rollouts);
+        const store = new RolloutStore(bus.buckets.rollouts);
         const state = await retryBus("finding the rollout", () => findRollout(store, flags.cluster, flags.id), bus.retry);
         await driveInForeground(bus, state, flags, { waitForLease: true });
       } finally {
@@ -125,7 +118,7 @@ export function registerRolloutCommands(program: Command): void {
     .action(async (flags: RolloutRef & { follow?: boolean; json?: boolean }) => {
       const bus = await openBus(flags, "hoist rollout status");
       try {
-        const store = new RolloutStore<RolloutState>(bus.buckets.rollouts);
+        const store = new RolloutStore(bus.buckets.rollouts);
         const find = (id: string | undefined) => retryBus(id === undefined ? `finding the newest rollout of ${flags.cluster}` : `reading rollout ${id}`, () => findRollout(store, flags.cluster, id), bus.retry);
         let state = await find(flags.id);
         write(flags.json ? JSON.stringify(state, null, 2) : formatRolloutStatus(state));
@@ -154,7 +147,7 @@ export function registerRolloutCommands(program: Command): void {
       .action(async (flags: RolloutRef) => {
         const bus = await openBus(flags, `hoist rollout ${control}`);
         try {
-          const store = new RolloutStore<RolloutState>(bus.buckets.rollouts);
+          const store = new RolloutStore(bus.buckets.rollouts);
           const state = await retryBus("finding the rollout", () => findRollout(store, flags.cluster, flags.id), bus.retry);
           const next = await retryBus(`recording ${control}`, () => requestControl(store, flags.cluster, state.id, control, coordinatorIdentity()), bus.retry);
           write(`${control} recorded for rollout ${next.id} (phase ${next.phase})`);

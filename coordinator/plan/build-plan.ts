@@ -4,10 +4,10 @@ import { findServiceInventory, type ObservedInventory } from "../../shared/inven
 import { orderNodes, planBatchSchedule } from "./batches.ts";
 import { formatMs } from "../../shared/format/index.ts";
 import { decideHopStrategy, type HopMode } from "./hop-strategy.ts";
+import type { PlannedHop } from "./planned-hop.ts";
 import { runPreflight, type PreflightResult } from "./preflight.ts";
 import type { Strategy } from "./strategy.ts";
 
-export { formatPlan } from "./format-plan.ts";
 
 /** How long an inventory stays fresh enough for the preflight when the caller does not say. */
 export const DEFAULT_STALE_AFTER_MS = 60_000;
@@ -45,39 +45,7 @@ export interface PlannedNode {
   requiredBytes: number;
 }
 
-export interface PlannedMigration {
-  name: string;
-  scope: "node" | "cluster-once";
-  /** argv and timeout from the catalog: the coordinator sends them with the hop, so agents need not hold the same catalog. */
-  run?: string[];
-  timeoutMs?: number;
-}
-
-/** One N -> N+1 hop of the plan. */
-export interface PlannedHop {
-  index: number;
-  from: string;
-  to: string;
-  downgrade: boolean;
-  minor: boolean;
-  mode: HopMode;
-  /** Why rolling or full-stop. */
-  reason: string;
-  artifact: { url: string; sha256: string; size?: number };
-  migrations: PlannedMigration[];
-  /** Nodes upgraded in this hop, in strategy order. */
-  nodes: string[];
-  /** Nodes already on `to` when planned (only possible for the first hop); they skip it. */
-  alreadyOnTarget: string[];
-  /**
-   * Rolling: the batches, canaries first. Full-stop: `[[leader], rest]`; the leader upgrades first
-   * and runs the cluster-once migrations while every node is stopped.
-   */
-  batches: string[][];
-  canaryBatches: number;
-  /** The health gate of the hop, in words. */
-  gate: string;
-}
+export type { PlannedHop, PlannedMigration } from "./planned-hop.ts";
 
 export interface Plan {
   cluster: string;

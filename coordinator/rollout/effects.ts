@@ -1,25 +1,7 @@
+import type { RolloutEvent } from "./events.ts";
+import type { StepResult } from "./outcomes.ts";
 import type { RolloutState } from "./state.ts";
-import type { StepCommand, StepOutcome } from "./decide.ts";
-
-/** How one step ended, as reported back into the rollout state. */
-export interface StepResult {
-  outcome: StepOutcome;
-  error?: { code: string; message: string };
-}
-
-/** An event on the HOIST_EVENTS stream: every transition of a rollout, every step result. */
-export interface RolloutEvent {
-  type: "transition" | "step";
-  rollout: string;
-  cluster: string;
-  phase: RolloutState["phase"];
-  message: string;
-  at: string;
-  node?: string;
-  key?: string;
-  step?: string;
-  outcome?: StepOutcome;
-}
+import type { StepCommand } from "./step-command.ts";
 
 /** What the RolloutRunner needs of the world: the small interface its effects go through. */
 export interface RolloutEffects {

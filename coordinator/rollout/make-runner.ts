@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "../../shared/logger/index.ts";
 import type { AgentClientOptions } from "../../shared/proto/index.ts";
-import type { Bus } from "../cli/bus-options.ts";
+import type { Bus } from "../bus/open-bus.ts";
 import { ClusterLease } from "./lease.ts";
 import { NatsRolloutEffects } from "./nats-effects.ts";
 import { RolloutRunner, type RolloutRunnerDeps } from "./runner.ts";
@@ -25,7 +25,7 @@ export function makeRunner(
 ): RolloutRunner {
   return new RolloutRunner({
     ...extra,
-    store: new RolloutStore<RolloutState>(bus.buckets.rollouts),
+    store: new RolloutStore(bus.buckets.rollouts),
     lease: new ClusterLease(bus.buckets.rollouts, cluster, owner),
     effects: new NatsRolloutEffects({ nc: bus.nc, inventoryKv: bus.buckets.inventory, logger, agentGrpc }),
     logger,

@@ -11,8 +11,10 @@ import { readInventories, readInventory } from "../inventory/read-inventory.ts";
 import { askInventories } from "../inventory/ask-agents.ts";
 import { runPreflight } from "../plan/preflight.ts";
 import { awaitHealthGate } from "../health/health-gate.ts";
-import type { StepCommand, StepOutcome } from "./decide.ts";
-import type { RolloutEffects, RolloutEvent, StepResult } from "./effects.ts";
+import type { RolloutEffects } from "./effects.ts";
+import type { RolloutEvent } from "./events.ts";
+import { rollbackStepResult, upgradeStepResult, type StepOutcome, type StepResult } from "./outcomes.ts";
+import type { StepCommand } from "./step-command.ts";
 import type { RolloutState } from "./state.ts";
 
 export interface NatsEffectsOptions {
@@ -25,21 +27,6 @@ export interface NatsEffectsOptions {
   staleAfterMs?: number;
   /** How often an unanswered upgrade or rollback is sent again under its key (default 5 s). */
   reaskMs?: number;
-}
-
-/** Agent outcomes as the decider reads them. */
-function upgradeOutcome(outcome: UpgradeOutcome): StepResult {
-  const error = outcome.error ? { error: outcome.error } : {};
-  switch (outcome.result) {
-    case "committed":
-    case "noop":
-      return { outcome: "ok" };
-    case "rolled-back":
-    case "aborted":
-      return { outcome: "rolled-back", ...error };
-    default:
-      return { outcome: "failed", ...error };
-  }
 }
 
 function failed(err: unknown): StepResult {
@@ -98,11 +85,10 @@ export class NatsRolloutEffects implements RolloutEffects {
           return { outcome: "ok" };
         case "upgrade": {
           const payload = { ...base, to: command.to, skipDrain: true, allowDowngrade: command.downgrade, ...hopRelease(command) };
-          return upgradeOutcome(await this.requestByKey<UpgradeOutcome>(command, "upgrade", payload, signal));
+          return upgradeStepResult(await this.requestByKey<UpgradeOutcome>(command, "upgrade", payload, signal));
         }
         case "rollback": {
-          const outcome = await this.requestByKey<UpgradeOutcome>(command, "rollback", { ...base, to: command.from }, signal);
-          return outcome.result === "rolled-back" || outcome.result === "noop" ? { outcome: "ok" } : { outcome: "failed", ...(outcome.error ? { error: outcome.error } : {}) };
+          return rollbackStepResult(await this.requestByKey<UpgradeOutcome>(command, "rollback", { ...base, to: command.from }, signal));
         }
         case "verify":
           await this.verify(command, signal);

@@ -2,15 +2,18 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { HoistError, toHoistError } from "../../shared/errors/index.ts";
 import { retryBus, type BusWait } from "../../shared/bus/index.ts";
 import type { Logger } from "../../shared/logger/index.ts";
-import { applyDecision, applyReport, decideNext, type Decision, type Report, type StepCommand } from "./decide.ts";
+import { decideNext, type Decision } from "./decide.ts";
 import type { RolloutEffects } from "./effects.ts";
+import type { RolloutEvent } from "./events.ts";
+import { foldDecision, foldReport, type Report } from "./fold.ts";
 import type { ClusterLease } from "./lease.ts";
 import { isTerminal, type RolloutState } from "./state.ts";
+import type { StepCommand } from "./step-command.ts";
 import type { RolloutStore, Versioned } from "./store.ts";
 import { Waker } from "./waker.ts";
 
 export interface RolloutRunnerDeps {
-  store: RolloutStore<RolloutState>;
+  store: RolloutStore;
   lease: ClusterLease;
   effects: RolloutEffects;
   logger: Logger;
@@ -35,7 +38,7 @@ const RENEW_EVERY_MS = 2000;
 /**
  * Drives one rollout to a terminal phase: reads the state from KV, asks the pure `decideNext` what
  * to do, records the decision by compare-and-set (before acting, so a successor knows what is in
- * flight), carries it out through the effects, and folds the results back in with `applyReport`.
+ * flight), carries it out through the effects, and folds the results back in with `foldReport`; each fold says which events to publish once its state is saved.
  * Holds the cluster lease throughout; losing it (fenced out by another coordinator) stops the drive.
  * In-flight steps found at start are re-sent with their recorded idempotency keys, never as new
  * attempts, so a node is never upgraded twice.
@@ -153,15 +156,15 @@ export class RolloutRunner {
     const { value: state, revision } = loaded;
     switch (decision.kind) {
       case "preflight": {
-        const marked = applyDecision(state, decision, now);
+        const { state: marked, events } = foldDecision(state, decision, now);
         if (!(await this.save(marked, revision))) return;
-        this.publish(marked, "transition", "preflight started");
+        this.publishAll(events);
         const result = await this.bus("preflight", () => this.deps.effects.preflight(marked));
         await this.fold(state.cluster, state.id, { kind: "preflight", ok: result.ok, messages: result.messages, at: this.now() });
         return;
       }
       case "send": {
-        const next = applyDecision(state, decision, now);
+        const { state: next } = foldDecision(state, decision, now);
         if (!(await this.save(next, revision))) return;
         for (const command of decision.commands) {
           log.info({ node: command.node, step: command.step, track: command.track, key: command.key }, "step sent");
@@ -179,11 +182,10 @@ export class RolloutRunner {
         await this.waker.wait(this.pollMs, signal);
         return;
       default: {
-        const next = applyDecision(state, decision, now);
+        const { state: next, events } = foldDecision(state, decision, now);
         if (!(await this.save(next, revision))) return;
-        const message = "reason" in decision ? decision.reason : "message" in decision ? decision.message : `${decision.commands.length} step(s) timed out`;
-        log.info({ from: state.phase, to: next.phase, event: decision.kind }, message);
-        this.publish(next, "transition", message);
+        for (const event of events) log.info({ from: state.phase, to: next.phase, event: decision.kind }, event.message);
+        this.publishAll(events);
       }
     }
   }
@@ -201,18 +203,6 @@ export class RolloutRunner {
       .then(async (result) => {
         this.retryAt.delete(command.key);
         await this.fold(command.cluster, command.rollout, { kind: "step", key: command.key, outcome: result.outcome, ...(result.error ? { error: result.error } : {}), at: this.now() });
-        this.publishEvent({
-          type: "step",
-          rollout: command.rollout,
-          cluster: command.cluster,
-          phase: "running",
-          node: command.node,
-          key: command.key,
-          step: command.step,
-          outcome: result.outcome,
-          message: `${command.node}: ${command.step} ${result.outcome}${result.error ? ` (${result.error.code}: ${result.error.message})` : ""}`,
-          at: new Date().toISOString(),
-        });
       })
       .catch((err) => {
         // Unreachable, busy or timed-out nodes are retried with the same key until the step's deadline,
@@ -232,8 +222,9 @@ export class RolloutRunner {
   private async fold(cluster: string, id: string, report: Report): Promise<void> {
     for (let attempt = 0; attempt < 50; attempt++) {
       const loaded = await this.load(cluster, id);
-      const next = applyReport(loaded.value, report);
+      const { state: next, events } = foldReport(loaded.value, report);
       if (await this.save(next, loaded.revision)) {
+        this.publishAll(events);
         this.waker.notify();
         return;
       }
@@ -241,16 +232,14 @@ export class RolloutRunner {
     throw new HoistError("CONFLICT", `could not record a report for rollout ${id}: the state kept changing`);
   }
 
-  private publish(state: RolloutState, type: "transition", message: string): void {
-    this.publishEvent({ type, rollout: state.id, cluster: state.cluster, phase: state.phase, message, at: new Date().toISOString() });
-  }
-
   /** Events are progress for people watching: one lost while NATS is away must not stop the drive. */
-  private publishEvent(event: Parameters<RolloutEffects["publish"]>[0]): void {
-    try {
-      this.deps.effects.publish(event);
-    } catch (err) {
-      this.deps.logger.warn({ err: toHoistError(err).message, event: event.message }, "could not publish a rollout event");
+  private publishAll(events: RolloutEvent[]): void {
+    for (const event of events) {
+      try {
+        this.deps.effects.publish(event);
+      } catch (err) {
+        this.deps.logger.warn({ err: toHoistError(err).message, event: event.message }, "could not publish a rollout event");
+      }
     }
   }
 

@@ -1,10 +1,12 @@
 import { z } from "zod";
 import type { Plan } from "../plan/build-plan.ts";
+import { plannedHopSchema as basePlannedHopSchema } from "../plan/planned-hop.ts";
 import { strategySchema } from "../plan/strategy.ts";
+import { forwardSteps, nodeHopStatusSchema, nodeStepSchema, trackSchema, type NodeStep, type Track } from "./node-steps.ts";
 
 /**
  * The rollout record kept in KV (`hoist_rollouts`, key `CLUSTER.rollout.ID`). It changes only by
- * compare-and-set, and only through the pure folds of decide.ts (applyDecision, applyReport), so a
+ * compare-and-set, and only through the pure folds of fold.ts (foldDecision, foldReport), so a
  * coordinator that takes over reads exactly what the previous one last decided.
  */
 
@@ -42,65 +44,6 @@ export const TERMINAL_PHASES: readonly RolloutPhase[] = ["succeeded", "failed", 
 export function isTerminal(phase: RolloutPhase): boolean {
   return TERMINAL_PHASES.includes(phase);
 }
-
-/**
- * Steps the coordinator asks of one node's agent, each carrying its own idempotency key:
- * - stage: fetch, check and unpack the release beside the active one (no downtime);
- * - drain / rejoin: leave / join the cluster (rolling hops; the agent's upgrade skips its own);
- * - stop / start: stop / start the service (full-stop hops);
- * - upgrade: snapshot, switch, migrate (and start) on the agent; it rolls itself back on failure;
- * - rollback: undo this hop's committed upgrade on the node (restore snapshot, switch back, start);
- * - verify: the health gate: healthy for minHealthyMs within healthyDeadlineMs.
- */
-export const NODE_STEPS = ["stage", "drain", "stop", "upgrade", "rollback", "start", "rejoin", "verify"] as const;
-export const nodeStepSchema = z.enum(NODE_STEPS);
-export type NodeStep = z.output<typeof nodeStepSchema>;
-
-/**
- * What a node is doing in a hop:
- * - forward: going from the hop's `from` to its `to`;
- * - recover: a step failed; going back to `from` (then retried while the failure budget lasts);
- * - revert: autoRevert takes a finished node back to `from` after the rollout failed.
- */
-export const TRACKS = ["forward", "recover", "revert"] as const;
-export const trackSchema = z.enum(TRACKS);
-export type Track = z.output<typeof trackSchema>;
-
-/**
- * Where a node stands in one hop (the step in flight, if any, is in `inFlight`):
- * - pending: on `from`, nothing done yet for this hop (or for this attempt).
- * - staged: the release is unpacked beside the active one; still serving `from`.
- * - drained: out of the cluster, still on `from` (rolling).
- * - stopped: the service is stopped (full-stop).
- * - upgraded: the agent committed `to`; not back in service yet.
- * - started: running `to`, not yet proven healthy (full-stop).
- * - rejoined: back in the cluster on `to`, not yet proven healthy (rolling).
- * - done: on `to` and healthy for minHealthyMs: the hop is done for this node; never scheduled again.
- * - skipped: already on `to` when the rollout was planned; nothing to do.
- * - recovering: a step failed; the node is walking back to `from`.
- * - rolled-back: back on `from` and serving after a failure; retried with a new attempt if allowed.
- * - reverting: autoRevert is taking the node back to `from`.
- * - reverted: back on `from` after autoRevert.
- * - failed: could not be restored, or its agent stopped answering: an operator must look.
- */
-export const NODE_HOP_STATUSES = [
-  "pending",
-  "staged",
-  "drained",
-  "stopped",
-  "upgraded",
-  "started",
-  "rejoined",
-  "done",
-  "skipped",
-  "recovering",
-  "rolled-back",
-  "reverting",
-  "reverted",
-  "failed",
-] as const;
-export const nodeHopStatusSchema = z.enum(NODE_HOP_STATUSES);
-export type NodeHopStatus = z.output<typeof nodeHopStatusSchema>;
 
 export const stepErrorSchema = z.object({
   step: nodeStepSchema,
@@ -143,23 +86,8 @@ export const hopProgressSchema = z.object({
   nodes: z.record(z.string(), nodeHopStateSchema),
 });
 
-export const plannedHopSchema = z.object({
-  index: z.number().int().nonnegative(),
-  from: z.string(),
-  to: z.string(),
-  downgrade: z.boolean(),
-  minor: z.boolean(),
-  mode: z.enum(["rolling", "full-stop"]),
-  reason: z.string(),
-  artifact: z.object({ url: z.string(), sha256: z.string(), size: z.number().optional() }),
-  migrations: z.array(
-    z.object({ name: z.string(), scope: z.enum(["node", "cluster-once"]), run: z.array(z.string()).optional(), timeoutMs: z.number().optional() }),
-  ),
-  nodes: z.array(z.string()),
-  alreadyOnTarget: z.array(z.string()),
-  batches: z.array(z.array(z.string())),
-  canaryBatches: z.number().int().nonnegative(),
-});
+/** A hop of the plan as the rollout records it: the plan's hop (plan/planned-hop.ts) without its gate in words. */
+export const plannedHopSchema = basePlannedHopSchema.omit({ gate: true });
 
 export const plannedNodeSchema = z.object({
   node: z.string(),
@@ -226,17 +154,6 @@ export type HopProgress = z.output<typeof hopProgressSchema>;
 export type RolloutPlannedHop = z.output<typeof plannedHopSchema>;
 export type HistoryEntry = z.output<typeof historyEntrySchema>;
 export type RolloutState = z.output<typeof rolloutStateSchema>;
-
-/** The steps of a node going forward through a hop. */
-export function forwardSteps(mode: "rolling" | "full-stop", onTarget = false): NodeStep[] {
-  if (mode === "rolling") return ["stage", "drain", "upgrade", "rejoin", "verify"];
-  return onTarget ? ["stop", "start", "verify"] : ["stage", "stop", "upgrade", "start", "verify"];
-}
-
-/** The steps of autoRevert for a node that finished a rolling hop. */
-export function revertSteps(): NodeStep[] {
-  return ["drain", "rollback", "rejoin", "verify"];
-}
 
 /**
  * The idempotency key of one step: `rollout/node/hop/step/attempt`, the step prefixed with its track

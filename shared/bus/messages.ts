@@ -1,33 +1,28 @@
 import { z } from "zod";
 import { ERROR_CODES, HoistError, toHoistError, type ErrorCode } from "../errors/index.ts";
 import { formatIssues } from "../config/index.ts";
-import { migrationSchema } from "../catalog/index.ts";
+import { artifactSchema, serviceNameSchema, upgradeRequestSchema, versionSchema } from "../wire/index.ts";
 
 /** Every command names its cluster (refused by an agent of another cluster) and carries an idempotency key. */
 export const commandEnvelopeSchema = z.object({
   cluster: z.string().min(1),
-  key: z.string().min(1).optional(),
+  key: z.string().min(1).max(512).optional(),
 });
 
-/** The hop as the coordinator's catalog has it: the agent runs exactly this instead of planning its own. */
-export const hopReleaseSchema = z.object({
-  from: z.string().min(1),
-  artifact: z.object({ url: z.string().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/), size: z.number().int().nonnegative().optional() }),
-  migrations: z.array(migrationSchema),
-});
+/**
+ * What bounds a command on the agent, beside its envelope: `deadlineMs`, the time left until the
+ * step's deadline when the coordinator sent it. Relative, so the agent's clock need not agree with
+ * the coordinator's; the agent counts it from when the command arrived.
+ */
+export const commandBoundsSchema = z.object({ deadlineMs: z.number().int().positive().optional() });
 
-export const upgradeCommandSchema = commandEnvelopeSchema.extend({
-  service: z.string().min(1),
-  to: z.string().min(1),
-  allowDowngrade: z.boolean().default(false),
-  skipDrain: z.boolean().default(false),
-  release: hopReleaseSchema.optional(),
-});
+/** The upgrade request (upgradeRequestSchema, shared/wire: the same as on gRPC) in the bus envelope. */
+export const upgradeCommandSchema = upgradeRequestSchema.extend(commandEnvelopeSchema.shape);
 
-export const serviceCommandSchema = commandEnvelopeSchema.extend({ service: z.string().min(1) });
+export const serviceCommandSchema = commandEnvelopeSchema.extend({ service: serviceNameSchema });
 /** Rollback: `to` makes it conditional: a node already on `to` with nothing pending answers at once. */
-export const rollbackCommandSchema = serviceCommandSchema.extend({ to: z.string().min(1).optional() });
-export const stageCommandSchema = serviceCommandSchema.extend({ version: z.string().min(1), artifact: hopReleaseSchema.shape.artifact.optional() });
+export const rollbackCommandSchema = serviceCommandSchema.extend({ to: versionSchema.optional() });
+export const stageCommandSchema = serviceCommandSchema.extend({ version: versionSchema, artifact: artifactSchema.optional() });
 
 export type UpgradeCommand = z.output<typeof upgradeCommandSchema>;
 export type ServiceCommand = z.output<typeof serviceCommandSchema>;

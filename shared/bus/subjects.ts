@@ -1,4 +1,4 @@
-/** NATS names of Hoist's control plane (DESIGN.md "Wires"). Cluster and node ids are single subject tokens. */
+/** NATS names of Hoist's control plane (docs/cluster-upgrades.md, docs/nats.md). Cluster and node ids are single subject tokens. */
 export const SUBJECT_PREFIX = "hoist.v1";
 
 /** Verbs an agent answers on `hoist.v1.CLUSTER.NODE.cmd.VERB`. */
@@ -43,4 +43,4 @@ export function kvToken(value: string): string {
 }
 
 /** NATS micro service name every agent registers under ($SRV.PING.hoist-agent finds them all). */
-export const AGENT_SERVICE_NAME = "hoist-agent";
+export const AGENT_MICRO_SERVICE_NAME = "hoist-agent";

@@ -1,29 +1,19 @@
 import { z } from "zod";
+import { artifactSchema, migrationSchema, versionSchema } from "../wire/index.ts";
 
-/** One migration of a hop: argv run in the new release's dir, without a shell. */
-export const migrationSchema = z.object({
-  name: z.string().min(1),
-  /** argv, first element relative to the new release dir or absolute. */
-  run: z.array(z.string().min(1)).min(1),
-  /** `node`: every node runs it; `cluster-once`: the first node runs it under a cluster lock. */
-  scope: z.enum(["node", "cluster-once"]).default("node"),
-  timeoutMs: z.number().int().positive().default(300_000),
-});
+export { migrationSchema, type Migration } from "../wire/index.ts";
 
-export const artifactSchema = z
-  .object({
-    /** Local path (relative to the catalog file) or http(s) URL. */
-    url: z.string().min(1),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters"),
-    size: z.number().int().nonnegative().optional(),
-  })
-  .strict();
+/**
+ * A release's artifact as the catalog file writes it: the wire's artifact (shared/wire), except that
+ * `url` may also be a path relative to the catalog file (loadCatalog resolves it), and no unknown keys.
+ */
+export const catalogArtifactSchema = artifactSchema.extend({ url: z.string().min(1) }).strict();
 
 export const releaseEntrySchema = z
   .object({
     /** Named as the product names it: 1.5.1, 23.01, 5.2.7.1 ... */
-    version: z.string().min(1).regex(/^[A-Za-z0-9._+-]+$/, "letters, digits, . _ + - only"),
-    artifact: artifactSchema,
+    version: versionSchema,
+    artifact: catalogArtifactSchema,
     /** Versions that may upgrade straight to this one (N -> N+1 edges). */
     upgradeFrom: z.array(z.string()).default([]),
     /** Whether the old and new version may run side by side during this hop. */
@@ -83,7 +73,6 @@ export const catalogSchema = z
     for (const [service, entry] of Object.entries(catalog.services)) checkAcrossReleases(service, entry.releases, ctx);
   });
 
-export type Migration = z.output<typeof migrationSchema>;
 export type ReleaseEntry = z.output<typeof releaseEntrySchema>;
 export type ServiceCatalog = z.output<typeof serviceCatalogSchema>;
 export type Catalog = z.output<typeof catalogSchema>;

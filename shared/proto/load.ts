@@ -20,8 +20,8 @@ export const LOAD_OPTIONS: protoLoader.Options = Object.freeze({
   oneofs: true,
 });
 
-/** The Agent service's full name, as clients and reflection see it. */
-export const AGENT_SERVICE_NAME = "hoist.agent.v1.Agent";
+/** The Agent gRPC service's full name, as clients and reflection see it (the NATS micro service is AGENT_MICRO_SERVICE_NAME, shared/bus). */
+export const AGENT_GRPC_SERVICE_NAME = "hoist.agent.v1.Agent";
 /** The standard health service's full name. */
 export const HEALTH_SERVICE_NAME = "grpc.health.v1.Health";
 

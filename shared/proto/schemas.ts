@@ -5,14 +5,8 @@
  */
 import { z } from "zod";
 import { HoistError } from "../errors/index.ts";
+import { serviceNameSchema as serviceName, upgradeRequestSchema as upgradeRequest, versionSchema as version } from "../wire/index.ts";
 
-/** Same rule as a service name in the agent config. */
-const serviceName = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, "must name a managed service (lowercase letters, digits, _ and -)");
-/** Same characters as a catalog version; it becomes a directory name, so no separators or "..". */
-const version = z
-  .string()
-  .max(128)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, "must be a version such as 1.2.3 (letters, digits, . _ + -)");
 /** Snapshot ids become file names: no path separators, NUL, "." or "..". */
 const snapshotId = z
   .string()
@@ -30,22 +24,8 @@ export const snapshotRequestSchema = z.object({ service: serviceName, label: z.s
 
 export const restoreRequestSchema = z.object({ service: serviceName, snapshotId, cluster });
 
-export const upgradeRequestSchema = z.object({
-  service: serviceName,
-  to: version,
-  allowDowngrade: z.boolean(),
-  key,
-  skipDrain: z.boolean(),
-  artifact: z
-    .object({
-      url: z.string().regex(/^(file|https?):\/\/\S+$/, "must be a file://, http:// or https:// URL"),
-      sha256: z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters"),
-      size: z.number().int().positive().optional(),
-    })
-    .nullish()
-    .transform((artifact) => artifact ?? undefined),
-  cluster,
-});
+/** The upgrade request (shared/wire, the same as on NATS) with the optional cluster of a gRPC request; gRPC has no `release`. */
+export const upgradeRequestSchema = upgradeRequest.omit({ release: true }).extend({ cluster });
 
 export const rollbackRequestSchema = z.object({ service: serviceName, key, cluster });
 

@@ -83,24 +83,6 @@ export interface NodeInventory {
   host: HostFacts;
 }
 
-export interface UpgradeRequest {
-  service: string;
-  to: string;
-  allowDowngrade?: boolean;
-  /** Idempotency key: a repeat with the same key returns the recorded outcome. */
-  key?: string;
-  /** Skip drain/rejoin hooks (the coordinator runs them as separate steps). */
-  skipDrain?: boolean;
-  /** Artifact given directly instead of looked up in the catalog (single direct hop, no migrations). */
-  artifact?: { url: string; sha256: string; size?: number };
-  /**
-   * One hop given whole by the coordinator (from its catalog): the agent runs exactly it, and refuses
-   * when it does not run `from`.
-   */
-  release?: {
-    from: string;
-    artifact: { url: string; sha256: string; size?: number };
-    migrations: { name: string; run: string[]; scope: "node" | "cluster-once"; timeoutMs: number }[];
-  };
-}
+/** An upgrade as the agent's API takes it; the shape is upgradeRequestSchema (shared/wire). */
+export type { UpgradeRequest } from "../wire/index.ts";
 

@@ -186,7 +186,7 @@ export async function startCluster(root: string, options: StartClusterOptions): 
       background.push(run);
       return run;
     };
-    const store = new RolloutStore<RolloutState>(buckets.rollouts);
+    const store = new RolloutStore(buckets.rollouts);
     const rollout = async () => (await store.list(cluster)).map((entry) => entry.value).sort((a, b) => a.createdAt - b.createdAt).at(-1);
     return {
       cluster,
