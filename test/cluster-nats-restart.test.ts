@@ -34,8 +34,9 @@ describe("nats-server SIGKILLed and restarted (same port, same store) during a r
     await n1!.kv.put("kept", "n1");
     await n2!.kv.put("kept", "n2");
 
-    // --min-healthy-ms 3000: the health gate lasts long enough to be caught by an outage.
-    const args = cluster.rolloutArgs("1.1.1").map((arg) => (arg === "300" ? "3000" : arg));
+    // --min-healthy-ms 8000: the health gate lasts long enough to be caught by an outage even when the
+    // watcher's own connection needs seconds after the previous restart (JetStream recovering its streams).
+    const args = cluster.rolloutArgs("1.1.1").map((arg) => (arg === "300" ? "8000" : arg));
     const started = Date.now();
     const run = cluster.spawnHoist(args);
 
