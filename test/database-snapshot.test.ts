@@ -96,6 +96,25 @@ describe("databases: a committed upgrade and a corrupt dump", () => {
     expect(after.rows.items).toContain("ITEM-1-v2");
   });
 
+  it("`hoist rollback` after a committed upgrade brings the MariaDB database back to before it and keeps today's in a safety snapshot", async () => {
+    const { node, database } = await nodeWithDatabase("mariadb", "ok");
+    const before = await databaseState("mariadb", database);
+    const upgrade = await runHoist(["upgrade", "-c", node.configPath, "--to", "1.1.1", "--json"]);
+    expect(JSON.parse(upgrade.stdout), upgrade.stderr).toMatchObject({ result: "committed", active: "1.1.1" });
+    const migrated = await databaseState("mariadb", database);
+    expect(migrated.schema).toContain("migrated");
+    const rollback = await runHoist(["rollback", "-c", node.configPath, "--json"]);
+    expect(rollback.code, rollback.stderr).toBe(0);
+    expect(await databaseState("mariadb", database)).toEqual(before);
+
+    const list = JSON.parse((await runHoist(["snapshot", "list", "-c", node.configPath, "--json"])).stdout) as { id: string; label?: string }[];
+    const safety = list.find((snapshot) => snapshot.label?.startsWith("before rollback"));
+    expect(safety, JSON.stringify(list)).toBeDefined();
+    const index = JSON.parse(await readFile(snapshotPath(node, safety!.id, "backups.json"), "utf8")) as BackupsIndex;
+    expect(index.backups[0]!.database!.tables).toEqual({ items: 200, notes: 29, v2_extra: 0 });
+    expect(await readFile(snapshotPath(node, safety!.id, "backups", "db-main.dump"), "utf8")).toContain("`migrated`");
+  });
+
   it("a corrupt PostgreSQL dump in a snapshot is refused by verify and by restore, the database untouched", async () => {
     const { node, database } = await nodeWithDatabase("postgresql", "ok");
     const created = await runHoist(["snapshot", "create", "-c", node.configPath, "--json"]);

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { runHook, type HookContext, type ProcessTracker } from "../exec/index.ts";
 import { alreadyServing, createLogProbeState, waitHealthy, type LogProbeState } from "../health/index.ts";
 import { carryPreservedFiles, pruneReleases, readCurrentVersion, releaseDir, stageRelease, switchCurrent } from "../release/index.ts";
-import { createSnapshot, prepareSnapshotWorker, pruneSnapshots, restoreBackups, restoreSnapshot, verifySnapshot, type BackupContext } from "../snapshot/index.ts";
+import { attachBackups, createSnapshot, prepareSnapshotWorker, takeBackups, verifyBackups, pruneSnapshots, restoreBackups, restoreSnapshot, verifySnapshot, type BackupContext } from "../snapshot/index.ts";
 import { takeVerifiedSnapshot } from "../services/take-snapshot.ts";
 import { takeDrainSnapshot } from "../services/drain-snapshot.ts";
 import { peerEnv } from "../services/peer-env.ts";
@@ -224,6 +224,8 @@ const rollbackRestore: StepFunction = async (ctx) => {
   if (ctx.record.snapshotId === undefined) return;
   let safetySnapshotId = ctx.record.safetySnapshotId;
   if (ctx.record.kind === "rollback" && safetySnapshotId === undefined) {
+    // Today's databases too: the restore below replaces them (backup commands need the service up, so not those).
+    const dumps = ctx.service.databases.length === 0 ? undefined : await takeBackups({ backups: [], databases: ctx.service.databases }, ctx.paths.snapshots, backupContext(ctx, ctx.record.previousVersion));
     const safety = await createSnapshot(
       {
         service: ctx.service.name,
@@ -234,8 +236,10 @@ const rollbackRestore: StepFunction = async (ctx) => {
       },
       { signal: ctx.signal, onProgress: ctx.onProgress },
     );
+    if (dumps) await attachBackups(ctx.paths.snapshots, safety.id, dumps);
     await verifySnapshot(ctx.paths.snapshots, safety.id, { signal: ctx.signal });
-    ctx.onProgress({ step: "rb-restore", message: `kept today's data as snapshot ${safety.id}` });
+    await verifyBackups(ctx.paths.snapshots, safety.id, { signal: ctx.signal });
+    ctx.onProgress({ step: "rb-restore", message: `kept today's data${dumps ? " and databases" : ""} as snapshot ${safety.id}` });
     safetySnapshotId = safety.id;
   }
   ctx.onProgress({ step: "rb-restore", message: `restoring snapshot ${ctx.record.snapshotId}` });
