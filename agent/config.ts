@@ -48,6 +48,30 @@ export const probeSchema = z.discriminatedUnion("type", [
     .strict(),
 ]);
 
+/**
+ * A database a service keeps its data in. Connect over `socket` (a dir for PostgreSQL, the socket
+ * file for MariaDB) or `host`/`port`; the password, if any, is read from `passwordFile` at each use
+ * and handed to the tools through a 0600 file (PGPASSFILE, --defaults-extra-file), never in argv or logs.
+ */
+export const databaseSchema = z
+  .object({
+    /** Names the dump inside the snapshot (backups/db-NAME.dump). */
+    name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, "lowercase letters, digits, _ . and - only (it names a file)"),
+    engine: z.enum(["postgresql", "mariadb", "mysql"]),
+    /** The database's name on the server. */
+    database: z.string().min(1),
+    host: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    socket: z.string().min(1).optional(),
+    user: z.string().min(1).optional(),
+    passwordFile: z.string().min(1).optional(),
+    /** For `pg_restore --create` / `DROP DATABASE`: the database to connect to while the dumped one is recreated. */
+    maintenanceDatabase: z.string().min(1).optional(),
+    timeoutMs: z.number().int().positive().default(3_600_000),
+  })
+  .strict()
+  .refine((db) => !(db.socket && db.host), { message: "give either socket or host, not both" });
+
 export const serviceSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, "lowercase letters, digits, _ and - only"),
@@ -98,6 +122,13 @@ export const serviceSchema = z
           .strict(),
       )
       .default([]),
+    /**
+     * Databases of the service, dumped into the snapshot with the engine's own tools (PostgreSQL
+     * `pg_dump -Fc`, MariaDB/MySQL `mariadb-dump --single-transaction`), kept with sha256 and a row
+     * count per table beside the backups, checked readable before the upgrade goes on, and restored
+     * (dropped and recreated from the dump) on rollback with the service stopped.
+     */
+    databases: z.array(databaseSchema).default([]),
     snapshots: z
       .object({
         keep: z.number().int().positive().default(5),
@@ -176,6 +207,12 @@ export const agentConfigSchema = z
         if (backupNames.has(backup.name)) ctx.addIssue({ code: "custom", path: ["services", index, "backups", backupIndex, "name"], message: `duplicate backup name ${backup.name}` });
         backupNames.add(backup.name);
       });
+      const dumpNames = new Set(service.backups.map((backup) => backup.name));
+      service.databases.forEach((database, databaseIndex) => {
+        if (dumpNames.has(`db-${database.name}.dump`) || service.databases.findIndex((other) => other.name === database.name) !== databaseIndex) {
+          ctx.addIssue({ code: "custom", path: ["services", index, "databases", databaseIndex, "name"], message: `duplicate database name ${database.name}` });
+        }
+      });
       if (names.has(service.name)) ctx.addIssue({ code: "custom", path: ["services", index, "name"], message: `duplicate service name ${service.name}` });
       names.add(service.name);
     });
@@ -185,6 +222,7 @@ export type AgentConfig = z.output<typeof agentConfigSchema>;
 export type ServiceConfig = z.output<typeof serviceSchema>;
 export type HookConfig = z.output<typeof hookSchema>;
 export type ProbeConfig = z.output<typeof probeSchema>;
+export type DatabaseConfig = z.output<typeof databaseSchema>;
 
 /** The service's probes checked in `phase` (probes without `phases` serve verify and monitor). */
 export function probesFor(service: ServiceConfig, phase: ProbePhase): ProbeConfig[] {
@@ -208,6 +246,11 @@ export function resolveAgentConfigPaths(config: AgentConfig, base: string): Agen
       ...service,
       installRoot: abs(service.installRoot),
       dataDirs: service.dataDirs.map(abs),
+      databases: service.databases.map((database) => ({
+        ...database,
+        ...(database.passwordFile === undefined ? {} : { passwordFile: abs(database.passwordFile) }),
+        ...(database.socket === undefined ? {} : { socket: abs(database.socket) }),
+      })),
       health: {
         ...service.health,
         probes: service.health.probes.map((probe) => (probe.type === "log" ? { ...probe, file: abs(probe.file) } : probe)),

@@ -1,22 +1,55 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 machine lacks for Hoist's demo and tests: nats-server and haproxy
-# from Debian's packages. Idempotent; safe to run again. Needs root (or sudo) only when installing.
+# from Debian's packages, and the database servers the database tests use (PostgreSQL 15 at
+# 127.0.0.1:5432 with trust auth for user postgres, MariaDB 10.11 at 127.0.0.1:3306 with root and
+# no password), which it also starts when they are down. Idempotent and quick when all is present.
+# Needs root (or sudo) only when installing or starting. For test machines only: it opens the local
+# database servers to passwordless logins from 127.0.0.1.
 set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 missing=()
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 command -v tar >/dev/null 2>&1 || missing+=(tar)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+[ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql)
+command -v pg_dump >/dev/null 2>&1 && command -v pg_restore >/dev/null 2>&1 || missing+=(postgresql-client)
+[ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
+command -v mariadb-dump >/dev/null 2>&1 || missing+=(mariadb-client)
 
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "setup: nats-server, haproxy, tar and openssl are present"
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]} from Debian's packages"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "setup: installing ${missing[*]} from Debian's packages"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# PostgreSQL: start the cluster when it is down; trust logins from 127.0.0.1 (the tests' servers).
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  hba=/etc/postgresql/15/main/pg_hba.conf
+  if [ -f "$hba" ] && ! $SUDO grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+    $SUDO sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+  fi
+  echo "setup: starting PostgreSQL 15"
+  $SUDO pg_ctlcluster --skip-systemctl-redirect 15 main start
+  for _ in $(seq 1 50); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
+fi
+
+# MariaDB: start mariadbd when it is down; root from 127.0.0.1 without a password.
+if ! mariadb-admin -h 127.0.0.1 -P 3306 -uroot --connect-timeout=2 ping >/dev/null 2>&1; then
+  if ! mariadb-admin --connect-timeout=2 ping >/dev/null 2>&1; then
+    echo "setup: starting MariaDB"
+    $SUDO install -d -o mysql -g mysql /run/mysqld
+    $SUDO start-stop-daemon --start --oknodo --background --chuid mysql --exec /usr/sbin/mariadbd
+    for _ in $(seq 1 100); do mariadb-admin --connect-timeout=2 ping >/dev/null 2>&1 && break; sleep 0.2; done
+  fi
+  if ! mariadb -h 127.0.0.1 -P 3306 -uroot -e 'SELECT 1' >/dev/null 2>&1; then
+    # Debian's root logs in by unix socket only: allow an empty password too, for the tests.
+    $SUDO mariadb -e "ALTER USER root@localhost IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('')"
+  fi
+fi
+
+echo "setup: nats-server, haproxy, tar, openssl, PostgreSQL and MariaDB are present and the databases answer"

@@ -44,7 +44,7 @@ export class ServiceControl {
           await this.hooks.run(managed, "stop", current, options.signal);
         }
         await restoreSnapshot(managed.paths.snapshots, snapshotId, options);
-        await restoreBackups(managed.config.backups, managed.paths.snapshots, snapshotId, "stopped", backups);
+        await restoreBackups(managed.config, managed.paths.snapshots, snapshotId, "stopped", backups);
       } catch (err) {
         if (current !== undefined) {
           options.onProgress?.({ step: "start", message: `restore failed (${toHoistError(err).message}); starting the service again` });
@@ -54,7 +54,7 @@ export class ServiceControl {
       }
       if (current !== undefined) {
         await this.hooks.startAndVerify(managed, current, options);
-        const { restored } = await restoreBackups(managed.config.backups, managed.paths.snapshots, snapshotId, "running", backups);
+        const { restored } = await restoreBackups(managed.config, managed.paths.snapshots, snapshotId, "running", backups);
         if (restored.length > 0) await this.hooks.verifyPhase(managed, current, "verify", options);
       }
     } finally {

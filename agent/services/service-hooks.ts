@@ -5,7 +5,7 @@ import { probesFor, type AgentConfig, type ProbePhase } from "../config.ts";
 import { runHook, type HookContext, type ProcessTracker } from "../exec/index.ts";
 import { alreadyServing, checkProbe, waitHealthy } from "../health/index.ts";
 import { releaseDir } from "../release/index.ts";
-import type { BackupSpec } from "../snapshot/index.ts";
+import type { BackupContext } from "../snapshot/index.ts";
 import type { ProcessLedger } from "../state/process-ledger.ts";
 import { hookEnv } from "./hook-env.ts";
 import type { ManagedService } from "./managed-service.ts";
@@ -50,7 +50,7 @@ export class ServiceHooks {
   }
 
   /** How each backup command of `managed` runs (see ServiceConfig.backups). */
-  backupContext(managed: ManagedService, version: string | undefined, signal: AbortSignal | undefined): (spec: BackupSpec) => HookContext {
+  backupContext(managed: ManagedService, version: string | undefined, signal: AbortSignal | undefined): BackupContext {
     return (spec) => this.context(managed, version, `backup ${spec.name}`, signal);
   }
 

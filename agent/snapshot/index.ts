@@ -21,4 +21,4 @@ export {
   type SnapshotCompression,
   type SnapshotInfo,
 } from "./manifest.ts";
-export { takeBackups, attachBackups, readBackups, verifyBackups, restoreBackups, type BackupSpec, type BackupRecord } from "./backups.ts";
+export { takeBackups, attachBackups, readBackups, verifyBackups, restoreBackups, databaseFile, type BackupSpec, type BackupRecord, type BackupContext, type SnapshotExtras } from "./backups.ts";

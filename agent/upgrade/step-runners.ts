@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { runHook, type HookContext, type ProcessTracker } from "../exec/index.ts";
 import { alreadyServing, createLogProbeState, waitHealthy, type LogProbeState } from "../health/index.ts";
 import { carryPreservedFiles, pruneReleases, readCurrentVersion, releaseDir, stageRelease, switchCurrent } from "../release/index.ts";
-import { createSnapshot, prepareSnapshotWorker, pruneSnapshots, restoreBackups, restoreSnapshot, verifySnapshot, type BackupSpec } from "../snapshot/index.ts";
+import { attachBackups, createSnapshot, prepareSnapshotWorker, takeBackups, verifyBackups, pruneSnapshots, restoreBackups, restoreSnapshot, verifySnapshot, type BackupContext } from "../snapshot/index.ts";
 import { takeVerifiedSnapshot } from "../services/take-snapshot.ts";
 import { takeDrainSnapshot } from "../services/drain-snapshot.ts";
 import { peerEnv } from "../services/peer-env.ts";
@@ -113,8 +113,8 @@ const stop: StepFunction = async (ctx) => {
   await runServiceHook(ctx, "stop", ctx.service.hooks.stop, ctx.record.previousVersion);
 };
 
-/** How a backup command runs: in the active release dir, with the service's env, written down, as its user. */
-function backupContext(ctx: StepContext, version: string | undefined): (spec: BackupSpec) => HookContext {
+/** How a backup command (or database tool) runs: in the active release dir, with the service's env, written down, as its user. */
+function backupContext(ctx: StepContext, version: string | undefined): BackupContext {
   const cwd = version === undefined ? ctx.service.installRoot : releaseDir(ctx.service.installRoot, version);
   return (spec) => ({ cwd, env: env(ctx), signal: ctx.signal, ...child(ctx, `backup ${spec.name}`) });
 }
@@ -224,6 +224,8 @@ const rollbackRestore: StepFunction = async (ctx) => {
   if (ctx.record.snapshotId === undefined) return;
   let safetySnapshotId = ctx.record.safetySnapshotId;
   if (ctx.record.kind === "rollback" && safetySnapshotId === undefined) {
+    // Today's databases too: the restore below replaces them (backup commands need the service up, so not those).
+    const dumps = ctx.service.databases.length === 0 ? undefined : await takeBackups({ backups: [], databases: ctx.service.databases }, ctx.paths.snapshots, backupContext(ctx, ctx.record.previousVersion));
     const safety = await createSnapshot(
       {
         service: ctx.service.name,
@@ -234,13 +236,15 @@ const rollbackRestore: StepFunction = async (ctx) => {
       },
       { signal: ctx.signal, onProgress: ctx.onProgress },
     );
+    if (dumps) await attachBackups(ctx.paths.snapshots, safety.id, dumps);
     await verifySnapshot(ctx.paths.snapshots, safety.id, { signal: ctx.signal });
-    ctx.onProgress({ step: "rb-restore", message: `kept today's data as snapshot ${safety.id}` });
+    await verifyBackups(ctx.paths.snapshots, safety.id, { signal: ctx.signal });
+    ctx.onProgress({ step: "rb-restore", message: `kept today's data${dumps ? " and databases" : ""} as snapshot ${safety.id}` });
     safetySnapshotId = safety.id;
   }
   ctx.onProgress({ step: "rb-restore", message: `restoring snapshot ${ctx.record.snapshotId}` });
   await restoreSnapshot(ctx.paths.snapshots, ctx.record.snapshotId, { signal: ctx.signal, onProgress: ctx.onProgress });
-  const { restored } = await restoreBackups(ctx.service.backups, ctx.paths.snapshots, ctx.record.snapshotId, "stopped", backupContext(ctx, ctx.record.previousVersion));
+  const { restored } = await restoreBackups(ctx.service, ctx.paths.snapshots, ctx.record.snapshotId, "stopped", backupContext(ctx, ctx.record.previousVersion));
   if (restored.length > 0) ctx.onProgress({ step: "rb-restore", message: `restored backup(s) ${restored.join(", ")}` });
   return safetySnapshotId === undefined ? {} : { safetySnapshotId };
 };
@@ -268,7 +272,7 @@ const rollbackVerify: StepFunction = async (ctx) => {
   if (!ctx.record.stopped || ctx.record.previousVersion === undefined) return;
   await verifyHealthy(ctx, ctx.record.previousVersion);
   if (ctx.record.snapshotId === undefined) return;
-  const { restored } = await restoreBackups(ctx.service.backups, ctx.paths.snapshots, ctx.record.snapshotId, "running", backupContext(ctx, ctx.record.previousVersion));
+  const { restored } = await restoreBackups(ctx.service, ctx.paths.snapshots, ctx.record.snapshotId, "running", backupContext(ctx, ctx.record.previousVersion));
   if (restored.length === 0) return;
   ctx.onProgress({ step: "rb-verify", message: `restored backup(s) ${restored.join(", ")} into the running service` });
   await verifyHealthy(ctx, ctx.record.previousVersion);
