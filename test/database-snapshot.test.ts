@@ -129,7 +129,8 @@ describe("databases: a committed upgrade and a corrupt dump", () => {
     const dump = snapshotPath(node, id, "backups", "db-main.dump");
     const original = await readFile(dump);
     const flipped = Buffer.from(original);
-    flipped[flipped.length >> 1] ^= 0xff;
+    const middle = flipped.length >> 1;
+    flipped.writeUInt8(flipped.readUInt8(middle) ^ 0xff, middle);
     await writeFile(dump, flipped);
     const verify = await runHoist(["snapshot", "verify", id, "-c", node.configPath]);
     expect(verify.code).not.toBe(0);
