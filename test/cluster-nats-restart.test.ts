@@ -78,7 +78,8 @@ describe("nats-server SIGKILLed and restarted (same port, same store) during a r
     expect(output).not.toContain("[INTERNAL]");
     expect(output).not.toContain("LEASE_LOST");
 
-    const rollout = (await cluster.rollout())!;
+    // The test's own connection may still be finding JetStream again after the last restart: ask until it answers.
+    const rollout = await waitFor(() => cluster!.rollout(), { timeoutMs: 30_000, what: "the rollout record (the test's own read)" });
     expect(rollout.phase).toBe("succeeded");
     // one attempt per node, no failure: nothing was retried as a new attempt, nothing rolled back
     for (const state of Object.values(rollout.hops[0]!.nodes)) expect(state).toMatchObject({ status: "done", attempt: 1, failures: 0 });
