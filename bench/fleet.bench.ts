@@ -8,7 +8,7 @@
  * Prints a summary and writes bench/results/fleet-latest.json. See bench/README.md.
  */
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir, cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -79,6 +79,12 @@ async function consumerCounts(jsm: JetStreamManager): Promise<{ account: number;
   return { account, perStream };
 }
 
+/** CPU seconds (user + system) a process used so far, from /proc (clock ticks of 10 ms). */
+async function cpuSecondsOf(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).replace(/^.*\) /, "").split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** Every inventory of the cluster through one KV watch (one ordered consumer, last value per key). */
 async function readByOneWatch(kv: KV, cluster: string, expected: number): Promise<number> {
   const watch = await kv.watch({ key: `${cluster}.*` });
@@ -139,6 +145,27 @@ try {
   results.consumers = growth;
   results.simRssMiB = Math.round(process.memoryUsage().rss / 2 ** 20);
   log(`  bench process (simulator inside) RSS ${results.simRssMiB} MiB`);
+
+  // The idle fleet's steady cost: heartbeats only (every agent puts its inventory every 2 s).
+  {
+    const windowS = 10;
+    const natsBefore = await cpuSecondsOf(nats.process.pid!);
+    const simBefore = process.cpuUsage();
+    const seqBefore = (await jsm.streams.info(`KV_${KV_INVENTORY}`)).state.last_seq;
+    await new Promise((resolve) => setTimeout(resolve, windowS * 1000));
+    const seqAfter = (await jsm.streams.info(`KV_${KV_INVENTORY}`)).state.last_seq;
+    const sim = process.cpuUsage(simBefore);
+    const idle = {
+      windowS,
+      inventoryPutsPerS: Math.round((seqAfter - seqBefore) / windowS),
+      natsServerCpuShare: (await cpuSecondsOf(nats.process.pid!)) - natsBefore,
+      simulatorCpuShare: (sim.user + sim.system) / 1e6,
+    };
+    idle.natsServerCpuShare /= windowS;
+    idle.simulatorCpuShare /= windowS;
+    results.idle = idle;
+    log(`  idle fleet: ${idle.inventoryPutsPerS} inventory puts/s; nats-server ${(idle.natsServerCpuShare * 100).toFixed(0)}% of a core, simulator ${(idle.simulatorCpuShare * 100).toFixed(0)}% of a core`);
+  }
 
   // (a) inventory of the whole fleet.
   if (PARTS.has("inventory")) {

@@ -66,7 +66,6 @@ export interface Fleet {
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const logger = options.logger ?? silentLogger();
   const timings = parseTimings(options.timings);
-  const random = seededRandom(options.seed ?? 1);
   const prefix = options.nodePrefix ?? "sim-";
   const width = Math.max(4, String(options.nodes).length);
   const agents: SimAgent[] = [];
@@ -85,7 +84,8 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         service: options.service ?? "kv",
         version: options.version,
         timings,
-        random,
+        // one generator per node: a node draws the same times whatever the other nodes do
+        random: seededRandom((options.seed ?? 1) * 100_003 + index),
         agentVersion,
         ...(options.upgradeFailRate === undefined ? {} : { upgradeFailRate: options.upgradeFailRate }),
         onStep: (record) => records.push(record),

@@ -1,6 +1,6 @@
 /**
  * Step durations of simulated agents, drawn from a configurable distribution with a seeded random
- * source (so two runs of a bench draw the same times for the same node and step).
+ * source per node (so two runs of a bench draw the same times for the same node and step).
  *
  * Spec grammar (milliseconds):
  *   `fixed:MS`                      always MS
