@@ -19,6 +19,8 @@ export interface RolloutFigures {
   agentBusyMs: number;
   /** Per node: time between one step's end on the agent and the next step's start there (coordinator + NATS latency), medians and p99. */
   gapMs: { p50: number; p90: number; p99: number; max: number; count: number };
+  /** Work an agent did more than once for the same node and verb (a verb whose key the agent does not honour, sent again). */
+  repeats: Record<string, { extraRuns: number; nodes: number }>;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -63,7 +65,19 @@ export function analyzeRollout(input: { records: StepRecord[]; batches: string[]
     agentBusyMs += input.minHealthyMs;
   }
   gaps.sort((a, b) => a - b);
+  const repeats: Record<string, { extraRuns: number; nodes: number }> = {};
+  for (const records of byNode.values()) {
+    const counts = new Map<string, number>();
+    for (const record of records) counts.set(record.verb, (counts.get(record.verb) ?? 0) + 1);
+    for (const [verb, count] of counts) {
+      if (count < 2) continue;
+      const entry = (repeats[verb] ??= { extraRuns: 0, nodes: 0 });
+      entry.extraRuns += count - 1;
+      entry.nodes += 1;
+    }
+  }
   return {
+    repeats,
     batches,
     idealMs,
     actualMs,
