@@ -79,6 +79,23 @@ async function consumerCounts(jsm: JetStreamManager): Promise<{ account: number;
   return { account, perStream };
 }
 
+/** Counts the coordinator's JSON log lines on stderr by message, step and code (what it retried and why). */
+function summarizeWarnings(stderr: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const line of stderr.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      const entry = JSON.parse(line) as { msg?: string; step?: string; code?: string; err?: string };
+      const code = entry.code ?? (typeof entry.err === "string" ? entry.err.slice(0, 60) : "");
+      const key = [entry.msg, entry.step, code].filter(Boolean).join(" | ");
+      counts[key] = (counts[key] ?? 0) + 1;
+    } catch {
+      counts["(unparsed stderr line)"] = (counts["(unparsed stderr line)"] ?? 0) + 1;
+    }
+  }
+  return counts;
+}
+
 /** CPU seconds (user + system) a process used so far, from /proc (clock ticks of 10 ms). */
 async function cpuSecondsOf(pid: number): Promise<number> {
   const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).replace(/^.*\) /, "").split(" ");
@@ -261,6 +278,7 @@ try {
       consumersDuring: consumerSamples,
       figures,
       failure: state?.failure,
+      coordinatorWarnings: summarizeWarnings(run.stderr),
       stderrTail: run.code === 0 ? undefined : run.stderr.slice(-2000),
     };
     results.rollout = rollout;
@@ -271,6 +289,7 @@ try {
       log(`    steps an agent ran more than once: ${JSON.stringify(figures.repeats)}`);
       log(`    JetStream API requests ${rollout.jsApiRequests} (errors ${rollout.jsApiErrors}), storage +${(rollout.storageGrowthBytes / 2 ** 20).toFixed(1)} MiB, consumers during: ${[...new Set(consumerSamples)].join(",")}`);
     }
+    log(`    coordinator warnings: ${JSON.stringify(rollout.coordinatorWarnings)}`);
     if (state?.failure) log(`    failure: ${JSON.stringify(state.failure)}`);
   }
   results.loadAtEnd = loadavg();
