@@ -60,8 +60,9 @@ export interface Fleet {
  * the configured distributions.
  *
  * One gRPC server per agent, not one shared: the coordinator's health gate dials the address each
- * node publishes and watches the service by its name (`kv`), the same name on every node, so one
- * server could not tell the nodes apart; a port per agent is also what a real fleet looks like.
+ * node publishes and watches the service by its name (`kv`), the same name on every node. A shared
+ * server could only tell nodes apart by the dialed authority (`call.getHost()`) and would need a
+ * health service of its own; a server per agent runs the agent's real server code unchanged.
  */
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const logger = options.logger ?? silentLogger();
