@@ -32,7 +32,7 @@ const BATCH = env.HOIST_FLEET_BATCH ?? "50";
 const PARTS = new Set((env.HOIST_FLEET_PARTS ?? "consumers,inventory,rollout").split(","));
 const RUNS = Number(env.HOIST_FLEET_RUNS ?? 5);
 const MIN_HEALTHY_MS = Number(env.HOIST_FLEET_MIN_HEALTHY_MS ?? 300);
-const ROLLOUT_TIMEOUT_S = Number(env.HOIST_FLEET_ROLLOUT_TIMEOUT_S ?? 1200);
+const ROLLOUT_TIMEOUT_S = Number(env.HOIST_FLEET_ROLLOUT_TIMEOUT_S ?? 2400);
 const timings: Partial<Record<SimStep, string>> = {};
 for (const step of SIM_STEPS) {
   const spec = env[`HOIST_FLEET_T_${step.toUpperCase()}`];
