@@ -263,7 +263,7 @@ export class NodeAgent implements NodeAgentApi {
       }
       case "undo-last": {
         const record = newJournal({ kind: "rollback", service, previousVersion: decision.to, target: decision.to, hops: [], ...(options.key === undefined ? {} : { key: options.key }), skipDrain: true });
-        return this.runTracked(managed, { ...record, snapshotId: decision.snapshotId }, "rb-stop", options);
+        return this.runTracked(managed, { ...record, snapshotId: decision.snapshotId, ...(view.current === undefined ? {} : { activeBefore: view.current }) }, "rb-stop", options);
       }
     }
   }

@@ -1,6 +1,8 @@
 import { listReleases, readCurrentVersion, readReleaseMeta } from "../release/index.ts";
 import { listSnapshots } from "../snapshot/index.ts";
-import type { ServiceActivity, ServiceInventory } from "../node-agent-api.ts";
+import type { ServiceActivity, ServiceInventory, ServingStatus } from "../node-agent-api.ts";
+import { probesFor } from "../config.ts";
+import { checkProbe } from "../health/index.ts";
 import { activityOf, type ManagedService } from "./managed-service.ts";
 import { toSnapshotSummary } from "./snapshot-summary.ts";
 
@@ -31,9 +33,20 @@ export async function readServiceInventory(managed: ManagedService, owned: boole
     })),
     snapshots: snapshots.map(toSnapshotSummary),
     ...(lastUpgrade === undefined ? {} : { lastUpgrade }),
-    health: managed.monitor?.status ?? "UNKNOWN",
+    health: managed.monitor?.status ?? (owned ? "UNKNOWN" : await probeOnce(managed, active)),
     activity,
   };
+}
+
+/**
+ * A reader's one look at health (it has no monitor): the `monitor` probes that need no child process
+ * (http, tcp), checked once. Command probes are left to the owner; none of the others: UNKNOWN.
+ */
+async function probeOnce(managed: ManagedService, active: string | undefined): Promise<ServingStatus> {
+  const probes = probesFor(managed.config, "monitor").filter((probe) => probe.type === "http" || probe.type === "tcp");
+  if (active === undefined || probes.length === 0) return "UNKNOWN";
+  const results = await Promise.all(probes.map((probe) => checkProbe(probe, { cwd: managed.config.installRoot, env: {} })));
+  return results.every((result) => result.healthy) ? "SERVING" : "NOT_SERVING";
 }
 
 /** What a reader sees of the owner's work: the activity its journal names. */

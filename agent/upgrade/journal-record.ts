@@ -28,6 +28,8 @@ export interface JournalRecord {
   service: string;
   /** Version active before the operation (undefined on a fresh install). */
   previousVersion?: string;
+  /** Rollback journals only: the release active when the rollback began (the outcome's `from`). */
+  activeBefore?: string;
   /** Version the operation goes to. */
   target: string;
   hops: JournalHop[];

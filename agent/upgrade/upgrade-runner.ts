@@ -108,7 +108,8 @@ export async function finishJournal(deps: RunnerDeps, record: JournalRecord, ter
   const outcome: UpgradeOutcome = {
     result: terminal,
     service: record.service,
-    ...(record.previousVersion === undefined ? {} : { from: record.previousVersion }),
+    // A rollback goes from the release active when it began (activeBefore) back to previousVersion.
+    ...(record.activeBefore !== undefined ? { from: record.activeBefore } : record.previousVersion === undefined ? {} : { from: record.previousVersion }),
     to: record.target,
     ...(active === undefined ? {} : { active }),
     hops: record.hops.map((hop) => ({ from: hop.from, to: hop.to })),
