@@ -1,10 +1,16 @@
 import { isAbsolute, resolve, dirname } from "node:path";
 import { z } from "zod";
 import { loadYamlFile } from "../shared/config/index.ts";
+import { serviceNameSchema } from "../shared/wire/index.ts";
 
 const argv = z.array(z.string().min(1)).min(1, "must list the program and its arguments");
 
 /** A system user to run a hook as (root only can switch): a name from /etc/passwd or a numeric uid. */
+/** A name that becomes a file name (backups, database dumps). */
+const fileNameToken = z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, "lowercase letters, digits, _ . and - only (it names a file)");
+/** A node or cluster id: one NATS subject token. */
+const subjectToken = z.string().regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only (it is a NATS subject token)");
+
 const userName = z.string().regex(/^[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?$/, "a user name or numeric uid");
 
 /** A hook: argv run without a shell in the active release dir (relative first element resolves there). */
@@ -56,7 +62,7 @@ export const probeSchema = z.discriminatedUnion("type", [
 export const databaseSchema = z
   .object({
     /** Names the dump inside the snapshot (backups/db-NAME.dump). */
-    name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, "lowercase letters, digits, _ . and - only (it names a file)"),
+    name: fileNameToken,
     engine: z.enum(["postgresql", "mariadb", "mysql"]),
     /** The database's name on the server. */
     database: z.string().min(1),
@@ -74,7 +80,7 @@ export const databaseSchema = z
 
 export const serviceSchema = z
   .object({
-    name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, "lowercase letters, digits, _ and - only"),
+    name: serviceNameSchema,
     /** Holds releases/VERSION dirs and the `current` symlink. */
     installRoot: z.string().min(1),
     dataDirs: z.array(z.string().min(1)).min(1),
@@ -112,7 +118,7 @@ export const serviceSchema = z
       .array(
         z
           .object({
-            name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, "lowercase letters, digits, _ . and - only (it names a file)"),
+            name: fileNameToken,
             run: argv,
             restore: argv.optional(),
             restoreWhen: z.enum(["running", "stopped"]).default("running"),
@@ -178,8 +184,8 @@ const grpcSchema = z
 
 export const agentConfigSchema = z
   .object({
-    node: z.string().regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only (it is a NATS subject token)"),
-    cluster: z.string().regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only (it is a NATS subject token)"),
+    node: subjectToken,
+    cluster: subjectToken,
     stateDir: z.string().min(1),
     /** Catalog file used by `hoist upgrade` to find artifacts and hops. */
     catalog: z.string().optional(),

@@ -1,4 +1,5 @@
 import type { WorkOptions } from "../shared/types/index.ts";
+import type { Artifact } from "../shared/wire/index.ts";
 import type {
   NodeInventory,
   ReleaseOnDisk,
@@ -18,7 +19,7 @@ export interface NodeAgentApi {
   readonly node: string;
   readonly cluster: string;
   inventory(): Promise<NodeInventory>;
-  stage(service: string, version: string, options?: WorkOptions & { artifact?: { url: string; sha256: string; size?: number } }): Promise<ReleaseOnDisk>;
+  stage(service: string, version: string, options?: WorkOptions & { artifact?: Artifact }): Promise<ReleaseOnDisk>;
   snapshot(service: string, options?: WorkOptions & { label?: string }): Promise<SnapshotSummary>;
   listSnapshots(service: string): Promise<SnapshotSummary[]>;
   restore(service: string, snapshotId: string, options?: WorkOptions): Promise<void>;

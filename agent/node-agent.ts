@@ -4,6 +4,7 @@ import { HoistError } from "../shared/errors/index.ts";
 import { loadCatalog, serviceCatalog, findRelease, type Catalog, type ServiceCatalog } from "../shared/catalog/index.ts";
 import type { Logger } from "../shared/logger/index.ts";
 import type { WorkOptions } from "../shared/types/index.ts";
+import type { Artifact } from "../shared/wire/index.ts";
 import { probesFor, type AgentConfig } from "./config.ts";
 import { HealthMonitor } from "./health/index.ts";
 import { cleanPartials, readCurrentVersion, stageRelease } from "./release/index.ts";
@@ -23,8 +24,6 @@ import type { HostFacts, NodeAgentApi, NodeInventory, ReleaseOnDisk, ServingStat
 import { JournalStore, newJournal, runJournal, resumeJournal, planHops, decideRollback, decideUpgrade, type JournalRecord, type RunnerDeps, type OperationView, type ClusterOnceGate } from "./upgrade/index.ts";
 
 export const AGENT_VERSION = "0.1.0";
-
-type ArtifactRef = { url: string; sha256: string; size?: number };
 
 export interface NodeAgentOptions {
   logger: Logger;
@@ -269,7 +268,7 @@ export class NodeAgent implements NodeAgentApi {
   }
 
   /** Stages a release beside the active one; the artifact comes with the call (coordinator) or from the catalog. */
-  async stage(service: string, version: string, options: WorkOptions & { artifact?: ArtifactRef } = {}): Promise<ReleaseOnDisk> {
+  async stage(service: string, version: string, options: WorkOptions & { artifact?: Artifact } = {}): Promise<ReleaseOnDisk> {
     const managed = this.managed(service);
     const artifact = options.artifact ?? findRelease(await this.catalogFor(service), version).artifact;
     const staged = await stageRelease({ installRoot: managed.config.installRoot, version, artifact, cacheDir: managed.paths.artifacts, limits: managed.config.limits }, options);

@@ -10,16 +10,11 @@ import { HoistError, throwIfAborted, toHoistError } from "../../shared/errors/in
 import { fsyncDir } from "../../shared/fs/index.ts";
 import type { WorkOptions } from "../../shared/types/index.ts";
 import { redactUrl } from "./layout.ts";
+import type { Artifact } from "../../shared/wire/index.ts";
 
 /** Where an artifact comes from and what its bytes must be. */
-export interface ArtifactRef {
-  /** Absolute local path, `file:` URL, or `http(s):` URL. */
-  url: string;
-  /** Expected sha256 of the raw artifact bytes, hex. */
-  sha256: string;
-  /** Expected size in bytes, when known. */
-  size?: number;
-}
+/** An artifact to fetch: the one wire shape (shared/wire): url (absolute path, file: or http(s):), sha256 of the raw bytes, size when known. */
+export type ArtifactRef = Artifact;
 
 export interface FetchedArtifact {
   /** `CACHE_DIR/<sha256>.artifact`, verified. */

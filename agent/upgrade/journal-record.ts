@@ -1,11 +1,12 @@
+import type { Artifact, Migration } from "../../shared/wire/index.ts";
 import type { SnapshotBefore, StepName, TerminalState } from "./steps.ts";
 
 /** One hop as the journal keeps it (enough to re-run it after a crash). */
 export interface JournalHop {
   from: string;
   to: string;
-  artifact: { url: string; sha256: string; size?: number };
-  migrations: { name: string; run: string[]; scope: "node" | "cluster-once"; timeoutMs: number }[];
+  artifact: Artifact;
+  migrations: Migration[];
 }
 
 export interface JournalEvent {
