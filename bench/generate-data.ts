@@ -1,6 +1,7 @@
 import { mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { seededRandom } from "../scripts/fleet-sim/timing.ts";
 
 /** What `generateDataDir` wrote. */
 export interface GeneratedData {
@@ -14,17 +15,6 @@ const WORDS = (
   "user_id session token 0x7f3a9c payload {\"a\":1,\"b\":[2,3]} error warning debug trace node cluster shard replica"
 ).split(" ");
 
-/** A tiny seeded PRNG (mulberry32) so that every run generates the same layout. */
-function makeRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Text-like bytes (compress about 3-4x with gzip). */
 function textBytes(size: number, random: () => number): Buffer {
@@ -50,7 +40,7 @@ function contentOf(size: number, random: () => number): Buffer {
  * ones (the rest), half random and half text; plus some empty dirs, symlinks and varied modes.
  */
 export async function generateDataDir(dir: string, totalMb: number): Promise<GeneratedData> {
-  const random = makeRandom(42);
+  const random = seededRandom(42);
   const totalBytes = totalMb * 1024 * 1024;
   let bytes = 0;
   let files = 0;

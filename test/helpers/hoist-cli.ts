@@ -10,21 +10,9 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real `hoist` command as a child process. */
+/** Runs the real `hoist` command as a child process and waits for it to end. */
 export function runHoist(args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [HOIST_BIN, ...args], {
-      env: { ...process.env, ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
-      timeout: options.timeoutMs ?? 120_000,
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.once("error", reject);
-    child.once("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+  return startHoist(args, options).done;
 }
 
 /** A `hoist` command running in the background: the test can watch its output, signal it, await it. */
