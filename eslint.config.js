@@ -36,6 +36,10 @@ export default tseslint.config(
     },
     plugins: { "import-x": importX },
     settings: {
+      // import-x only follows (and so only finds cycles through) files it knows how to parse.
+      "import-x/extensions": [".ts", ".js", ".mjs"],
+      "import-x/parsers": { "@typescript-eslint/parser": [".ts"] },
+      "import-x/external-module-folders": ["node_modules", "node_modules/@types"],
       // Every relative import names its file with the .ts extension, so the node resolver finds it.
       "import-x/resolver-next": [createNodeResolver({ extensions: [".ts", ".js", ".mjs", ".json"] })],
     },
