@@ -46,6 +46,12 @@ export default tseslint.config(
     rules: {
       "@typescript-eslint/no-floating-promises": "error",
       "@typescript-eslint/no-misused-promises": "error",
+      // Off: an `async` function that implements a Promise-returning interface (bus handlers, test
+      // doubles) is how this code turns a synchronous throw into a rejection; dropping `async` to
+      // please the rule would change that.
+      "@typescript-eslint/require-await": "off",
+      // Passing on a value caught as `unknown` (reject(err) in a catch) is fine; literals are not.
+      "@typescript-eslint/prefer-promise-reject-errors": ["error", { allowThrowingUnknown: true }],
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" }],
       "import-x/no-cycle": ["error", { ignoreExternal: true }],
       "import-x/no-restricted-paths": [
@@ -63,13 +69,16 @@ export default tseslint.config(
   {
     // Tests and benchmarks read back JSON the product just wrote (state files, reports, KV values)
     // and assert on its fields; an `any` there fails at the assertion, so the no-unsafe-* family
-    // would only add casts. no-floating-promises and every other rule stay on.
+    // would only add casts. no-floating-promises and every other rule stay on. (no-non-null-assertion
+    // is not in the recommended set, so tests' `!` need no exemption.)
     files: ["test/**/*.ts", "bench/**/*.ts"],
     rules: {
       "@typescript-eslint/no-unsafe-assignment": "off",
       "@typescript-eslint/no-unsafe-member-access": "off",
       "@typescript-eslint/no-unsafe-call": "off",
       "@typescript-eslint/no-unsafe-argument": "off",
+      // Tests corrupt manifests and inventories on purpose; `any` is the honest type of that JSON.
+      "@typescript-eslint/no-explicit-any": "off",
     },
   },
   {
