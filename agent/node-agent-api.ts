@@ -7,9 +7,9 @@ import type {
   SnapshotSummary,
   UpgradeOutcome,
   UpgradeRequest,
-} from "../shared/types/agent-api.ts";
+} from "../shared/types/index.ts";
 
-export type * from "../shared/types/agent-api.ts";
+export type * from "../shared/types/index.ts";
 
 /**
  * What the agent can do on its node; the CLI, the gRPC server and the NATS bus all drive this one API.

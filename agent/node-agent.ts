@@ -133,7 +133,11 @@ export class NodeAgent implements NodeAgentApi {
 
   /** Stops the health monitors and lets the owner lock go. Operations in flight are left to their journal. */
   async stop(): Promise<void> {
-    await Promise.all([...this.services.values()].map((managed) => managed.monitor?.stop()));
+    await Promise.all(
+      [...this.services.values()].map(async (managed) => {
+        await managed.monitor?.stop();
+      }),
+    );
     this.lock?.release();
     this.lock = undefined;
   }

@@ -5,7 +5,6 @@ import { startCluster, type TestCluster } from "./helpers/cluster.ts";
 import { startNatsCluster, type NatsClusterHandle } from "./helpers/nats-cluster.ts";
 import { waitFor } from "./helpers/wait-for.ts";
 import { RolloutStore } from "../coordinator/rollout/store.ts";
-import type { RolloutState } from "../coordinator/rollout/state.ts";
 import { EVENTS_STREAM, KV_DESIRED, KV_INVENTORY, KV_MIGRATIONS, KV_ROLLOUTS, openBuckets } from "../shared/bus/index.ts";
 
 let cluster: TestCluster | undefined;

@@ -4,7 +4,6 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CLEAN_PATH, runCommand, runHook, type CommandResult } from "../agent/exec/index.ts";
-import { HoistError } from "../shared/errors/index.ts";
 import { makeTempDir } from "./helpers/temp-dir.ts";
 import { waitFor } from "./helpers/wait-for.ts";
 

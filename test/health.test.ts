@@ -16,7 +16,6 @@ import {
   waitHealthy,
   type ProbeResult,
 } from "../agent/health/index.ts";
-import { HoistError } from "../shared/errors/index.ts";
 import type { Progress } from "../shared/types/index.ts";
 import { makeTempDir } from "./helpers/temp-dir.ts";
 import { waitFor } from "./helpers/wait-for.ts";

@@ -12,7 +12,7 @@ export interface CancellableCall {
 /** An AbortSignal tied to one server call, and the function that unhooks it when the call settles. */
 export interface CallSignal {
   signal: AbortSignal;
-  dispose(): void;
+  dispose: () => void;
 }
 
 /**

@@ -19,8 +19,8 @@ import {
   toWireSnapshot,
   upgradeRequestSchema,
   type AgentHandlers,
+  type WireProgress,
 } from "../../shared/proto/index.ts";
-import type { Progress as WireProgress } from "../../shared/proto/generated/hoist/agent/v1/Progress.ts";
 import { createCallSignal } from "./call-signal.ts";
 import { toGrpcStatus } from "./errors.ts";
 

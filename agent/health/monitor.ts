@@ -67,7 +67,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   private holding: { status: ServingStatus; reason: string } | undefined;
   private results: ProbeResult[] = [];
   /** Log probe states of the current generation (taken at start() / release()). */
-  private logStates: Promise<Map<ProbeConfig, LogProbeState>> = Promise.resolve(new Map());
+  private logStates: Promise<Map<ProbeConfig, LogProbeState>> = Promise.resolve(new Map<ProbeConfig, LogProbeState>());
   private running = false;
   private controller: AbortController | undefined;
   private timer: NodeJS.Timeout | undefined;

@@ -83,7 +83,7 @@ export async function restoreSnapshot(snapshotsDir: string, id: string, options:
     for (const target of targets) if (target.temp !== undefined) await syncTree(target.temp);
     throwIfAborted(signal);
   } catch (err) {
-    await Promise.all(targets.map((target) => (target.temp === undefined ? undefined : removeTree(target.temp).catch(() => undefined))));
+    await Promise.all(targets.flatMap((target) => (target.temp === undefined ? [] : [removeTree(target.temp).catch(() => undefined)])));
     if (signal?.aborted) throwIfAborted(signal);
     if ((err as NodeJS.ErrnoException).code === "ENOSPC") {
       throw new HoistError("DISK_FULL", `disk full while restoring snapshot ${id}; the data dirs are unchanged; free space and retry`, { cause: err });

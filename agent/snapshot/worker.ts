@@ -11,8 +11,9 @@ import type { FromWorker, ToWorker, WireError } from "./worker-protocol.ts";
  * with synchronous fs calls. One job at a time; the main thread drives it (worker-client.ts).
  */
 const port = parentPort!;
-const abortFlag = new Int32Array(workerData.abort as SharedArrayBuffer);
-const slots = (workerData.slots as SharedArrayBuffer[]).map((buffer) => new Uint8Array(buffer));
+const data = workerData as { abort: SharedArrayBuffer; slots: SharedArrayBuffer[] };
+const abortFlag = new Int32Array(data.abort);
+const slots = data.slots.map((buffer) => new Uint8Array(buffer));
 const isAborted = () => Atomics.load(abortFlag, 0) !== 0;
 
 const walks = new Map<string, WalkResult>();

@@ -89,7 +89,7 @@ class FileHashes {
         this.index = index;
         this.hash = createHash("sha256");
       }
-      this.hash.update(view.subarray(segments[i + 1]!, segments[i + 2]!));
+      this.hash.update(view.subarray(segments[i + 1], segments[i + 2]));
       if (segments[i + 3] === 1) {
         this.digests.set(index, this.hash.digest("hex"));
         this.hash = undefined;

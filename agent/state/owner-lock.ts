@@ -6,7 +6,7 @@ import { HoistError } from "../../shared/errors/index.ts";
 import { processStartTicks } from "./process-identity.ts";
 
 // fs-ext is CommonJS with a native binding; createRequire keeps it out of the ESM loader.
-const { flockSync } = createRequire(import.meta.url)("fs-ext") as { flockSync(fd: number, flags: "exnb" | "un"): void };
+const { flockSync } = createRequire(import.meta.url)("fs-ext") as { flockSync: (fd: number, flags: "exnb" | "un") => void };
 
 /** Who holds an agent state dir: written into the lock file by the holder, read by everyone else. */
 export interface LockOwner {

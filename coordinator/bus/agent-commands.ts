@@ -1,4 +1,4 @@
-import { ErrorCode as NatsErrorCode, type NatsConnection, type NatsError } from "nats";
+import { ErrorCode as NatsErrorCode, type NatsConnection } from "nats";
 import { HoistError } from "../../shared/errors/index.ts";
 import { commandSubject, decodeJson, encodeJson, unwrapReply, type AgentVerb, type Reply } from "../../shared/bus/index.ts";
 
@@ -36,7 +36,7 @@ export async function sendAgentCommand<T>(
     data = reply.data;
   } catch (err) {
     if (err instanceof HoistError) throw err;
-    const code = (err as NatsError).code;
+    const code = (err as { code?: NatsErrorCode }).code; // a nats.js error carries one of its ErrorCode values
     if (code === NatsErrorCode.NoResponders) {
       throw new HoistError("UNAVAILABLE", `node ${target.node} did not answer ${verb}: no agent is listening (is it running and connected to NATS?)`, { cause: err, details: { node: target.node } });
     }

@@ -1,4 +1,4 @@
-import type { NatsConnection } from "nats";
+import { Events, type NatsConnection } from "nats";
 
 /**
  * Tells waiting requests that the NATS connection dropped. A reply published while the server was
@@ -12,7 +12,7 @@ export class ConnectionWatch {
   constructor(nc: NatsConnection) {
     void (async () => {
       for await (const status of nc.status()) {
-        if (status.type !== "disconnect" && status.type !== "reconnect") continue;
+        if (status.type !== Events.Disconnect && status.type !== Events.Reconnect) continue;
         const lost = this.controller;
         this.controller = new AbortController();
         lost.abort();

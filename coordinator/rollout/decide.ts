@@ -130,7 +130,7 @@ export function decideNext(rollout: RolloutState, now: number): Decision {
   }
   if (rollout.phase === "paused") return { kind: "set-phase", phase: "running", reason: `resumed by ${controls.resume?.by ?? "an operator"}` };
   if (rollout.phase === "waiting-promote") {
-    if (rollout.hops[hop]!.promoted) return { kind: "set-phase", phase: "running", reason: `promoted by ${rollout.hops[hop]!.promoted!.by}` };
+    if (rollout.hops[hop]!.promoted) return { kind: "set-phase", phase: "running", reason: `promoted by ${rollout.hops[hop]!.promoted.by}` };
     return wait("promote");
   }
 

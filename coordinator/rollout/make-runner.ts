@@ -6,7 +6,6 @@ import type { Bus } from "../bus/open-bus.ts";
 import { ClusterLease } from "./lease.ts";
 import { NatsRolloutEffects } from "./nats-effects.ts";
 import { RolloutRunner, type RolloutRunnerDeps } from "./runner.ts";
-import type { RolloutState } from "./state.ts";
 import { RolloutStore } from "./store.ts";
 
 /** A name for this coordinator process in leases and history. */

@@ -3,7 +3,7 @@ import type { AgentClientOptions } from "../../shared/proto/index.ts";
 import type { Bus } from "../bus/open-bus.ts";
 import { ClusterLease } from "./lease.ts";
 import { makeRunner } from "./make-runner.ts";
-import { isTerminal, type RolloutState } from "./state.ts";
+import { isTerminal } from "./state.ts";
 import { RolloutStore } from "./store.ts";
 
 export interface RolloutScanOptions {

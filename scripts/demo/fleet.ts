@@ -1,7 +1,6 @@
 import { freePort } from "../lib/free-port.ts";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { request } from "node:http";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect, type NatsConnection } from "nats";
@@ -141,7 +140,7 @@ export async function startFleet(options: StartFleetOptions): Promise<DemoFleet>
   let haproxy: RunningHaproxy | undefined;
 
   const stopAll = async () => {
-    await Promise.all(nodes.map((node) => (node.agent ? processes.stop(node.agent) : undefined)));
+    await Promise.all(nodes.flatMap((node) => (node.agent ? [processes.stop(node.agent)] : [])));
     await processes.stopAll();
     await Promise.all(nodes.map(stopKv));
     await haproxy?.stop();

@@ -156,8 +156,8 @@ export async function startHaproxy(options: StartHaproxyOptions): Promise<Runnin
 
   const child = spawn(binary, ["-db", "-f", options.configFile], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
-  child.stderr!.setEncoding("utf8");
-  child.stderr!.on("data", (chunk: string) => (stderr = (stderr + chunk).slice(-64 * 1024)));
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (chunk: string) => (stderr = (stderr + chunk).slice(-64 * 1024)));
   const running: RunningHaproxy = {
     socket: options.socket,
     process: child,
@@ -195,8 +195,8 @@ function runToEnd(binary: string, args: string[]): Promise<{ code: number | null
   return new Promise((resolve, reject) => {
     const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
-    child.stdout!.on("data", (chunk) => (output += chunk));
-    child.stderr!.on("data", (chunk) => (output += chunk));
+    child.stdout.on("data", (chunk) => (output += chunk));
+    child.stderr.on("data", (chunk) => (output += chunk));
     child.once("error", (err) => reject(new HoistError("UNAVAILABLE", `cannot run ${binary}: ${err.message}`, { cause: err })));
     child.once("close", (code) => resolve({ code, output }));
   });

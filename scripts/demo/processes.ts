@@ -42,11 +42,11 @@ export class DemoProcesses {
     const tracked: TrackedProcess = { name, child, exited, stdout: () => out, stderr: () => err };
     this.running.add(tracked);
     void exited.then(() => this.running.delete(tracked));
-    createInterface({ input: child.stdout! }).on("line", (line) => {
+    createInterface({ input: child.stdout }).on("line", (line) => {
       out = (out + line + "\n").slice(-KEEP_BYTES);
       options.onLine?.(line, "stdout");
     });
-    createInterface({ input: child.stderr! }).on("line", (line) => {
+    createInterface({ input: child.stderr }).on("line", (line) => {
       err = (err + line + "\n").slice(-KEEP_BYTES);
       options.onLine?.(line, "stderr");
     });

@@ -77,8 +77,8 @@ export function startRotationWatch(options: {
   const intervalMs = options.intervalMs ?? 100;
   const stopper = new AbortController();
   const status = new Map<string, string>();
-  const rotation = new Map(options.nodes.map((node) => [node.name, { totalMs: 0, periods: 0 } as Tracker]));
-  const serving = new Map(options.nodes.map((node) => [node.name, { totalMs: 0, periods: 0 } as Tracker]));
+  const rotation = new Map<string, Tracker>(options.nodes.map((node) => [node.name, { totalMs: 0, periods: 0 }]));
+  const serving = new Map<string, Tracker>(options.nodes.map((node) => [node.name, { totalMs: 0, periods: 0 }]));
   const say = (line: string) => options.onChange?.(line);
 
   const sample = async () => {

@@ -98,10 +98,10 @@ export function createAgentClient(target: string, options: AgentClientOptions = 
     channelOptions["grpc.ssl_target_name_override"] = options.serverName;
     channelOptions["grpc.default_authority"] = options.serverName;
   }
-  const agent = new grpcObject.hoist.agent.v1.Agent(target, makeCredentials(options), channelOptions) as GeneratedAgentClient;
-  const health = new grpcObject.grpc.health.v1.Health(target, grpc.credentials.createInsecure(), {
+  const agent: GeneratedAgentClient = new grpcObject.hoist.agent.v1.Agent(target, makeCredentials(options), channelOptions);
+  const health: GeneratedHealthClient = new grpcObject.grpc.health.v1.Health(target, grpc.credentials.createInsecure(), {
     channelOverride: agent.getChannel(),
-  }) as GeneratedHealthClient;
+  });
   const defaultDeadlineMs = options.defaultDeadlineMs ?? 10_000;
   const cluster = options.cluster;
 
@@ -258,7 +258,7 @@ export function createAgentClient(target: string, options: AgentClientOptions = 
     },
     async check(service = "", options) {
       const response = await unary<HealthCheckResponse__Output>((md, co, cb) => health.check({ service }, md, co, cb), options);
-      return response.status as HealthStatus;
+      return response.status;
     },
     watch,
     close() {

@@ -21,4 +21,5 @@ export { ERROR_CODE_TRAILER, RETRYABLE_TRAILER, DETAILS_TRAILER, hoistErrorFromS
 export { createAgentClient, type AgentClient, type AgentClientOptions, type CallOptions, type OperationOptions } from "./agent-client.ts";
 export type * from "./types.ts";
 export type { AgentHandlers } from "./generated/hoist/agent/v1/Agent.ts";
+export type { Progress as WireProgress } from "./generated/hoist/agent/v1/Progress.ts";
 export type { HealthCheckResponse__Output } from "./generated/grpc/health/v1/HealthCheckResponse.ts";

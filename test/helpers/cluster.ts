@@ -90,8 +90,8 @@ function spawnBackground(args: string[]): BackgroundHoist {
   const child = spawn(process.execPath, [HOIST_BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
-  child.stdout!.on("data", (chunk) => (stdout += chunk));
-  child.stderr!.on("data", (chunk) => (stderr += chunk));
+  child.stdout.on("data", (chunk) => (stdout += chunk));
+  child.stderr.on("data", (chunk) => (stderr += chunk));
   const exited = new Promise<CliResult>((resolve) => child.once("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
   return {
     child,
@@ -148,8 +148,8 @@ export async function startCluster(root: string, options: StartClusterOptions): 
         log: [] as string[],
         async startAgent() {
           const child = spawn(process.execPath, [HOIST_BIN, "agent", "run", "-c", sample.configPath, "--log-level", "warn"], { stdio: ["ignore", "pipe", "pipe"] });
-          child.stdout!.on("data", (chunk) => node.log.push(String(chunk)));
-          child.stderr!.on("data", (chunk) => node.log.push(String(chunk)));
+          child.stdout.on("data", (chunk) => node.log.push(String(chunk)));
+          child.stderr.on("data", (chunk) => node.log.push(String(chunk)));
           node.agent = child;
         },
         async killAgent(signal: NodeJS.Signals = "SIGKILL") {

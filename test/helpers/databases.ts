@@ -28,7 +28,7 @@ export async function assertServerUp(engine: Engine): Promise<void> {
   try {
     await sql(engine, engine === "postgresql" ? "postgres" : "mysql", "SELECT 1");
   } catch (err) {
-    throw new Error(`the ${engine} test server at 127.0.0.1:${engine === "postgresql" ? POSTGRES.port : MARIADB.port} is not reachable (run scripts/setup.sh): ${(err as Error).message}`);
+    throw new Error(`the ${engine} test server at 127.0.0.1:${engine === "postgresql" ? POSTGRES.port : MARIADB.port} is not reachable (run scripts/setup.sh): ${(err as Error).message}`, { cause: err });
   }
 }
 

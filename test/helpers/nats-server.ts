@@ -17,5 +17,5 @@ export async function startNatsServer(): Promise<NatsServerHandle> {
       await server.stop();
       await rm(storeDir, { recursive: true, force: true });
     },
-  }) as NatsServerHandle;
+  });
 }

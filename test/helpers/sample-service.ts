@@ -2,7 +2,6 @@ import { freePort } from "../../scripts/lib/free-port.ts";
 import { spawn } from "node:child_process";
 import { mkdir, readFile } from "node:fs/promises";
 import { request } from "node:http";
-import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import * as tar from "tar";
 import type { z } from "zod";

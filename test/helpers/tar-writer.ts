@@ -15,7 +15,7 @@ export type RawEntryType = "file" | "dir" | "symlink" | "hardlink" | "char" | "b
 export interface RawEntry {
   path: string;
   /** A named type or a raw one-character typeflag (e.g. "S" for a GNU sparse file). */
-  type?: RawEntryType | string;
+  type?: RawEntryType | (string & {});
   body?: string | Buffer;
   linkpath?: string;
   mode?: number;

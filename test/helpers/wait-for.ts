@@ -19,7 +19,7 @@ export async function waitFor<T>(fn: () => T | Promise<T>, options: WaitForOptio
   for (;;) {
     try {
       const value = await fn();
-      if (value) return value as NonNullable<T>;
+      if (value) return value;
     } catch (err) {
       lastError = err;
     }
