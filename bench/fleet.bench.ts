@@ -17,7 +17,6 @@ import { startLocalNatsServer } from "../shared/nats-server/index.ts";
 import { ensureEventsStream, openBuckets, KV_INVENTORY } from "../shared/bus/index.ts";
 import { readInventories } from "../coordinator/inventory/read-inventory.ts";
 import { RolloutStore } from "../coordinator/rollout/store.ts";
-import type { RolloutState } from "../coordinator/rollout/state.ts";
 import { nodeInventorySchema } from "../shared/inventory/index.ts";
 import { decodeJson } from "../shared/bus/index.ts";
 import { startFleet } from "../scripts/fleet-sim/fleet.ts";
@@ -160,8 +159,9 @@ try {
     log(`  ${String(total).padStart(6)} agents joined (+${ms(joinMs)}), JetStream consumers: ${samples.join(" ")}  ${JSON.stringify(perStream)}`);
   }
   results.consumers = growth;
-  results.simRssMiB = Math.round(process.memoryUsage().rss / 2 ** 20);
-  log(`  bench process (simulator inside) RSS ${results.simRssMiB} MiB`);
+  const simRssMiB = Math.round(process.memoryUsage().rss / 2 ** 20);
+  results.simRssMiB = simRssMiB;
+  log(`  bench process (simulator inside) RSS ${simRssMiB} MiB`);
 
   // The idle fleet's steady cost: heartbeats only (every agent puts its inventory every 2 s).
   {
@@ -253,7 +253,6 @@ try {
     log(`  rollout: hoist ${args.slice(0, -2).join(" ")}`);
     const run = await runHoist(args, ROLLOUT_TIMEOUT_S);
     clearInterval(sampler);
-    const endAt = Date.now();
     const state = (await new RolloutStore(buckets.rollouts).list(cluster)).at(-1)?.value;
     const info = await jsm.getAccountInfo();
     const records = fleet!.records.slice(firstRecord);
