@@ -149,11 +149,22 @@ export const serviceSchema = z
       })
       .strict()
       .default({ keep: 5, compression: "none", before: "stop" }),
-    releases: z.object({ keep: z.number().int().min(2).default(3) }).strict().default({ keep: 3 }),
+    releases: z
+      .object({ keep: z.number().int().min(2).default(3) })
+      .strict()
+      .default({ keep: 3 }),
     limits: z
       .object({
-        maxArtifactBytes: z.number().int().positive().default(4 * 1024 ** 3),
-        maxExtractedBytes: z.number().int().positive().default(16 * 1024 ** 3),
+        maxArtifactBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(4 * 1024 ** 3),
+        maxExtractedBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(16 * 1024 ** 3),
         maxEntries: z.number().int().positive().default(1_000_000),
       })
       .strict()

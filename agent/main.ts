@@ -45,7 +45,15 @@ export async function runAgent(config: AgentConfig, logger: Logger): Promise<Run
 
   const grpc = config.grpc ? await startAgentGrpcServer(agent, config.grpc, logger) : undefined;
   if (grpc) agent.setGrpcAddress(grpc.address);
-  const bus = nc && buckets ? new AgentBus(agent, nc, buckets.inventory, logger, { agentVersion: AGENT_VERSION, stopService: (service, signal) => agent.stopService(service, signal ? { signal } : {}), startService: (service, signal) => agent.startService(service, signal ? { signal } : {}), outcomesDir: join(config.stateDir, "bus-outcomes") }) : undefined;
+  const bus =
+    nc && buckets
+      ? new AgentBus(agent, nc, buckets.inventory, logger, {
+          agentVersion: AGENT_VERSION,
+          stopService: (service, signal) => agent.stopService(service, signal ? { signal } : {}),
+          startService: (service, signal) => agent.startService(service, signal ? { signal } : {}),
+          outcomesDir: join(config.stateDir, "bus-outcomes"),
+        })
+      : undefined;
   await bus?.start();
   logger.info({ node: config.node, cluster: config.cluster, grpc: grpc?.address, nats: config.nats?.servers }, "agent running");
 

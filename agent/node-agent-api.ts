@@ -1,13 +1,6 @@
 import type { WorkOptions } from "../shared/types/index.ts";
 import type { Artifact } from "../shared/wire/index.ts";
-import type {
-  NodeInventory,
-  ReleaseOnDisk,
-  ServingStatus,
-  SnapshotSummary,
-  UpgradeOutcome,
-  UpgradeRequest,
-} from "../shared/types/index.ts";
+import type { NodeInventory, ReleaseOnDisk, ServingStatus, SnapshotSummary, UpgradeOutcome, UpgradeRequest } from "../shared/types/index.ts";
 
 export type * from "../shared/types/index.ts";
 

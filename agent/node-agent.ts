@@ -50,7 +50,17 @@ export interface NodeAgentOptions {
 }
 
 const EMPTY_HOST: HostFacts = {
-  hostname: "", os: "", kernel: "", arch: process.arch, cpuModel: "", cpuCores: 0, memTotalBytes: 0, memFreeBytes: 0, uptimeSeconds: 0, disks: [], readAt: "",
+  hostname: "",
+  os: "",
+  kernel: "",
+  arch: process.arch,
+  cpuModel: "",
+  cpuCores: 0,
+  memTotalBytes: 0,
+  memFreeBytes: 0,
+  uptimeSeconds: 0,
+  disks: [],
+  readAt: "",
 };
 
 /**

@@ -80,7 +80,9 @@ async function generateMariadb(db: string, mb: number): Promise<void> {
   await maria(`CREATE DATABASE ${db}`);
   await maria(`CREATE TABLE ${db}.accounts (id int PRIMARY KEY, name varchar(64) NOT NULL, created datetime NOT NULL) ENGINE=InnoDB`);
   await maria(`INSERT INTO ${db}.accounts SELECT seq, CONCAT('account-', seq), NOW() - INTERVAL seq MINUTE FROM seq_0_to_10006`, db);
-  await maria(`CREATE TABLE ${db}.events (id bigint PRIMARY KEY, account int NOT NULL, kind varchar(16) NOT NULL, payload varchar(200) NOT NULL, created datetime NOT NULL, KEY events_account (account, created), FOREIGN KEY (account) REFERENCES accounts (id)) ENGINE=InnoDB`);
+  await maria(
+    `CREATE TABLE ${db}.events (id bigint PRIMARY KEY, account int NOT NULL, kind varchar(16) NOT NULL, payload varchar(200) NOT NULL, created datetime NOT NULL, KEY events_account (account, created), FOREIGN KEY (account) REFERENCES accounts (id)) ENGINE=InnoDB`,
+  );
   const rows = rowsFor(mb);
   const batch = 500_000;
   for (let from = 1; from <= rows; from += batch) {
@@ -136,7 +138,11 @@ async function main(): Promise<void> {
   const mySpec: DatabaseSpec = { name: "main", engine: "mariadb", database: myDb, host: "127.0.0.1", port: 3306, user: "root", timeoutMs: 3_600_000 };
   const pgEnv = { ...process.env, PGHOST: "127.0.0.1", PGUSER: "postgres" };
   for (let round = 1; round <= rounds; round++) {
-    console.log(`round ${round}/${rounds} (load ${loadavg().map((l) => l.toFixed(1)).join(" ")})`);
+    console.log(
+      `round ${round}/${rounds} (load ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(" ")})`,
+    );
     await benchRound("postgresql", pgSpec, {
       dump: (file) => run("pg_dump", ["-Fc", "-f", file, pgDb], { env: pgEnv }).then(() => undefined),
       restore: async (file) => {
@@ -146,7 +152,8 @@ async function main(): Promise<void> {
     });
     if (myMb > 0) {
       await benchRound("mariadb", mySpec, {
-        dump: (file) => run("mariadb-dump", ["-h", "127.0.0.1", "-uroot", "--single-transaction", "--routines", "--triggers", "--hex-blob", "--add-drop-database", `--result-file=${file}`, "--databases", myDb]).then(() => undefined),
+        dump: (file) =>
+          run("mariadb-dump", ["-h", "127.0.0.1", "-uroot", "--single-transaction", "--routines", "--triggers", "--hex-blob", "--add-drop-database", `--result-file=${file}`, "--databases", myDb]).then(() => undefined),
         restore: (file) => run("mariadb", ["-h", "127.0.0.1", "-uroot", "--batch", "-e", `source ${file}`], BIG).then(() => undefined),
       });
     }

@@ -133,7 +133,11 @@ const cluster = `fleet${Math.random().toString(16).slice(2, 6)}`;
 let fleet: Awaited<ReturnType<typeof startFleet>> | undefined;
 
 try {
-  log(`fleet bench: ${NODES} simulated agents, cluster ${cluster}, nats ${nats.url}, load ${loadavg().map((value) => value.toFixed(2)).join(" ")}`);
+  log(
+    `fleet bench: ${NODES} simulated agents, cluster ${cluster}, nats ${nats.url}, load ${loadavg()
+      .map((value) => value.toFixed(2))
+      .join(" ")}`,
+  );
 
   // (c) consumers as the fleet joins: sampled after each step of growth, over one heartbeat and more.
   const growth: { agents: number; joinMs: number; account: number[]; perStream: Record<string, number> }[] = [];
@@ -244,11 +248,37 @@ try {
     const storageBefore = (await jsm.getAccountInfo()).storage;
     const firstRecord = fleet!.records.length;
     const consumerSamples: number[] = [];
-    const sampler = setInterval(() => void jsm.getAccountInfo().then((info) => consumerSamples.push(info.consumers), () => undefined), 2000);
+    const sampler = setInterval(
+      () =>
+        void jsm.getAccountInfo().then(
+          (info) => consumerSamples.push(info.consumers),
+          () => undefined,
+        ),
+      2000,
+    );
     const args = [
-      "rollout", "start", "--catalog", catalog, "--cluster", cluster, "--service", "kv", "--to", "1.1.0", "--batch", BATCH,
-      "--min-healthy-ms", String(MIN_HEALTHY_MS), "--healthy-deadline-ms", "60000", "--progress-deadline-ms", "120000",
-      "--agent-insecure", "--quiet", "--nats", nats.url,
+      "rollout",
+      "start",
+      "--catalog",
+      catalog,
+      "--cluster",
+      cluster,
+      "--service",
+      "kv",
+      "--to",
+      "1.1.0",
+      "--batch",
+      BATCH,
+      "--min-healthy-ms",
+      String(MIN_HEALTHY_MS),
+      "--healthy-deadline-ms",
+      "60000",
+      "--progress-deadline-ms",
+      "120000",
+      "--agent-insecure",
+      "--quiet",
+      "--nats",
+      nats.url,
     ];
     log(`  rollout: hoist ${args.slice(0, -2).join(" ")}`);
     const run = await runHoist(args, ROLLOUT_TIMEOUT_S);
@@ -281,7 +311,9 @@ try {
       stderrTail: run.code === 0 ? undefined : run.stderr.slice(-2000),
     };
     results.rollout = rollout;
-    log(`  rollout: exit ${run.code}, phase ${state?.phase}, ${done.length}/${nodes.length} nodes done in ${rollout.wallS.toFixed(1)} s wall, coordinator ${rollout.coordinatorCpuS.toFixed(1)} CPU-s, ${rollout.coordinatorRssMiB} MiB`);
+    log(
+      `  rollout: exit ${run.code}, phase ${state?.phase}, ${done.length}/${nodes.length} nodes done in ${rollout.wallS.toFixed(1)} s wall, coordinator ${rollout.coordinatorCpuS.toFixed(1)} CPU-s, ${rollout.coordinatorRssMiB} MiB`,
+    );
     if (figures) {
       log(`    ideal (free coordinator) ${(figures.idealMs / 1000).toFixed(1)} s, actual ${(figures.actualMs / 1000).toFixed(1)} s: overhead ${(figures.overheadShare * 100).toFixed(1)}% of the agents' critical path`);
       log(`    between a node's steps: p50 ${ms(figures.gapMs.p50)}, p90 ${ms(figures.gapMs.p90)}, p99 ${ms(figures.gapMs.p99)}, max ${ms(figures.gapMs.max)} (${figures.gapMs.count} gaps)`);

@@ -12,9 +12,8 @@ export interface GeneratedData {
 const WORDS = (
   "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore " +
   "magna aliqua key value index segment journal checkpoint page row column table commit ts=1763762100 level=info " +
-  "user_id session token 0x7f3a9c payload {\"a\":1,\"b\":[2,3]} error warning debug trace node cluster shard replica"
+  'user_id session token 0x7f3a9c payload {"a":1,"b":[2,3]} error warning debug trace node cluster shard replica'
 ).split(" ");
-
 
 /** Text-like bytes (compress about 3-4x with gzip). */
 function textBytes(size: number, random: () => number): Buffer {
@@ -81,7 +80,7 @@ export async function generateDataDir(dir: string, totalMb: number): Promise<Gen
     await writeFile(path, Buffer.alloc(0));
     const { open } = await import("node:fs/promises");
     const handle = await open(path, "w");
-    for (let done = 0; done < size; ) {
+    for (let done = 0; done < size;) {
       const piece = Math.min(16 * 1024 * 1024, size - done);
       await handle.write(contentOf(piece, random));
       done += piece;

@@ -6,11 +6,7 @@ import { registerAgentStatusCommand } from "../agent/grpc/status-command.ts";
 import { registerCoordinatorCommands } from "../coordinator/cli/register.ts";
 
 /** `hoist`: wires the agent's and the coordinator's commands into one program. */
-const program = new Command()
-  .name("hoist")
-  .description("Safe, unattended upgrades of self-hosted server software, one node or a whole cluster.")
-  .showHelpAfterError("(run with --help for usage)")
-  .exitOverride();
+const program = new Command().name("hoist").description("Safe, unattended upgrades of self-hosted server software, one node or a whole cluster.").showHelpAfterError("(run with --help for usage)").exitOverride();
 
 registerAgentCommands(program);
 registerAgentRunCommand(program);

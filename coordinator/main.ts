@@ -37,7 +37,9 @@ export async function runCoordinator(options: CoordinatorOptions, logger: Logger
     natsUrl = embedded.url;
     logger.info({ url: natsUrl }, "started the embedded nats-server (JetStream)");
   }
-  const bus: Bus = await openBus({ nats: natsUrl, ...(options.natsToken ? { natsToken: options.natsToken } : {}), ...(options.natsReplicas ? { natsReplicas: options.natsReplicas } : {}) }, "hoist coordinator", { reconnectForever: true });
+  const bus: Bus = await openBus({ nats: natsUrl, ...(options.natsToken ? { natsToken: options.natsToken } : {}), ...(options.natsReplicas ? { natsReplicas: options.natsReplicas } : {}) }, "hoist coordinator", {
+    reconnectForever: true,
+  });
   const owner = coordinatorIdentity();
   const scan = await startRolloutScan({ bus, owner, logger, agentGrpc: options.agentGrpc, ...(options.scanMs === undefined ? {} : { scanMs: options.scanMs }) });
   logger.info({ owner, nats: natsUrl }, "coordinator running");

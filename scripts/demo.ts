@@ -51,7 +51,10 @@ async function main(): Promise<number> {
   const concurrency = Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new HoistError("INVALID_ARGUMENT", `--concurrency must be a whole number from 1 to 64 (got ${values.concurrency})`);
   const versions = SAMPLE_RELEASES.map((release) => release.version);
-  for (const [flag, version] of [["--from", values.from], ["--to", values.to]] as const) {
+  for (const [flag, version] of [
+    ["--from", values.from],
+    ["--to", values.to],
+  ] as const) {
     if (!versions.includes(version)) throw new HoistError("INVALID_ARGUMENT", `${flag} ${version}: the sample kv service has no such release (it has ${versions.join(", ")})`);
   }
   if (!findHaproxyBinary()) {

@@ -26,14 +26,10 @@ async function expectUntouched(): Promise<void> {
 }
 
 const badCatalogs: [string, (releases: Release[]) => void, RegExp][] = [
-  [
-    "a version listed twice",
-    (releases) => releases.splice(2, 0, { ...releases[1]!, upgradeFrom: ["1.0.0"] }),
-    /services\.kv\.releases\.2\.version: 1\.1\.0 is listed twice \(also at services\.kv\.releases\.1\)/,
-  ],
+  ["a version listed twice", (releases) => releases.splice(2, 0, { ...releases[1]!, upgradeFrom: ["1.0.0"] }), /services\.kv\.releases\.2\.version: 1\.1\.0 is listed twice \(also at services\.kv\.releases\.1\)/],
   [
     "an upgradeFrom naming a newer release (a cycle)",
-    (releases) => releases.find((release) => release.version === "1.0.0")!.upgradeFrom = ["1.1.0"],
+    (releases) => (releases.find((release) => release.version === "1.0.0")!.upgradeFrom = ["1.1.0"]),
     /services\.kv\.releases\.0\.upgradeFrom\.0: 1\.1\.0 is not older than 1\.0\.0/,
   ],
 ];
@@ -42,9 +38,7 @@ describe("a catalog that is inconsistent across releases is refused at load, bef
   it.each(badCatalogs)("%s: plan and rollout start exit 2 naming the path", { timeout: 60_000 }, async (what, edit, problem) => {
     const catalog = await writeCatalogVariant(join(dir, `${what.replace(/\W+/g, "-")}.yaml`), (value) => edit(value.services.kv.releases as Release[]));
     for (const command of ["plan", "rollout"]) {
-      const args = command === "plan"
-        ? ["plan", "--catalog", catalog, "--cluster", cluster.cluster, "--service", "kv", "--to", "1.1.1"]
-        : cluster.rolloutArgs("1.1.1").map((arg) => (arg === cluster.catalog ? catalog : arg));
+      const args = command === "plan" ? ["plan", "--catalog", catalog, "--cluster", cluster.cluster, "--service", "kv", "--to", "1.1.1"] : cluster.rolloutArgs("1.1.1").map((arg) => (arg === cluster.catalog ? catalog : arg));
       const result = await cluster.hoist(args, { timeoutMs: 50_000 });
       expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(2);
       expect(result.stderr).toContain("[CONFIG_INVALID]");

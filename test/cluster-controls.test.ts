@@ -56,7 +56,9 @@ describe("operator controls from other processes (3 agent processes, real nats-s
 
     const paused = await cluster.waitRollout((state) => state.phase === "paused", { what: "phase paused" });
     expect(atRest(paused)).toBe(true);
-    const upgraded = Object.entries(paused.hops[0]!.nodes).filter(([, state]) => state.status === "done").map(([node]) => node);
+    const upgraded = Object.entries(paused.hops[0]!.nodes)
+      .filter(([, state]) => state.status === "done")
+      .map(([node]) => node);
     expect(upgraded.length).toBeGreaterThanOrEqual(1);
     expect(upgraded.length).toBeLessThan(3);
 

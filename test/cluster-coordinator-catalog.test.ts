@@ -17,12 +17,30 @@ describe("the coordinator's catalog is the one that counts", () => {
     await cluster.nodes[0]!.kv.put("kept", "yes");
 
     const result = await cluster.hoist(
-      ["rollout", "start", "--catalog", sampleCatalogPath(), "--cluster", cluster.cluster, "--service", "kv", "--to", "1.1.1", "--agent-insecure", "--min-healthy-ms", "300", "--healthy-deadline-ms", "20000", "--progress-deadline-ms", "60000"],
+      [
+        "rollout",
+        "start",
+        "--catalog",
+        sampleCatalogPath(),
+        "--cluster",
+        cluster.cluster,
+        "--service",
+        "kv",
+        "--to",
+        "1.1.1",
+        "--agent-insecure",
+        "--min-healthy-ms",
+        "300",
+        "--healthy-deadline-ms",
+        "20000",
+        "--progress-deadline-ms",
+        "60000",
+      ],
       { timeoutMs: 170_000 },
     );
 
     expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
-    for (const node of cluster.nodes) expect((await node.kv.version())).toMatchObject({ version: "1.1.1", schema: 2 });
+    for (const node of cluster.nodes) expect(await node.kv.version()).toMatchObject({ version: "1.1.1", schema: 2 });
     expect(await cluster.nodes[0]!.kv.get("kept")).toBe("yes");
     expect((await readFile(cluster.sharedDb, "utf8")).trim().split("\n")).toHaveLength(1);
   });

@@ -22,10 +22,13 @@ describe("hoist inventory (3 agent processes, real nats-server)", () => {
     cluster = await startCluster(await makeTempDir(), { nodes: 3, version: "1.1.1", versions: [undefined, undefined, "1.1.0"] });
     const sha = await catalogSha256(cluster.catalog);
     const started = Date.now();
-    await waitFor(async () => {
-      const json = await cluster!.hoist(["inventory", "--cluster", cluster!.cluster, "--json"]);
-      return (JSON.parse(json.stdout) as FleetRow[]).every((row) => row.health === "SERVING");
-    }, { timeoutMs: 20_000, what: "every node SERVING in the inventory" });
+    await waitFor(
+      async () => {
+        const json = await cluster!.hoist(["inventory", "--cluster", cluster!.cluster, "--json"]);
+        return (JSON.parse(json.stdout) as FleetRow[]).every((row) => row.health === "SERVING");
+      },
+      { timeoutMs: 20_000, what: "every node SERVING in the inventory" },
+    );
 
     const json = await cluster.hoist(["inventory", "--cluster", cluster.cluster, "--json"]);
     expect(json.code, json.stderr).toBe(0);
@@ -55,10 +58,13 @@ describe("hoist inventory (3 agent processes, real nats-server)", () => {
 
     // an agent that stops publishing is flagged as not seen
     await cluster.nodes[1]!.killAgent("SIGKILL");
-    const stale = await waitFor(async () => {
-      const result = await cluster!.hoist(["inventory", "--cluster", cluster!.cluster, "--stale-after-ms", "3000"]);
-      return result.stdout.includes(`! ${cluster!.cluster}/n2 kv: not seen for`) ? result.stdout : undefined;
-    }, { timeoutMs: 30_000, what: "n2 flagged as not seen" });
+    const stale = await waitFor(
+      async () => {
+        const result = await cluster!.hoist(["inventory", "--cluster", cluster!.cluster, "--stale-after-ms", "3000"]);
+        return result.stdout.includes(`! ${cluster!.cluster}/n2 kv: not seen for`) ? result.stdout : undefined;
+      },
+      { timeoutMs: 30_000, what: "n2 flagged as not seen" },
+    );
     expect(stale).toMatch(/^!\s+\S+\s+n2\s/m);
     expect(stale).not.toContain(`${cluster.cluster}/n1 kv:`);
   });

@@ -28,7 +28,10 @@ afterEach(async () => {
 
 /** What a promise that must reject rejected with (a raw nats.js error here). */
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  const outcome = await promise.then(() => ({ resolved: true as const }), (err: unknown) => ({ resolved: false as const, err }));
+  const outcome = await promise.then(
+    () => ({ resolved: true as const }),
+    (err: unknown) => ({ resolved: false as const, err }),
+  );
   expect(outcome.resolved).toBe(false);
   return outcome.resolved ? undefined : outcome.err;
 }
@@ -86,37 +89,41 @@ describe("NATS errors are classified by code (real nats-server)", () => {
 });
 
 describe("operator commands wait out a JetStream outage (1 agent process, real nats-server)", () => {
-  it("`hoist inventory` and `hoist rollout status` say they wait for NATS while JetStream does not answer, then print their answer; with JetStream gone for good they fail with a clear UNAVAILABLE", { timeout: 90_000 }, async () => {
-    cluster = await startCluster(await makeTempDir(), { nodes: 1, version: "1.1.0" });
-    const recorded = await cluster.hoist([...cluster.rolloutArgs("1.1.1"), "--detach", "--json"]);
-    expect(recorded.code, recorded.stderr).toBe(0);
-    const { id } = JSON.parse(recorded.stdout) as { id: string };
+  it(
+    "`hoist inventory` and `hoist rollout status` say they wait for NATS while JetStream does not answer, then print their answer; with JetStream gone for good they fail with a clear UNAVAILABLE",
+    { timeout: 90_000 },
+    async () => {
+      cluster = await startCluster(await makeTempDir(), { nodes: 1, version: "1.1.0" });
+      const recorded = await cluster.hoist([...cluster.rolloutArgs("1.1.1"), "--detach", "--json"]);
+      expect(recorded.code, recorded.stderr).toBe(0);
+      const { id } = JSON.parse(recorded.stdout) as { id: string };
 
-    // JetStream away, core NATS up: every KV read gets no responders (503) until the real server is back.
-    await cluster.nats.kill();
-    coreOnly = await startCoreOnly(cluster.nats.port);
-    const inventory = cluster.spawnHoist(["inventory", "--cluster", cluster.cluster, "--json"]);
-    const status = cluster.spawnHoist(["rollout", "status", "--cluster", cluster.cluster]);
-    await waitFor(() => inventory.output().includes("waiting for NATS") && status.output().includes("waiting for NATS"), { timeoutMs: 20_000, what: "both commands waiting for NATS" });
-    expect(inventory.child.exitCode).toBeNull();
-    expect(status.child.exitCode).toBeNull();
-    coreOnly.kill("SIGKILL");
-    await new Promise((resolve) => coreOnly!.once("exit", resolve));
-    await cluster.nats.restart();
+      // JetStream away, core NATS up: every KV read gets no responders (503) until the real server is back.
+      await cluster.nats.kill();
+      coreOnly = await startCoreOnly(cluster.nats.port);
+      const inventory = cluster.spawnHoist(["inventory", "--cluster", cluster.cluster, "--json"]);
+      const status = cluster.spawnHoist(["rollout", "status", "--cluster", cluster.cluster]);
+      await waitFor(() => inventory.output().includes("waiting for NATS") && status.output().includes("waiting for NATS"), { timeoutMs: 20_000, what: "both commands waiting for NATS" });
+      expect(inventory.child.exitCode).toBeNull();
+      expect(status.child.exitCode).toBeNull();
+      coreOnly.kill("SIGKILL");
+      await new Promise((resolve) => coreOnly!.once("exit", resolve));
+      await cluster.nats.restart();
 
-    const [listed, shown] = await Promise.all([inventory.exited, status.exited]);
-    expect(listed.code, `${listed.stdout}\n${listed.stderr}`).toBe(0);
-    expect(listed.stderr).toMatch(/waiting for NATS: .*(UNAVAILABLE|TIMEOUT)/);
-    expect((JSON.parse(listed.stdout) as { node: string }[]).map((row) => row.node)).toEqual(["n1"]);
-    expect(shown.code, `${shown.stdout}\n${shown.stderr}`).toBe(0);
-    expect(shown.stdout).toContain(`rollout ${id}`);
+      const [listed, shown] = await Promise.all([inventory.exited, status.exited]);
+      expect(listed.code, `${listed.stdout}\n${listed.stderr}`).toBe(0);
+      expect(listed.stderr).toMatch(/waiting for NATS: .*(UNAVAILABLE|TIMEOUT)/);
+      expect((JSON.parse(listed.stdout) as { node: string }[]).map((row) => row.node)).toEqual(["n1"]);
+      expect(shown.code, `${shown.stdout}\n${shown.stderr}`).toBe(0);
+      expect(shown.stdout).toContain(`rollout ${id}`);
 
-    // JetStream never comes back: a bounded wait, then one clear error (not a stack, not INTERNAL)
-    await cluster.nats.kill();
-    coreOnly = await startCoreOnly(cluster.nats.port);
-    const failed = await cluster.hoist(["inventory", "--cluster", cluster.cluster, "--nats-wait-ms", "2000"], { timeoutMs: 30_000 });
-    expect(failed.code).toBe(1);
-    expect(failed.stderr).toMatch(/hoist: error \[UNAVAILABLE\]: .*NATS\/JetStream did not answer for \d+ s .*check that nats-server is up/);
-    expect(failed.stderr).not.toContain("INTERNAL");
-  });
+      // JetStream never comes back: a bounded wait, then one clear error (not a stack, not INTERNAL)
+      await cluster.nats.kill();
+      coreOnly = await startCoreOnly(cluster.nats.port);
+      const failed = await cluster.hoist(["inventory", "--cluster", cluster.cluster, "--nats-wait-ms", "2000"], { timeoutMs: 30_000 });
+      expect(failed.code).toBe(1);
+      expect(failed.stderr).toMatch(/hoist: error \[UNAVAILABLE\]: .*NATS\/JetStream did not answer for \d+ s .*check that nats-server is up/);
+      expect(failed.stderr).not.toContain("INTERNAL");
+    },
+  );
 });

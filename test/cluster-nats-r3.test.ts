@@ -37,19 +37,25 @@ describe("a 3-server NATS cluster with R3 assets (real nats-servers, 2 agent pro
     const args = cluster.rolloutArgs("1.1.1").map((arg) => (arg === "300" ? "3000" : arg));
     const run = cluster.spawnHoist(args);
     const store = new RolloutStore((await openBuckets(watcher)).rollouts);
-    await waitFor(async () => {
-      const state = (await store.list(cluster!.cluster)).at(-1)?.value;
-      return state?.phase === "running" && state.hops[0]!.nodes.n1!.inFlight?.step === "verify";
-    }, { timeoutMs: 60_000, intervalMs: 50, what: "n1's health gate in flight" });
+    await waitFor(
+      async () => {
+        const state = (await store.list(cluster!.cluster)).at(-1)?.value;
+        return state?.phase === "running" && state.hops[0]!.nodes.n1!.inFlight?.step === "verify";
+      },
+      { timeoutMs: 60_000, intervalMs: 50, what: "n1's health gate in flight" },
+    );
 
     const leader = (await jsm.streams.info(`KV_${KV_ROLLOUTS}`)).cluster?.leader;
     expect(leader).toBeDefined();
     await natsCluster.killServer(leader!);
     // another server leads the bucket: the rollout state stayed writable without anyone stepping in
-    await waitFor(async () => {
-      const now = (await jsm.streams.info(`KV_${KV_ROLLOUTS}`)).cluster?.leader;
-      return now !== undefined && now !== leader;
-    }, { timeoutMs: 30_000, intervalMs: 200, what: "a new leader of KV_hoist_rollouts" });
+    await waitFor(
+      async () => {
+        const now = (await jsm.streams.info(`KV_${KV_ROLLOUTS}`)).cluster?.leader;
+        return now !== undefined && now !== leader;
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: "a new leader of KV_hoist_rollouts" },
+    );
 
     const result = await run.exited;
     expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);

@@ -46,7 +46,12 @@ describe("nats-server SIGKILLed and restarted (same port, same store) during a r
     const newest = async () => (await store.list(cluster!.cluster)).map((entry) => entry.value).at(-1);
 
     const kills: { at: string; hit: string }[] = [];
-    for (const [node, step] of [["n1", "stage"], ["n1", "upgrade"], ["n2", "drain"], ["n2", "verify"]] as const) {
+    for (const [node, step] of [
+      ["n1", "stage"],
+      ["n1", "upgrade"],
+      ["n2", "drain"],
+      ["n2", "verify"],
+    ] as const) {
       // A node whose steps ran faster than the watcher saw them (drain and upgrade of the sample take
       // well under a second on a loaded machine) may have been killed at this step already: covered.
       if (kills.some((kill) => kill.hit === `${node} ${step}`)) continue;
@@ -59,8 +64,8 @@ describe("nats-server SIGKILLed and restarted (same port, same store) during a r
         },
         { timeoutMs: 60_000, intervalMs: 20, what: `${node} ${step} in flight` },
       ).catch((err: Error) => {
-          throw new Error(`${err.message}\nkills so far: ${JSON.stringify(kills)}\nrollout start said:\n${run.output()}`);
-        });
+        throw new Error(`${err.message}\nkills so far: ${JSON.stringify(kills)}\nrollout start said:\n${run.output()}`);
+      });
       await cluster.nats.kill();
       kills.push({ at: `${node} ${step}`, hit: `${node} ${inFlight(state, node)}` });
       await sleep(OUTAGE_MS);

@@ -45,9 +45,7 @@ describe("silent agents (3 agent processes, real nats-server)", () => {
     for (const node of cluster.nodes) await node.kv.put("owner", node.node);
     const before = await n2.kv.all();
 
-    const start = cluster.spawnHoist(
-      cluster.rolloutArgs("1.1.0", ["--progress-deadline-ms", "15000", "--healthy-deadline-ms", "10000"]),
-    );
+    const start = cluster.spawnHoist(cluster.rolloutArgs("1.1.0", ["--progress-deadline-ms", "15000", "--healthy-deadline-ms", "10000"]));
     await cluster.waitRollout((state) => state.hops[0]?.nodes.n2?.inFlight?.step === "upgrade", { what: "n2's upgrade sent" });
     await waitFor(async () => ROLLBACK_ZONE.has((await journalStep(n2)) ?? ""), { intervalMs: 10, timeoutMs: 30_000, what: "n2 between stop and verify" });
     await n2.killAgent("SIGKILL");
@@ -77,31 +75,35 @@ describe("silent agents (3 agent processes, real nats-server)", () => {
     expect((await n2.kv.healthz()).status).toBe(200);
   });
 
-  it("an agent killed in the middle of its node's upgrade and restarted at once: the coordinator asks again under the same key, learns the node rolled back (no timeout), retries it and the rollout succeeds", { timeout: 150_000 }, async () => {
-    cluster = await startCluster(await makeTempDir(), { nodes: 3, version: "1.0.0" });
-    const n2 = cluster.nodes[1]!;
-    for (const node of cluster.nodes) await node.kv.put("owner", node.node);
-    const before = await n2.kv.all();
+  it(
+    "an agent killed in the middle of its node's upgrade and restarted at once: the coordinator asks again under the same key, learns the node rolled back (no timeout), retries it and the rollout succeeds",
+    { timeout: 150_000 },
+    async () => {
+      cluster = await startCluster(await makeTempDir(), { nodes: 3, version: "1.0.0" });
+      const n2 = cluster.nodes[1]!;
+      for (const node of cluster.nodes) await node.kv.put("owner", node.node);
+      const before = await n2.kv.all();
 
-    const start = cluster.spawnHoist(cluster.rolloutArgs("1.1.0", ["--max-failures", "1"]));
-    await cluster.waitRollout((state) => state.hops[0]?.nodes.n2?.inFlight?.step === "upgrade", { what: "n2's upgrade sent" });
-    await waitFor(async () => ROLLBACK_ZONE.has((await journalStep(n2)) ?? ""), { intervalMs: 10, timeoutMs: 30_000, what: "n2 between stop and verify" });
-    await n2.killAgent("SIGKILL");
-    await n2.startAgent();
+      const start = cluster.spawnHoist(cluster.rolloutArgs("1.1.0", ["--max-failures", "1"]));
+      await cluster.waitRollout((state) => state.hops[0]?.nodes.n2?.inFlight?.step === "upgrade", { what: "n2's upgrade sent" });
+      await waitFor(async () => ROLLBACK_ZONE.has((await journalStep(n2)) ?? ""), { intervalMs: 10, timeoutMs: 30_000, what: "n2 between stop and verify" });
+      await n2.killAgent("SIGKILL");
+      await n2.startAgent();
 
-    const result = await start.exited;
-    expect(result.code, start.output()).toBe(0);
-    const rollout = (await cluster.rollout())!;
-    expect(rollout.phase).toBe("succeeded");
-    expect(rollout.failure).toBeUndefined();
-    // the first attempt's answer is the restarted agent's own rollback, not a coordinator timeout
-    expect(rollout.hops[0]!.nodes.n2).toMatchObject({ status: "done", attempt: 2, failures: 1, lastError: { step: "upgrade", message: expect.stringContaining("the agent stopped during") } });
-    expect(rollout.history.filter((entry) => entry.event === "node-failed").map((entry) => entry.message)).toEqual([expect.stringMatching(/^upgrade rolled-back: /)]);
-    for (const node of cluster.nodes) expect((await node.kv.version()).version).toBe("1.1.0");
-    expect(await n2.kv.all()).toEqual(before);
-    // two keys on n2 (attempt 1 rolled back by the agent, attempt 2 committed), one on the others
-    expect(await n2.recordedKeys()).toHaveLength(2);
-    expect(await cluster.nodes[0]!.recordedKeys()).toHaveLength(1);
-    expect((await readFile(cluster.sharedDb, "utf8")).trim().split("\n")).toHaveLength(1);
-  });
+      const result = await start.exited;
+      expect(result.code, start.output()).toBe(0);
+      const rollout = (await cluster.rollout())!;
+      expect(rollout.phase).toBe("succeeded");
+      expect(rollout.failure).toBeUndefined();
+      // the first attempt's answer is the restarted agent's own rollback, not a coordinator timeout
+      expect(rollout.hops[0]!.nodes.n2).toMatchObject({ status: "done", attempt: 2, failures: 1, lastError: { step: "upgrade", message: expect.stringContaining("the agent stopped during") } });
+      expect(rollout.history.filter((entry) => entry.event === "node-failed").map((entry) => entry.message)).toEqual([expect.stringMatching(/^upgrade rolled-back: /)]);
+      for (const node of cluster.nodes) expect((await node.kv.version()).version).toBe("1.1.0");
+      expect(await n2.kv.all()).toEqual(before);
+      // two keys on n2 (attempt 1 rolled back by the agent, attempt 2 committed), one on the others
+      expect(await n2.recordedKeys()).toHaveLength(2);
+      expect(await cluster.nodes[0]!.recordedKeys()).toHaveLength(1);
+      expect((await readFile(cluster.sharedDb, "utf8")).trim().split("\n")).toHaveLength(1);
+    },
+  );
 });

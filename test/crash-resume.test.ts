@@ -27,7 +27,10 @@ async function statusOf(node: SampleNode): Promise<ServiceStatus> {
 }
 
 async function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /**
@@ -37,9 +40,21 @@ async function exists(path: string): Promise<boolean> {
  */
 describe("an agent SIGKILLed at a step boundary and restarted ends committed or rolled back", () => {
   const forward = [
-    "stage:started", "stage:done", "drain:done", "stop:done", "snapshot:started", "snapshot:done",
-    "switch:started", "switch:done", "migrate:started", "migrate:done", "start:done", "verify:started",
-    "verify:done", "rejoin:done", "commit:started",
+    "stage:started",
+    "stage:done",
+    "drain:done",
+    "stop:done",
+    "snapshot:started",
+    "snapshot:done",
+    "switch:started",
+    "switch:done",
+    "migrate:started",
+    "migrate:done",
+    "start:done",
+    "verify:started",
+    "verify:done",
+    "rejoin:done",
+    "commit:started",
   ];
   it.each(forward)("upgrade 1.0.0 -> 1.1.0 killed at %s", async (boundary) => {
     const node = await installed("1.0.0");

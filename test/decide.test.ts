@@ -41,7 +41,15 @@ function observed(node: string, version: string): ObservedInventory {
       agentVersion: "0.1.0",
       services: [{ name: "web", activeVersion: version, releases: [], snapshots: [], health: "SERVING", activity: "idle" }],
       host: {
-        hostname: node, os: "linux", kernel: "6", arch: "x64", cpuModel: "t", cpuCores: 1, memTotalBytes: 1, memFreeBytes: 1, uptimeSeconds: 1,
+        hostname: node,
+        os: "linux",
+        kernel: "6",
+        arch: "x64",
+        cpuModel: "t",
+        cpuCores: 1,
+        memTotalBytes: 1,
+        memFreeBytes: 1,
+        uptimeSeconds: 1,
         disks: [{ path: "/", freeBytes: 1e12, totalBytes: 2e12 }],
         readAt: new Date(T0).toISOString(),
       },
@@ -243,8 +251,7 @@ const label = (command: StepCommand) => `${command.node} ${command.track === "fo
 const labels = (commands: StepCommand[], hop?: number) => commands.filter((command) => hop === undefined || command.hop === hop).map(label);
 /** What went out together, one string per send decision. */
 const grouped = (run: Run, hop?: number) => run.groups.map((group) => labels(group, hop).join(", ")).filter(Boolean);
-const statuses = (state: RolloutState, hop: number) =>
-  Object.fromEntries(Object.entries(state.hops[hop]!.nodes).map(([node, entry]) => [node, entry.status])) as Record<string, NodeHopStatus>;
+const statuses = (state: RolloutState, hop: number) => Object.fromEntries(Object.entries(state.hops[hop]!.nodes).map(([node, entry]) => [node, entry.status])) as Record<string, NodeHopStatus>;
 const phases = (state: RolloutState) => state.history.filter((entry) => entry.event === "phase").map((entry) => entry.to);
 const failOn = (node: string, step: StepCommand["step"], outcome: StepOutcome, times = 1, track = "forward"): Agent => {
   let left = times;
@@ -261,7 +268,8 @@ const failOn = (node: string, step: StepCommand["step"], outcome: StepOutcome, t
 // Single decisions
 
 describe("decideNext: single decisions", () => {
-  const running = (state: RolloutState) => applyDecision(applyReport(applyDecision(state, { kind: "preflight" }, T0), { kind: "preflight", ok: true, messages: [], at: T0 }), { kind: "set-phase", phase: "running", reason: "test" }, T0);
+  const running = (state: RolloutState) =>
+    applyDecision(applyReport(applyDecision(state, { kind: "preflight" }, T0), { kind: "preflight", ok: true, messages: [], at: T0 }), { kind: "set-phase", phase: "running", reason: "test" }, T0);
 
   it.each<[string, (state: RolloutState) => RolloutState, Partial<Decision> & { kind: Decision["kind"] }]>([
     ["a new rollout runs the preflight", (state) => state, { kind: "preflight" }],
@@ -354,9 +362,24 @@ describe("decideNext + foldDecision + foldReport: whole rollouts", () => {
     expect(phases(run.state)).toEqual(["preflight", "running", "succeeded"]);
     // Rolling: the batch stages together; nobody drains before the whole batch is staged; each node's pipeline runs on its own.
     expect(grouped(run, 0)).toEqual([
-      "n1 stage", "n1 drain", "n1 upgrade", "n1 rejoin", "n1 verify",
-      "n2 stage, n3 stage", "n2 drain, n3 drain", "n2 upgrade", "n3 upgrade", "n2 rejoin", "n3 rejoin", "n2 verify", "n3 verify",
-      "n4 stage", "n4 drain", "n4 upgrade", "n4 rejoin", "n4 verify",
+      "n1 stage",
+      "n1 drain",
+      "n1 upgrade",
+      "n1 rejoin",
+      "n1 verify",
+      "n2 stage, n3 stage",
+      "n2 drain, n3 drain",
+      "n2 upgrade",
+      "n3 upgrade",
+      "n2 rejoin",
+      "n3 rejoin",
+      "n2 verify",
+      "n3 verify",
+      "n4 stage",
+      "n4 drain",
+      "n4 upgrade",
+      "n4 rejoin",
+      "n4 verify",
     ]);
     // Full-stop: every node finishes a step before any node starts the next; the leader upgrades alone.
     expect(grouped(run, 2)).toEqual([
@@ -387,7 +410,23 @@ describe("decideNext + foldDecision + foldReport: whole rollouts", () => {
     expect(promoted.state.phase).toBe("succeeded");
     expect(promoted.state.hops[0]!.promoted).toEqual({ by: "carol", at: paused.now });
     expect(phases(promoted.state)).toEqual(["preflight", "running", "waiting-promote", "running", "succeeded"]);
-    expect(labels(promoted.sent.slice(before))).toEqual(["n2 stage", "n3 stage", "n2 drain", "n3 drain", "n2 upgrade", "n3 upgrade", "n2 rejoin", "n3 rejoin", "n2 verify", "n3 verify", "n4 stage", "n4 drain", "n4 upgrade", "n4 rejoin", "n4 verify"]);
+    expect(labels(promoted.sent.slice(before))).toEqual([
+      "n2 stage",
+      "n3 stage",
+      "n2 drain",
+      "n3 drain",
+      "n2 upgrade",
+      "n3 upgrade",
+      "n2 rejoin",
+      "n3 rejoin",
+      "n2 verify",
+      "n3 verify",
+      "n4 stage",
+      "n4 drain",
+      "n4 upgrade",
+      "n4 rejoin",
+      "n4 verify",
+    ]);
   });
 
   it("canaries auto-promote once healthy", () => {
@@ -425,8 +464,20 @@ describe("decideNext + foldDecision + foldReport: whole rollouts", () => {
     expect(phases(run.state)).toEqual(["preflight", "running", "reverting", "reverted"]);
     expect(statuses(run.state, 0)).toEqual({ n1: "reverted", n2: "reverted", n3: "reverted", n4: "reverted", n5: "rolled-back" });
     expect(grouped(run).filter((group) => group.includes("revert"))).toEqual([
-      "n3 revert drain, n4 revert drain", "n3 revert rollback", "n4 revert rollback", "n3 revert rejoin", "n4 revert rejoin", "n3 revert verify", "n4 revert verify",
-      "n1 revert drain, n2 revert drain", "n1 revert rollback", "n2 revert rollback", "n1 revert rejoin", "n2 revert rejoin", "n1 revert verify", "n2 revert verify",
+      "n3 revert drain, n4 revert drain",
+      "n3 revert rollback",
+      "n4 revert rollback",
+      "n3 revert rejoin",
+      "n4 revert rejoin",
+      "n3 revert verify",
+      "n4 revert verify",
+      "n1 revert drain, n2 revert drain",
+      "n1 revert rollback",
+      "n2 revert rollback",
+      "n1 revert rejoin",
+      "n2 revert rejoin",
+      "n1 revert verify",
+      "n2 revert verify",
     ]);
     expect([...run.sim.values()].every((node) => node.version === "1.0.0" && node.running && node.inCluster)).toBe(true);
     expect(run.state.history.filter((entry) => entry.event === "reverted").map((entry) => entry.node)).toEqual(["n3", "n4", "n1", "n2"]);
@@ -444,7 +495,7 @@ describe("decideNext + foldDecision + foldReport: whole rollouts", () => {
 
   it("a revert step that fails stops the revert and fails the rollout", () => {
     const run = drive(rollout(nodes(3), "1.1.0", { autoRevert: true }), {
-      agent: (command) => (command.node === "n3" && command.step === "verify" && command.track === "forward") || (command.node === "n2" && command.track === "revert" && command.step === "rollback") ? "failed" : "ok",
+      agent: (command) => ((command.node === "n3" && command.step === "verify" && command.track === "forward") || (command.node === "n2" && command.track === "revert" && command.step === "rollback") ? "failed" : "ok"),
     });
     expect(run.state.phase).toBe("failed");
     expect(statuses(run.state, 0)).toEqual({ n1: "done", n2: "failed", n3: "rolled-back" });
@@ -595,14 +646,7 @@ describe("full-stop hops", () => {
   it("stop all -> upgrade the leader alone -> the rest -> start all -> verify all", () => {
     const run = drive(atFullStop(3));
     expect(run.state.phase).toBe("succeeded");
-    expect(grouped(run)).toEqual([
-      "n1 stage, n2 stage, n3 stage",
-      "n1 stop, n2 stop, n3 stop",
-      "n1 upgrade",
-      "n2 upgrade, n3 upgrade",
-      "n1 start, n2 start, n3 start",
-      "n1 verify, n2 verify, n3 verify",
-    ]);
+    expect(grouped(run)).toEqual(["n1 stage, n2 stage, n3 stage", "n1 stop, n2 stop, n3 stop", "n1 upgrade", "n2 upgrade, n3 upgrade", "n1 start, n2 start, n3 start", "n1 verify, n2 verify, n3 verify"]);
   });
 
   it("a single node: stage, stop, upgrade, start, verify", () => {
@@ -630,11 +674,7 @@ describe("full-stop hops", () => {
   it("within the failure budget the whole hop is tried again with new keys", () => {
     const run = drive(atFullStop(2, { maxFailures: 1 }), { agent: failOn("n1", "upgrade", "rolled-back") });
     expect(run.state.phase).toBe("succeeded");
-    expect(run.sent.filter((command) => command.step === "upgrade" && command.track === "forward").map((command) => command.key)).toEqual([
-      "r1/n1/0/upgrade/1",
-      "r1/n1/0/upgrade/2",
-      "r1/n2/0/upgrade/2",
-    ]);
+    expect(run.sent.filter((command) => command.step === "upgrade" && command.track === "forward").map((command) => command.key)).toEqual(["r1/n1/0/upgrade/1", "r1/n1/0/upgrade/2", "r1/n2/0/upgrade/2"]);
   });
 
   it("a stage failure changes nothing: no downtime, no recovery of the others", () => {

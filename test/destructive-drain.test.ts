@@ -105,7 +105,10 @@ describe("a failed drain is not treated as harmless", () => {
   it("the same failure on the coordinator's drain verb: the agent restores, starts, verifies and rejoins, and says so", async () => {
     const { node, before } = await nodeOn("1.0.0", wipingDrain({ snapshotBeforeDrain: true, thenFail: true }));
     const agent = await node.openAgent();
-    const error = await agent.drain("kv").then(() => undefined, (err: unknown) => err);
+    const error = await agent.drain("kv").then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect(error).toBeInstanceOf(HoistError);
     expect((error as HoistError).code).toBe("HOOK_FAILED");
     expect((error as HoistError).message).toContain("no longer served");

@@ -47,7 +47,6 @@ async function script(dir: string, name: string, body: string): Promise<string> 
   return file;
 }
 
-
 describe("runCommand", () => {
   it("reports exit codes and captures stdout and stderr", async () => {
     const cwd = await makeTempDir();
@@ -60,7 +59,7 @@ describe("runCommand", () => {
 
   it("resolves a relative argv[0] with a slash against cwd", async () => {
     const cwd = await makeTempDir();
-    await script(cwd, "bin/hello", "#!/bin/sh\necho \"hello $1 from $(pwd)\"\n");
+    await script(cwd, "bin/hello", '#!/bin/sh\necho "hello $1 from $(pwd)"\n');
     const result = await runCommand(["bin/hello", "world"], { cwd, timeoutMs: 10_000 });
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toContain("hello world from");

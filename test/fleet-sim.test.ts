@@ -51,11 +51,14 @@ describe("fleet simulator speaks the real wire (20 simulated agents + 1 real age
     }
 
     // inventories in KV (heartbeat after the last step) read by the coordinator's own reader, schema-checked
-    const inventories = await waitFor(async () => {
-      const read = await readInventories(cluster!.buckets.inventory, id);
-      const versions = Object.values(read).map((observed) => observed.inventory.services.find((service) => service.name === "kv")?.activeVersion);
-      return versions.length === 21 && versions.every((version) => version === "1.1.0") ? read : undefined;
-    }, { timeoutMs: 10_000, what: "every inventory on 1.1.0" });
+    const inventories = await waitFor(
+      async () => {
+        const read = await readInventories(cluster!.buckets.inventory, id);
+        const versions = Object.values(read).map((observed) => observed.inventory.services.find((service) => service.name === "kv")?.activeVersion);
+        return versions.length === 21 && versions.every((version) => version === "1.1.0") ? read : undefined;
+      },
+      { timeoutMs: 10_000, what: "every inventory on 1.1.0" },
+    );
     expect(inventories[simNodes[0]!]!.inventory.services[0]).toMatchObject({ health: "SERVING", activity: "idle", lastUpgrade: { result: "committed", from: "1.0.0", to: "1.1.0" } });
 
     // progress events of simulated agents landed in HOIST_EVENTS on their own subject, like the real agent's

@@ -69,9 +69,7 @@ describe("a cancelled Upgrade call leaves the node consistent (real engine, real
     const controller = new AbortController();
     const steps: string[] = [];
 
-    const upgrade = inBackground(
-      agent.client.upgrade({ service: "kv", to: "1.1.1", artifact: stalled.artifact }, { signal: controller.signal, onProgress: (progress) => steps.push(progress.step) }),
-    );
+    const upgrade = inBackground(agent.client.upgrade({ service: "kv", to: "1.1.1", artifact: stalled.artifact }, { signal: controller.signal, onProgress: (progress) => steps.push(progress.step) }));
     await stalled.started;
     await waitFor(() => steps.includes("stage"), { what: "stage progress" });
     controller.abort();

@@ -120,7 +120,7 @@ describe("health of a service through upgrades, over gRPC, against the real engi
     expect(await kvWatch.stop()).toEqual(["SERVING", "NOT_SERVING", "SERVING"]);
   });
 
-  it("Check: \"\" is SERVING, a managed service answers its status, an unknown name is NOT_FOUND", async () => {
+  it('Check: "" is SERVING, a managed service answers its status, an unknown name is NOT_FOUND', async () => {
     const agent = await startRealAgent();
     expect(await agent.client.check("")).toBe("SERVING");
     // Nothing installed yet: the probes fail once they ran.

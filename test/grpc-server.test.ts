@@ -81,10 +81,7 @@ describe("Agent service over a real gRPC connection", () => {
 
   it("Upgrade streams progress, then exactly one result as the last message", async () => {
     const progress: Progress[] = [];
-    const outcome = await client.upgrade(
-      { service: "web", to: "2.0.0", key: "k1", skipDrain: true, artifact: { url: "file:///tmp/a.tar", sha256: "b".repeat(64), size: 10 } },
-      { onProgress: (item) => progress.push(item) },
-    );
+    const outcome = await client.upgrade({ service: "web", to: "2.0.0", key: "k1", skipDrain: true, artifact: { url: "file:///tmp/a.tar", sha256: "b".repeat(64), size: 10 } }, { onProgress: (item) => progress.push(item) });
     expect(progress.map((item) => item.step)).toEqual(["stage", "snapshot", "switch"]);
     expect(progress[0]).toStrictEqual({ step: "stage", message: "stage done" });
     expect(outcome).toMatchObject({ result: "committed", service: "web", to: "2.0.0", active: "2.0.0", hops: [{ from: "1.1.0", to: "2.0.0" }] });
@@ -206,7 +203,7 @@ describe("Agent service over a real gRPC connection", () => {
 });
 
 describe("grpc.health.v1.Health", () => {
-  it("Check answers for the agent (\"\") and each managed service, NOT_FOUND for other names", async () => {
+  it('Check answers for the agent ("") and each managed service, NOT_FOUND for other names', async () => {
     expect(await client.check("")).toBe("SERVING");
     expect(await client.check("web")).toBe("SERVING");
     expect(await client.check("db")).toBe("UNKNOWN");
@@ -282,9 +279,7 @@ describe("server reflection", () => {
     const files = response.file_descriptor_response.file_descriptor_proto as Buffer[];
     const definition = protoLoader.loadFileDescriptorSetFromBuffer(fileDescriptorSet(files));
     const agentService = definition["hoist.agent.v1.Agent"] as protoLoader.ServiceDefinition;
-    expect(Object.keys(agentService)).toEqual(
-      expect.arrayContaining(["GetInventory", "ListSnapshots", "Stage", "Snapshot", "Restore", "Upgrade", "Rollback", "Drain", "Rejoin"]),
-    );
+    expect(Object.keys(agentService)).toEqual(expect.arrayContaining(["GetInventory", "ListSnapshots", "Stage", "Snapshot", "Restore", "Upgrade", "Rollback", "Drain", "Rejoin"]));
     expect(agentService.Upgrade!.responseStream).toBe(true);
     expect(definition["google.protobuf.Timestamp"]).toBeDefined();
   });

@@ -34,7 +34,11 @@ describe("generated code", () => {
     const out = join(await makeTempDir(), "generated");
     await promisify(execFile)("bash", [join(root, "scripts", "gen-proto.sh"), out], { cwd: root });
     const committed = join(root, "shared", "proto", "generated");
-    const list = async (dir: string) => (await readdir(dir, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name).slice(dir.length)).sort();
+    const list = async (dir: string) =>
+      (await readdir(dir, { recursive: true, withFileTypes: true }))
+        .filter((entry) => entry.isFile())
+        .map((entry) => join(entry.parentPath, entry.name).slice(dir.length))
+        .sort();
     const files = await list(out);
     expect(await list(committed)).toEqual(files);
     for (const file of files) {

@@ -8,14 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ProbeConfig } from "../agent/config.ts";
 import type { ServingStatus } from "../agent/node-agent-api.ts";
-import {
-  checkProbe,
-  createLogProbeState,
-  createLogProbeStates,
-  HealthMonitor,
-  waitHealthy,
-  type ProbeResult,
-} from "../agent/health/index.ts";
+import { checkProbe, createLogProbeState, createLogProbeStates, HealthMonitor, waitHealthy, type ProbeResult } from "../agent/health/index.ts";
 import type { Progress } from "../shared/types/index.ts";
 import { makeTempDir } from "./helpers/temp-dir.ts";
 import { waitFor } from "./helpers/wait-for.ts";
@@ -76,7 +69,6 @@ async function closedPort(): Promise<number> {
 const http = (url: string, expectStatus = 200): ProbeConfig => ({ type: "http", url, expectStatus, timeoutMs: 2000 });
 const log = (file: string, patterns: { failPattern?: string; readyPattern?: string }): ProbeConfig => ({ type: "log", file, ...patterns });
 
-
 describe("checkProbe", () => {
   it("http: healthy on the expected status, unhealthy on 500", async () => {
     const cwd = await makeTempDir();
@@ -120,7 +112,7 @@ describe("checkProbe", () => {
   it("command: healthy on exit 0, unhealthy on non-zero, timeout or missing program", async () => {
     const cwd = await makeTempDir();
     const probe = (run: string[], timeoutMs = 5000): ProbeConfig => ({ type: "command", run, timeoutMs });
-    expect(await checkProbe(probe(["sh", "-c", "test \"$MODE\" = ok"]), { cwd, env: { MODE: "ok" } })).toMatchObject({ healthy: true, detail: "exit 0" });
+    expect(await checkProbe(probe(["sh", "-c", 'test "$MODE" = ok']), { cwd, env: { MODE: "ok" } })).toMatchObject({ healthy: true, detail: "exit 0" });
     expect(await checkProbe(probe(["sh", "-c", "echo not ready >&2; exit 2"]), { cwd, env: {} })).toMatchObject({
       healthy: false,
       detail: "exit 2: not ready",
@@ -252,9 +244,7 @@ describe("waitHealthy", () => {
   it("fails with HEALTH_CHECK_FAILED naming the probe when the deadline passes", async () => {
     const cwd = await makeTempDir();
     const server = await startHttp(500);
-    const err = await rejection(
-      waitHealthy([http(server.url)], { minHealthyMs: 200, healthyDeadlineMs: 400, intervalMs: 50, cwd, env: {}, service: "kv" }),
-    );
+    const err = await rejection(waitHealthy([http(server.url)], { minHealthyMs: 200, healthyDeadlineMs: 400, intervalMs: 50, cwd, env: {}, service: "kv" }));
     expect(err.code).toBe("HEALTH_CHECK_FAILED");
     expect(err.message).toContain(`kv did not stay healthy for 200 ms within 400 ms: http ${server.url} -> HTTP 500, expected 200`);
     expect((err.details.results as ProbeResult[])[0]).toMatchObject({ healthy: false, detail: "HTTP 500, expected 200" });

@@ -44,7 +44,10 @@ function readFileSyncSafe(path: string): string {
 }
 
 async function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 interface Slow {

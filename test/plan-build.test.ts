@@ -100,8 +100,7 @@ function plan(versions: Record<string, string | undefined>, to: string, override
   });
 }
 
-const hopsOf = (built: ReturnType<typeof plan>) =>
-  built.hops.map((hop) => `${hop.from}->${hop.to} ${hop.mode}${hop.downgrade ? " downgrade" : ""}${hop.minor ? " minor" : ""}`);
+const hopsOf = (built: ReturnType<typeof plan>) => built.hops.map((hop) => `${hop.from}->${hop.to} ${hop.mode}${hop.downgrade ? " downgrade" : ""}${hop.minor ? " minor" : ""}`);
 
 describe("buildPlan: hops", () => {
   it.each<[string, Record<string, string>, string, boolean, string[]]>([
@@ -221,9 +220,7 @@ describe("buildPlan: nodes, batches, gates, migrations", () => {
 
 describe("formatPlan", () => {
   it("prints hops, strategies with reasons, batches, gates and preflight", () => {
-    const text = formatPlan(
-      plan({ n1: "1.0.0", n2: "1.0.0", n3: "1.1.0" }, "2.0.0", { strategy: { canary: 1, batch: [1, "100%"] } }),
-    );
+    const text = formatPlan(plan({ n1: "1.0.0", n2: "1.0.0", n3: "1.1.0" }, "2.0.0", { strategy: { canary: 1, batch: [1, "100%"] } }));
     expect(text).toContain("Plan: web on cluster prod to 2.0.0");
     expect(text).toContain("  n3: 1.1.0");
     expect(text).toContain("Strategy: batch [1, 100%], canary 1 (pause for promote)");

@@ -106,28 +106,17 @@ describe("runPreflight", () => {
   });
 
   it("lists every failure of every node", () => {
-    const result = runPreflight(
-      input({ n1: observed("n1", { version: "0.9.0", health: "UNKNOWN" }), n2: observed("n2", { free: [1] }) }),
-    );
-    expect(result.messages).toEqual([
-      "node n1: service web is UNKNOWN",
-      expect.stringContaining("node n1: version 0.9.0 is not one the plan expects (1.0.0)"),
-      expect.stringContaining("node n2: 1 B free"),
-    ]);
+    const result = runPreflight(input({ n1: observed("n1", { version: "0.9.0", health: "UNKNOWN" }), n2: observed("n2", { free: [1] }) }));
+    expect(result.messages).toEqual(["node n1: service web is UNKNOWN", expect.stringContaining("node n1: version 0.9.0 is not one the plan expects (1.0.0)"), expect.stringContaining("node n2: 1 B free")]);
   });
 
   it("uses each node's own expected version and disk need", () => {
     const result = runPreflight(
-      input(
-        { n1: observed("n1", { version: "1.0.0" }), n2: observed("n2", { version: "1.1.0", free: [5 * GiB] }) },
-        { expectedFrom: { n1: "1.0.0", n2: "1.1.0" }, requiredBytes: { n1: 20 * GiB, n2: 1 * GiB } },
-      ),
+      input({ n1: observed("n1", { version: "1.0.0" }), n2: observed("n2", { version: "1.1.0", free: [5 * GiB] }) }, { expectedFrom: { n1: "1.0.0", n2: "1.1.0" }, requiredBytes: { n1: 20 * GiB, n2: 1 * GiB } }),
     );
     expect(result.messages).toEqual([]);
     expect(result.ok).toBe(true);
-    const tight = runPreflight(
-      input({ n1: observed("n1", { free: [15 * GiB] }) }, { expectedFrom: { n1: "1.0.0" }, requiredBytes: { n1: 20 * GiB } }),
-    );
+    const tight = runPreflight(input({ n1: observed("n1", { free: [15 * GiB] }) }, { expectedFrom: { n1: "1.0.0" }, requiredBytes: { n1: 20 * GiB } }));
     expect(tight.messages).toEqual([expect.stringContaining("node n1: 15.0 GiB free, needs 20.0 GiB")]);
   });
 

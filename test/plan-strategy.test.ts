@@ -87,7 +87,17 @@ describe("planBatches (Ansible serial semantics)", () => {
   it.each<[string, number, StrategyInput, string[][]]>([
     ["one at a time", 3, {}, [["n1"], ["n2"], ["n3"]]],
     ["a count, the last batch short", 5, { batch: 2 }, [["n1", "n2"], ["n3", "n4"], ["n5"]]],
-    ["a percentage of the total", 8, { batch: "25%" }, [["n1", "n2"], ["n3", "n4"], ["n5", "n6"], ["n7", "n8"]]],
+    [
+      "a percentage of the total",
+      8,
+      { batch: "25%" },
+      [
+        ["n1", "n2"],
+        ["n3", "n4"],
+        ["n5", "n6"],
+        ["n7", "n8"],
+      ],
+    ],
     ["a list, the last size repeats", 10, { batch: [1, "25%", "50%"] }, [["n1"], ["n2", "n3"], ["n4", "n5", "n6", "n7", "n8"], ["n9", "n10"]]],
     ["a list ending in 100%", 10, { batch: [1, "25%", "100%"] }, [["n1"], ["n2", "n3"], ["n4", "n5", "n6", "n7", "n8", "n9", "n10"]]],
     ["a batch bigger than the cluster", 2, { batch: 5 }, [["n1", "n2"]]],
@@ -119,8 +129,7 @@ describe("planBatches (Ansible serial semantics)", () => {
 type BatchSizeInput = number | string;
 
 describe("decideHopStrategy", () => {
-  const release = (fields: Record<string, unknown> = {}) =>
-    releaseEntrySchema.parse({ version: "2.0.0", artifact: { url: "x.tgz", sha256: "a".repeat(64) }, ...fields });
+  const release = (fields: Record<string, unknown> = {}) => releaseEntrySchema.parse({ version: "2.0.0", artifact: { url: "x.tgz", sha256: "a".repeat(64) }, ...fields });
 
   it.each<[string, Record<string, unknown>, boolean, number, string, string]>([
     ["a rolling hop on a cluster", {}, false, 3, "rolling", "side by side"],

@@ -136,8 +136,7 @@ describe("hooks run as a configured user and see the peers in service", () => {
 
   it("selects as peers the other nodes whose service serves, idle, seen lately", () => {
     const now = Date.parse("2026-12-01T10:00:00Z");
-    const inv = (node: string, health: string, activity: string) =>
-      ({ node, cluster: "c", agentVersion: "0.1.0", services: [{ name: "kv", releases: [], snapshots: [], health, activity }], host: {} }) as unknown as NodeInventory;
+    const inv = (node: string, health: string, activity: string) => ({ node, cluster: "c", agentVersion: "0.1.0", services: [{ name: "kv", releases: [], snapshots: [], health, activity }], host: {} }) as unknown as NodeInventory;
     const peers = selectPeersInService(
       [
         { inventory: inv("n1", "SERVING", "idle"), seenAt: now },
@@ -170,7 +169,14 @@ describe("hooks run as a configured user and see the peers in service", () => {
         },
       });
       expect((await runHoist(["upgrade", "-c", node.configPath, "--to", "1.0.0"])).code).toBe(0);
-      const serving = (name: string, health: string) => ({ node: name, cluster: "peers", agentVersion: "0.1.0", services: [{ name: "kv", releases: [], snapshots: [], health, activity: "idle" }], host: { hostname: "", os: "", kernel: "", arch: "x64", cpuModel: "", cpuCores: 0, memTotalBytes: 0, memFreeBytes: 0, uptimeSeconds: 0, disks: [], readAt: "" }, lastSeen: new Date().toISOString() });
+      const serving = (name: string, health: string) => ({
+        node: name,
+        cluster: "peers",
+        agentVersion: "0.1.0",
+        services: [{ name: "kv", releases: [], snapshots: [], health, activity: "idle" }],
+        host: { hostname: "", os: "", kernel: "", arch: "x64", cpuModel: "", cpuCores: 0, memTotalBytes: 0, memFreeBytes: 0, uptimeSeconds: 0, disks: [], readAt: "" },
+        lastSeen: new Date().toISOString(),
+      });
       await buckets.inventory.put(inventoryKey("peers", "n2"), encodeJson(serving("n2", "SERVING")));
       await buckets.inventory.put(inventoryKey("peers", "n3"), encodeJson(serving("n3", "NOT_SERVING")));
       await buckets.inventory.put(inventoryKey("other", "n9"), encodeJson({ ...serving("n9", "SERVING"), cluster: "other" }));

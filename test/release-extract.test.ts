@@ -27,7 +27,7 @@ describe("extractArchiveSafely", () => {
       "conf/app.yml": { content: "port: 1\n", mode: 0o640 },
       "conf/current.yml": { symlink: "app.yml" },
       "empty/": { dir: true },
-      "README": "hello",
+      README: "hello",
     });
     const dest = join(dir, "out");
     const progress: Progress[] = [];
@@ -75,7 +75,13 @@ describe("extractArchiveSafely", () => {
   it("drops the sticky bit instead of keeping it", async () => {
     const dir = await makeTempDir();
     const archive = join(dir, "sticky.tar");
-    await writeFile(archive, writeRawTar([{ path: "tmp/", type: "dir", mode: 0o1777 }, { path: "tmp/f", body: "x", mode: 0o1644 }]));
+    await writeFile(
+      archive,
+      writeRawTar([
+        { path: "tmp/", type: "dir", mode: 0o1777 },
+        { path: "tmp/f", body: "x", mode: 0o1644 },
+      ]),
+    );
     await extractArchiveSafely(archive, join(dir, "out"), roomy);
     expect((await stat(join(dir, "out/tmp"))).mode & 0o7000).toBe(0);
     expect((await stat(join(dir, "out/tmp/f"))).mode & 0o7000).toBe(0);
@@ -84,7 +90,13 @@ describe("extractArchiveSafely", () => {
   it("accepts exactly maxEntries entries and exactly maxExtractedBytes bytes", async () => {
     const dir = await makeTempDir();
     const archive = join(dir, "edge.tar");
-    await writeFile(archive, writeRawTar([{ path: "a", body: "12345" }, { path: "b", body: "67890" }]));
+    await writeFile(
+      archive,
+      writeRawTar([
+        { path: "a", body: "12345" },
+        { path: "b", body: "67890" },
+      ]),
+    );
     const result = await extractArchiveSafely(archive, join(dir, "out"), { maxEntries: 2, maxExtractedBytes: 10 });
     expect(result).toEqual({ files: 2, bytes: 10 });
   });
@@ -92,7 +104,14 @@ describe("extractArchiveSafely", () => {
   it("refuses one entry over maxEntries before writing anything", async () => {
     const dir = await makeTempDir();
     const archive = join(dir, "many.tar");
-    await writeFile(archive, writeRawTar([{ path: "a", body: "1" }, { path: "b", body: "2" }, { path: "c", body: "3" }]));
+    await writeFile(
+      archive,
+      writeRawTar([
+        { path: "a", body: "1" },
+        { path: "b", body: "2" },
+        { path: "c", body: "3" },
+      ]),
+    );
     const err = await refusal(extractArchiveSafely(archive, join(dir, "out"), { maxEntries: 2, maxExtractedBytes: 100 }));
     expect(err.code).toBe("ARCHIVE_UNSAFE");
     expect(err.message).toContain('"c"');
@@ -164,7 +183,13 @@ describe("extractArchiveSafely", () => {
   it("stops with CANCELLED when the signal is aborted during extraction", async () => {
     const dir = await makeTempDir();
     const archive = join(dir, "two.tar");
-    await writeFile(archive, writeRawTar([{ path: "first", body: Buffer.alloc(4096, 1) }, { path: "second", body: Buffer.alloc(4096, 2) }]));
+    await writeFile(
+      archive,
+      writeRawTar([
+        { path: "first", body: Buffer.alloc(4096, 1) },
+        { path: "second", body: Buffer.alloc(4096, 2) },
+      ]),
+    );
     const controller = new AbortController();
     const err = await refusal(
       extractArchiveSafely(archive, join(dir, "out"), roomy, {

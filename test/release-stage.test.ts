@@ -61,7 +61,9 @@ async function snapshotTree(dir: string, skip: string[]): Promise<string[]> {
         out.push(`${rel}/ ${(info.mode & 0o7777).toString(8)}`);
         await walk(path);
       } else {
-        const hash = createHash("sha256").update(await readFile(path)).digest("hex");
+        const hash = createHash("sha256")
+          .update(await readFile(path))
+          .digest("hex");
         out.push(`${rel} ${(info.mode & 0o7777).toString(8)} ${hash}`);
       }
     }
@@ -162,9 +164,7 @@ describe("stageRelease checks the artifact before anything parses it", () => {
     const fixture = await setup();
     const v2 = await makeTarball(join(fixture.artifacts, "app-2.0.0.tgz"), { "would-be-extracted.txt": "x" });
     const progress: Progress[] = [];
-    const err = await failure(
-      stageRelease(input(fixture, "2.0.0", { url: v2.path, sha256: v2.sha256, size: v2.size - 1 }), { onProgress: (p) => progress.push(p) }),
-    );
+    const err = await failure(stageRelease(input(fixture, "2.0.0", { url: v2.path, sha256: v2.sha256, size: v2.size - 1 }), { onProgress: (p) => progress.push(p) }));
     expect(err.code).toBe("ARTIFACT_CHECKSUM_MISMATCH");
     expect(err.message).toContain(String(v2.size - 1));
     expect(progress.some((p) => p.message === "extracting")).toBe(false);
@@ -196,7 +196,10 @@ interface MaliciousCase {
 // releases/2.0.0.partial/../../.. is the fixture root.
 const up = "../../../";
 const tar = (entries: RawEntry[]) => () => writeRawTar(entries);
-const goodTar = writeRawTar([{ path: "a.txt", body: "A".repeat(3000) }, { path: "b.txt", body: "B" }]);
+const goodTar = writeRawTar([
+  { path: "a.txt", body: "A".repeat(3000) },
+  { path: "b.txt", body: "B" },
+]);
 
 const maliciousCases: MaliciousCase[] = [
   { name: "a '..' path", archive: tar([{ path: `${up}sentinel/evil`, body: "x" }]), rule: "'..' component", entry: `${up}sentinel/evil` },
@@ -299,7 +302,11 @@ const maliciousCases: MaliciousCase[] = [
   { name: "an unsupported entry type (GNU sparse)", archive: tar([{ path: "sparse", type: "S", body: "x" }]), rule: "not supported", entry: "sparse" },
   {
     name: "more entries than maxEntries",
-    archive: tar([{ path: "1", body: "1" }, { path: "2", body: "2" }, { path: "3", body: "3" }]),
+    archive: tar([
+      { path: "1", body: "1" },
+      { path: "2", body: "2" },
+      { path: "3", body: "3" },
+    ]),
     rule: "maxEntries (2)",
     entry: "3",
     overrides: { maxEntries: 2 },

@@ -116,13 +116,7 @@ describe("cleanPartials", () => {
 
     const removed = await cleanPartials(install);
     expect(removed.sort()).toEqual(
-      [
-        join(releases, "2.0.0.partial"),
-        join(releases, ".prune-0.9.0-abcd.partial"),
-        join(install, "current.tmp-123456"),
-        join(releases, ".hoist", "3.0.0.json"),
-        join(releases, ".hoist", ".1.0.0.json.abc.tmp"),
-      ].sort(),
+      [join(releases, "2.0.0.partial"), join(releases, ".prune-0.9.0-abcd.partial"), join(install, "current.tmp-123456"), join(releases, ".hoist", "3.0.0.json"), join(releases, ".hoist", ".1.0.0.json.abc.tmp")].sort(),
     );
     expect((await readdir(releases)).sort()).toEqual([".hoist", "1.0.0"]);
     expect(await readdir(join(releases, ".hoist"))).toEqual(["1.0.0.json"]);

@@ -105,10 +105,13 @@ async function readLog(instance: Instance): Promise<string> {
 }
 
 async function waitForLog(instance: Instance, pattern: RegExp): Promise<string> {
-  return waitFor(async () => {
-    const log = await readLog(instance);
-    return pattern.test(log) ? log : undefined;
-  }, { what: `${pattern} in ${instance.logFile}` });
+  return waitFor(
+    async () => {
+      const log = await readLog(instance);
+      return pattern.test(log) ? log : undefined;
+    },
+    { what: `${pattern} in ${instance.logFile}` },
+  );
 }
 
 /** Starts `current` on data it must refuse, and checks that it logs why and exits. */
@@ -130,7 +133,9 @@ async function readJson(path: string): Promise<any> {
 }
 
 async function sha256(path: string): Promise<string> {
-  return createHash("sha256").update(await readFile(path)).digest("hex");
+  return createHash("sha256")
+    .update(await readFile(path))
+    .digest("hex");
 }
 
 describe("built sample releases", () => {
@@ -199,10 +204,7 @@ describe("sampleServiceConfig", () => {
       hooks: { start: { run: ["bin/start"] }, stop: { run: ["bin/stop"] }, drain: { run: ["bin/leave"] }, rejoin: { run: ["bin/join"] } },
       health: { minHealthyMs: 500, healthyDeadlineMs: 10_000, intervalMs: 100 },
     });
-    expect(service.health.probes).toEqual([
-      expect.objectContaining({ type: "http", url: "http://127.0.0.1:4321/healthz" }),
-      { type: "log", file: "/srv/kv-a/run/kv.log", failPattern: "FATAL" },
-    ]);
+    expect(service.health.probes).toEqual([expect.objectContaining({ type: "http", url: "http://127.0.0.1:4321/healthz" }), { type: "log", file: "/srv/kv-a/run/kv.log", failPattern: "FATAL" }]);
     expect("KV_SHARED_DB" in sampleServiceConfig({ root: "/srv/kv-b", port: 4322 }).env!).toBe(false);
   });
 });
@@ -258,13 +260,10 @@ describe("kv process lifecycle", () => {
     let continued!: () => void;
     const headersParsed = new Promise<void>((resolve) => (continued = resolve));
     const response = new Promise<number>((resolve, reject) => {
-      const req = request(
-        { host: "127.0.0.1", port: kv.port, method: "PUT", path: "/kv/inflight", agent: false, headers: { expect: "100-continue", "content-length": "11" } },
-        (res) => {
-          res.resume();
-          res.on("end", () => resolve(res.statusCode ?? 0));
-        },
-      );
+      const req = request({ host: "127.0.0.1", port: kv.port, method: "PUT", path: "/kv/inflight", agent: false, headers: { expect: "100-continue", "content-length": "11" } }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      });
       req.on("continue", () => {
         continued();
         void waitForLog(kv, /stopping kv 1\.1\.0 \(SIGTERM\)/).then(() => req.end("still here!"), reject);

@@ -127,10 +127,7 @@ describe("snapshot archive format", () => {
     await mkdir(data);
     const payload = Buffer.from("x");
 
-    const escaping = buildTar([
-      { header: { ...base, path: ".", type: "dir", mode: 0o755, size: 0 } },
-      { header: { ...base, path: "../evil", type: "file", mode: 0o644, size: 1 }, content: payload },
-    ]);
+    const escaping = buildTar([{ header: { ...base, path: ".", type: "dir", mode: 0o755, size: 0 } }, { header: { ...base, path: "../evil", type: "file", mode: 0o644, size: 1 }, content: payload }]);
     await writeHandmadeSnapshot(snapshotsDir, "20260101T000000.000Z-0002", data, escaping, [
       { path: ".", type: "dir", size: 0, mode: 0o755 },
       { path: "../evil", type: "file", size: 1, mode: 0o644, sha256: sha256(payload) },
@@ -141,10 +138,7 @@ describe("snapshot archive format", () => {
 
     for (const [index, typeflag] of ["1", "3", "6"].entries()) {
       const id = `20260101T000000.000Z-001${index}`;
-      const archive = buildTar([
-        { header: { ...base, path: ".", type: "dir", mode: 0o755, size: 0 } },
-        { header: { ...base, path: "odd", type: "file", mode: 0o644, size: 0 }, typeflag },
-      ]);
+      const archive = buildTar([{ header: { ...base, path: ".", type: "dir", mode: 0o755, size: 0 } }, { header: { ...base, path: "odd", type: "file", mode: 0o644, size: 0 }, typeflag }]);
       await writeHandmadeSnapshot(snapshotsDir, id, data, archive, [
         { path: ".", type: "dir", size: 0, mode: 0o755 },
         { path: "odd", type: "file", size: 0, mode: 0o644, sha256: sha256(Buffer.alloc(0)) },

@@ -82,10 +82,7 @@ describe("snapshot round trip", () => {
     const before = { a: await hashTree(dataA), b: await hashTree(dataB) };
     const progress: Progress[] = [];
 
-    const info = await createSnapshot(
-      { service: "svc", dataDirs: [dataA, dataB], snapshotsDir, compression: "none", version: "1.2.3", label: "pre-upgrade" },
-      { onProgress: (p) => progress.push(p) },
-    );
+    const info = await createSnapshot({ service: "svc", dataDirs: [dataA, dataB], snapshotsDir, compression: "none", version: "1.2.3", label: "pre-upgrade" }, { onProgress: (p) => progress.push(p) });
     expect(info.id).toMatch(/^\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{4}$/);
     expect(info).toMatchObject({ service: "svc", version: "1.2.3", label: "pre-upgrade", compression: "none", dir: join(snapshotsDir, info.id) });
     expect(info.files).toBe(Object.values(before.a).filter((v) => v.startsWith("file:")).length + 1);
@@ -203,9 +200,19 @@ describe("snapshot integrity", () => {
   /** Byte offset of a file's content inside a plain tar (reads headers like tar does). */
   async function contentOffset(archive: string, path: string): Promise<number> {
     const bytes = await readFile(archive);
-    for (let at = 0; at + 512 <= bytes.length; ) {
-      const name = bytes.subarray(at, at + 100).toString("utf8").replace(/\0.*$/s, "");
-      const size = parseInt(bytes.subarray(at + 124, at + 136).toString("latin1").replace(/\0.*$/s, "").trim() || "0", 8);
+    for (let at = 0; at + 512 <= bytes.length;) {
+      const name = bytes
+        .subarray(at, at + 100)
+        .toString("utf8")
+        .replace(/\0.*$/s, "");
+      const size = parseInt(
+        bytes
+          .subarray(at + 124, at + 136)
+          .toString("latin1")
+          .replace(/\0.*$/s, "")
+          .trim() || "0",
+        8,
+      );
       if (name === path) return at + 512;
       at += 512 + Math.ceil(size / 512) * 512;
     }
@@ -382,13 +389,7 @@ describe("snapshot refusals and cancellation", () => {
     await expectCode(createSnapshot({ service: "svc", dataDirs: [dataA], snapshotsDir, compression: "none" }, { signal: AbortSignal.abort() }), "CANCELLED");
 
     const controller = new AbortController();
-    await expectCode(
-      createSnapshot(
-        { service: "svc", dataDirs: [dataA], snapshotsDir, compression: "gzip" },
-        { signal: controller.signal, onProgress: (p) => (p.bytes ?? 0) > 0 && controller.abort() },
-      ),
-      "CANCELLED",
-    );
+    await expectCode(createSnapshot({ service: "svc", dataDirs: [dataA], snapshotsDir, compression: "gzip" }, { signal: controller.signal, onProgress: (p) => (p.bytes ?? 0) > 0 && controller.abort() }), "CANCELLED");
     expect(await readdir(snapshotsDir)).toEqual([]);
 
     const timeout = new AbortController();
@@ -402,10 +403,7 @@ describe("snapshot refusals and cancellation", () => {
     await writeFile(join(dataA, "after"), "x");
     const current = await hashTree(dataA);
     const controller = new AbortController();
-    await expectCode(
-      restoreSnapshot(snapshotsDir, info.id, { signal: controller.signal, onProgress: (p) => (p.bytes ?? 0) > 0 && controller.abort() }),
-      "CANCELLED",
-    );
+    await expectCode(restoreSnapshot(snapshotsDir, info.id, { signal: controller.signal, onProgress: (p) => (p.bytes ?? 0) > 0 && controller.abort() }), "CANCELLED");
     expect(await hashTree(dataA)).toEqual(current);
     expect((await readdir(base)).sort()).toEqual(["data-a", "data-b", "snapshots"]);
     // The snapshot is still good after the aborted restore.

@@ -27,7 +27,10 @@ describe("node upgrade engine against the real sample service", () => {
     const outcome = await agent.upgrade({ service: "kv", to: "1.1.1" }, { onProgress: (p) => steps.push(`${p.step}:${p.message ?? ""}`) });
 
     expect(outcome).toMatchObject({ result: "committed", from: "1.0.0", to: "1.1.1", active: "1.1.1" });
-    expect(outcome.hops).toEqual([{ from: "1.0.0", to: "1.1.0" }, { from: "1.1.0", to: "1.1.1" }]);
+    expect(outcome.hops).toEqual([
+      { from: "1.0.0", to: "1.1.0" },
+      { from: "1.1.0", to: "1.1.1" },
+    ]);
     const info = await node.kv.version();
     expect(info).toMatchObject({ version: "1.1.1", schema: 2, greeting: "edited by the operator" });
     expect(await node.kv.all()).toEqual({ alpha: "one", beta: "two" });

@@ -107,8 +107,8 @@ export class KvClusterOnceGate implements ClusterOnceGate {
     } catch (err) {
       await renewal.stop();
       // Best effort within one lease: if it does not land, the record stops being renewed and is taken over as dead.
-      await withKvRetry(`record the failure of the ${what}`, () => this.kv.put(key, encodeJson(this.record("failed", (err as Error).message))), { ...this.retry, budgetMs: this.leaseMs }).catch(
-        (writeErr: unknown) => this.options.logger?.warn({ err: writeErr, key }, "could not record the failed migration; its lock lapses"),
+      await withKvRetry(`record the failure of the ${what}`, () => this.kv.put(key, encodeJson(this.record("failed", (err as Error).message))), { ...this.retry, budgetMs: this.leaseMs }).catch((writeErr: unknown) =>
+        this.options.logger?.warn({ err: writeErr, key }, "could not record the failed migration; its lock lapses"),
       );
       throw err;
     } finally {
@@ -127,21 +127,24 @@ export class KvClusterOnceGate implements ClusterOnceGate {
     let timer: NodeJS.Timeout | undefined;
     let beat: Promise<void> = Promise.resolve();
     const schedule = () => {
-      timer = setTimeout(() => {
-        beat = (async () => {
-          try {
-            revision = await this.kv.update(key, encodeJson(this.record("running")), revision);
-          } catch (err) {
-            if (toKvError(err, `renew the ${what}`).code === "CONFLICT") {
-              this.options.logger?.error({ key }, `the ${what} was taken over while its migration still runs here (no renewal for a whole lease); stopped renewing`);
-              stopped = true;
-            } else {
-              this.options.logger?.warn({ err, key }, `could not renew the ${what}; trying again`);
+      timer = setTimeout(
+        () => {
+          beat = (async () => {
+            try {
+              revision = await this.kv.update(key, encodeJson(this.record("running")), revision);
+            } catch (err) {
+              if (toKvError(err, `renew the ${what}`).code === "CONFLICT") {
+                this.options.logger?.error({ key }, `the ${what} was taken over while its migration still runs here (no renewal for a whole lease); stopped renewing`);
+                stopped = true;
+              } else {
+                this.options.logger?.warn({ err, key }, `could not renew the ${what}; trying again`);
+              }
             }
-          }
-          if (!stopped) schedule();
-        })();
-      }, Math.max(100, Math.floor(this.leaseMs / 4)));
+            if (!stopped) schedule();
+          })();
+        },
+        Math.max(100, Math.floor(this.leaseMs / 4)),
+      );
       timer.unref();
     };
     schedule();

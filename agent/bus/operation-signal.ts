@@ -20,10 +20,7 @@ export function operationSignal(payload: unknown, parent: AbortSignal, what: str
   const onParent = () => controller.abort(new HoistError("CANCELLED", `${what} was cancelled: the agent is stopping`));
   if (parent.aborted) onParent();
   else parent.addEventListener("abort", onParent, { once: true });
-  const timer =
-    deadlineMs === undefined
-      ? undefined
-      : setTimeout(() => controller.abort(new HoistError("TIMEOUT", `${what} did not finish within the step's deadline (${deadlineMs} ms); stopped`)), deadlineMs);
+  const timer = deadlineMs === undefined ? undefined : setTimeout(() => controller.abort(new HoistError("TIMEOUT", `${what} did not finish within the step's deadline (${deadlineMs} ms); stopped`)), deadlineMs);
   timer?.unref();
   return {
     signal: controller.signal,

@@ -31,9 +31,9 @@ async function query(spec: DatabaseSpec, session: DatabaseSession, sql: string, 
 
 /** Exact rows per base table of the database (COUNT(*), not the estimate of information_schema). */
 export async function countMariadbRows(spec: DatabaseSpec, session: DatabaseSession, ctx: DatabaseRunContext): Promise<TableRowCounts> {
-  const tables = (
-    await query(spec, session, `SELECT HEX(table_name) FROM information_schema.tables WHERE table_schema = ${quoteLiteral(spec.database)} AND table_type = 'BASE TABLE' ORDER BY table_name`, ctx)
-  ).map(([hex]) => Buffer.from(hex!, "hex").toString("utf8"));
+  const tables = (await query(spec, session, `SELECT HEX(table_name) FROM information_schema.tables WHERE table_schema = ${quoteLiteral(spec.database)} AND table_type = 'BASE TABLE' ORDER BY table_name`, ctx)).map(([hex]) =>
+    Buffer.from(hex!, "hex").toString("utf8"),
+  );
   const counts: TableRowCounts = {};
   if (tables.length === 0) return counts;
   const db = quoteIdent(spec.database);
@@ -65,7 +65,11 @@ export async function checkMariadbDump(name: string, file: string): Promise<void
     await handle.read(head, 0, head.length, 0);
     const tail = Buffer.alloc(Math.min(size, 512));
     await handle.read(tail, 0, tail.length, size - tail.length);
-    const why = !/^-- (MariaDB|MySQL) dump/m.test(head.toString("latin1")) ? "it does not start like a mariadb-dump file" : !/-- Dump completed/.test(tail.toString("latin1")) ? "it lacks the closing `-- Dump completed` line (cut short)" : undefined;
+    const why = !/^-- (MariaDB|MySQL) dump/m.test(head.toString("latin1"))
+      ? "it does not start like a mariadb-dump file"
+      : !/-- Dump completed/.test(tail.toString("latin1"))
+        ? "it lacks the closing `-- Dump completed` line (cut short)"
+        : undefined;
     if (why) throw new HoistError("SNAPSHOT_CORRUPT", `the dump of database ${name} (${file}) is not readable: ${why}`, { details: { database: name } });
   } finally {
     await handle.close();

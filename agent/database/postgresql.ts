@@ -59,10 +59,7 @@ export async function countPostgresRows(spec: DatabaseSpec, session: DatabaseSes
 
 /** `pg_dump -Fc` of the database into `file`. */
 export async function dumpPostgres(spec: DatabaseSpec, session: DatabaseSession, file: string, ctx: DatabaseRunContext): Promise<void> {
-  await runTool(
-    { what: `pg_dump of database ${spec.name}`, argv: ["pg_dump", "-Fc", "--file", file, "-d", conninfo(spec.database)], cwd: session.dir, env: session.env, timeoutMs: spec.timeoutMs },
-    ctx,
-  );
+  await runTool({ what: `pg_dump of database ${spec.name}`, argv: ["pg_dump", "-Fc", "--file", file, "-d", conninfo(spec.database)], cwd: session.dir, env: session.env, timeoutMs: spec.timeoutMs }, ctx);
 }
 
 /**
@@ -105,10 +102,7 @@ export async function restorePostgres(spec: DatabaseSpec, session: DatabaseSessi
     );
   }
   try {
-    await runTool(
-      { what: `pg_restore of database ${spec.name}`, argv: ["pg_restore", "--create", "--exit-on-error", "-d", conninfo(maintenance), file], cwd: session.dir, env: session.env, timeoutMs: spec.timeoutMs },
-      ctx,
-    );
+    await runTool({ what: `pg_restore of database ${spec.name}`, argv: ["pg_restore", "--create", "--exit-on-error", "-d", conninfo(maintenance), file], cwd: session.dir, env: session.env, timeoutMs: spec.timeoutMs }, ctx);
   } catch (err) {
     if (exists === "1") {
       await psql(spec, session, maintenance, [`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`, `ALTER DATABASE ${quoteIdent(aside)} RENAME TO ${db}`, `ALTER DATABASE ${db} ALLOW_CONNECTIONS true`], {

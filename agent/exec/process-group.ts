@@ -41,4 +41,3 @@ export async function groupRuns(pgid: number): Promise<boolean> {
   );
   return states.some(Boolean);
 }
-

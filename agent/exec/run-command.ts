@@ -272,19 +272,15 @@ async function resolveProgram(program: string, cwd: string, path: string): Promi
       // not in this dir
     }
   }
-  throw new HoistError(
-    "HOOK_FAILED",
-    `cannot run ${program} (cwd ${cwd}): not found on PATH ${path}; install it or give a path such as bin/${program} relative to the release dir`,
-    { details: { program, cwd, path, errno: "ENOENT" } },
-  );
+  throw new HoistError("HOOK_FAILED", `cannot run ${program} (cwd ${cwd}): not found on PATH ${path}; install it or give a path such as bin/${program} relative to the release dir`, {
+    details: { program, cwd, path, errno: "ENOENT" },
+  });
 }
 
 function spawnError(err: NodeJS.ErrnoException, program: string, file: string, cwd: string): HoistError {
   let why: string;
   if (err.code === "ENOENT") {
-    why = existsSync(file)
-      ? `${file} exists but the interpreter on its #! line does not`
-      : `${file} does not exist`;
+    why = existsSync(file) ? `${file} exists but the interpreter on its #! line does not` : `${file} does not exist`;
   } else if (err.code === "EACCES") {
     why = `${file} is not executable (check its mode, e.g. chmod +x, and that its filesystem is not mounted noexec)`;
   } else {

@@ -91,8 +91,7 @@ export async function resolveGrpcSecurity(config: AgentGrpcConfig, logger: Logge
   if (!loopback) {
     throw new HoistError(
       "CONFIG_INVALID",
-      `grpc.listen ${config.listen} is reachable from other hosts, so the agent serves it only with TLS: ` +
-        "set grpc.tls.cert and grpc.tls.key (and grpc.tls.clientCa for mutual TLS), or listen on 127.0.0.1",
+      `grpc.listen ${config.listen} is reachable from other hosts, so the agent serves it only with TLS: ` + "set grpc.tls.cert and grpc.tls.key (and grpc.tls.clientCa for mutual TLS), or listen on 127.0.0.1",
       { details: { path: "grpc.listen", listen: config.listen } },
     );
   }
@@ -102,8 +101,7 @@ export async function resolveGrpcSecurity(config: AgentGrpcConfig, logger: Logge
   if (!config.insecure) {
     throw new HoistError(
       "CONFIG_INVALID",
-      "grpc has no security configured: set grpc.tls (cert and key), or grpc.token (at least 16 characters), " +
-        "or grpc.insecure: true to serve plaintext without auth on this loopback address",
+      "grpc has no security configured: set grpc.tls (cert and key), or grpc.token (at least 16 characters), " + "or grpc.insecure: true to serve plaintext without auth on this loopback address",
       { details: { path: "grpc" } },
     );
   }
@@ -159,12 +157,7 @@ interface Refusal {
   reason: string;
 }
 
-function checkCall(
-  metadata: grpc.Metadata,
-  certificate: PeerCertificate | undefined,
-  expectedToken: Buffer | undefined,
-  allowed: ReadonlySet<string>,
-): Refusal | undefined {
+function checkCall(metadata: grpc.Metadata, certificate: PeerCertificate | undefined, expectedToken: Buffer | undefined, allowed: ReadonlySet<string>): Refusal | undefined {
   if (expectedToken) {
     const header = String(metadata.get("authorization")[0] ?? "");
     const match = /^Bearer\s+(.+)$/i.exec(header.trim());

@@ -149,31 +149,18 @@ export function registerAgentStatusCommand(program: Command): Command {
     .addOption(new Option("--token <token>", "bearer token (visible in ps: prefer --token-file)").env("HOIST_AGENT_TOKEN"))
     .option("--server-name <name>", "name the agent's certificate carries, when not the target host")
     .option("--timeout <ms>", "deadline of the call", (value) => Number.parseInt(value, 10), 10_000)
-    .action(
-      async (flags: {
-        target: string;
-        json?: boolean;
-        insecure?: boolean;
-        ca?: string;
-        cert?: string;
-        key?: string;
-        tokenFile?: string;
-        token?: string;
-        serverName?: string;
-        timeout: number;
-      }) => {
-        process.exitCode = await runAgentStatus({
-          target: flags.target,
-          json: flags.json,
-          insecure: flags.insecure,
-          caFile: flags.ca,
-          certFile: flags.cert,
-          keyFile: flags.key,
-          tokenFile: flags.tokenFile,
-          token: flags.token,
-          serverName: flags.serverName,
-          deadlineMs: flags.timeout,
-        });
-      },
-    );
+    .action(async (flags: { target: string; json?: boolean; insecure?: boolean; ca?: string; cert?: string; key?: string; tokenFile?: string; token?: string; serverName?: string; timeout: number }) => {
+      process.exitCode = await runAgentStatus({
+        target: flags.target,
+        json: flags.json,
+        insecure: flags.insecure,
+        caFile: flags.ca,
+        certFile: flags.cert,
+        keyFile: flags.key,
+        tokenFile: flags.tokenFile,
+        token: flags.token,
+        serverName: flags.serverName,
+        deadlineMs: flags.timeout,
+      });
+    });
 }

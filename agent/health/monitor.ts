@@ -181,7 +181,9 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     try {
       const logStates = await this.logStates;
       results = await Promise.all(
-        this.probes.map((probe) => checkProbe(probe, { cwd: this.cwd, env: this.env, signal, logState: logStates.get(probe), ...(this.tracker ? { tracker: this.tracker } : {}), ...(this.user === undefined ? {} : { user: this.user }) })),
+        this.probes.map((probe) =>
+          checkProbe(probe, { cwd: this.cwd, env: this.env, signal, logState: logStates.get(probe), ...(this.tracker ? { tracker: this.tracker } : {}), ...(this.user === undefined ? {} : { user: this.user }) }),
+        ),
       );
     } catch (err) {
       if (signal.aborted) return;
@@ -191,8 +193,7 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
     this.results = results;
     const failing = results.filter((result) => !result.healthy);
     this.observed = failing.length === 0 ? "SERVING" : "NOT_SERVING";
-    this.observedReason =
-      failing.length === 0 ? "all probes healthy" : failing.map((result) => `${result.probe} -> ${result.detail}`).join("; ");
+    this.observedReason = failing.length === 0 ? "all probes healthy" : failing.map((result) => `${result.probe} -> ${result.detail}`).join("; ");
     this.emit("check", results);
     this.publish(this.observedReason);
   }

@@ -112,18 +112,10 @@ function checkHttp(url: string, expectStatus: number, timeoutMs: number, signal:
     const onResponse = (response: IncomingMessage): void => {
       const status = response.statusCode ?? 0;
       response.destroy();
-      finish(
-        status === expectStatus
-          ? { healthy: true, detail: `HTTP ${status}` }
-          : { healthy: false, detail: `HTTP ${status}, expected ${expectStatus}` },
-      );
+      finish(status === expectStatus ? { healthy: true, detail: `HTTP ${status}` } : { healthy: false, detail: `HTTP ${status}, expected ${expectStatus}` });
     };
     const request = parsed.protocol === "https:" ? httpsRequest : httpRequest;
-    const req = request(
-      parsed,
-      { method: "GET", agent: false, signal: controller.signal, headers: { "user-agent": "hoist-health-probe", connection: "close" } },
-      onResponse,
-    );
+    const req = request(parsed, { method: "GET", agent: false, signal: controller.signal, headers: { "user-agent": "hoist-health-probe", connection: "close" } }, onResponse);
     req.on("error", (err) => finish({ healthy: false, detail: timedOut ? `no response within ${timeoutMs} ms` : err.message }));
     req.end();
   });
@@ -148,7 +140,16 @@ function checkTcp(host: string, port: number, timeoutMs: number, signal: AbortSi
 
 async function checkCommand(run: readonly string[], timeoutMs: number, ctx: ProbeContext): Promise<Outcome> {
   try {
-    const result = await runCommand(run, { cwd: ctx.cwd, env: ctx.env, timeoutMs, signal: ctx.signal, maxOutputBytes: 8 * 1024, killGraceMs: 500, ...(ctx.tracker ? { tracker: ctx.tracker } : {}), ...(ctx.user === undefined ? {} : { user: ctx.user }) });
+    const result = await runCommand(run, {
+      cwd: ctx.cwd,
+      env: ctx.env,
+      timeoutMs,
+      signal: ctx.signal,
+      maxOutputBytes: 8 * 1024,
+      killGraceMs: 500,
+      ...(ctx.tracker ? { tracker: ctx.tracker } : {}),
+      ...(ctx.user === undefined ? {} : { user: ctx.user }),
+    });
     if (result.timedOut) return { healthy: false, detail: `no result within ${timeoutMs} ms (killed)` };
     if (result.cancelled) return { healthy: false, detail: "cancelled" };
     const tail = tailLines(result.stderr, 3, 300) || tailLines(result.stdout, 3, 300);

@@ -73,7 +73,9 @@ export async function waitHealthy(probes: readonly ProbeConfig[], options: WaitH
   let checks = 0;
   for (;;) {
     const results = await Promise.all(
-      probes.map((probe) => checkProbe(probe, { cwd: options.cwd, env: options.env, signal, logState: states.get(probe), ...(options.tracker ? { tracker: options.tracker } : {}), ...(options.user === undefined ? {} : { user: options.user }) })),
+      probes.map((probe) =>
+        checkProbe(probe, { cwd: options.cwd, env: options.env, signal, logState: states.get(probe), ...(options.tracker ? { tracker: options.tracker } : {}), ...(options.user === undefined ? {} : { user: options.user }) }),
+      ),
     );
     checks += 1;
     const now = performance.now();
@@ -96,24 +98,16 @@ export async function waitHealthy(probes: readonly ProbeConfig[], options: WaitH
     const healthyForMs = streakSince === undefined ? 0 : Math.round(now - streakSince);
     options.onProgress?.({
       step: "verify",
-      message:
-        failing.length > 0
-          ? `${failing.length} of ${results.length} probes unhealthy: ${describe(failing)}`
-          : `all ${results.length} probes healthy for ${healthyForMs} of ${minHealthyMs} ms`,
+      message: failing.length > 0 ? `${failing.length} of ${results.length} probes unhealthy: ${describe(failing)}` : `all ${results.length} probes healthy for ${healthyForMs} of ${minHealthyMs} ms`,
       percent: percentOf(healthyForMs, minHealthyMs, failing.length === 0),
     });
     if (streakSince !== undefined && healthyForMs >= minHealthyMs) return { healthyForMs, checks };
 
     if (now >= deadline) {
-      const why =
-        failing.length > 0
-          ? describe(failing)
-          : `healthy for only ${healthyForMs} ms when the deadline passed` + (lastFailures.length > 0 ? `; before that: ${describe(lastFailures)}` : "");
-      throw new HoistError(
-        "HEALTH_CHECK_FAILED",
-        `${who} did not stay healthy for ${minHealthyMs} ms within ${healthyDeadlineMs} ms: ${why}; check the service's log, or raise healthyDeadlineMs if it starts slowly`,
-        { details: details(healthyForMs) },
-      );
+      const why = failing.length > 0 ? describe(failing) : `healthy for only ${healthyForMs} ms when the deadline passed` + (lastFailures.length > 0 ? `; before that: ${describe(lastFailures)}` : "");
+      throw new HoistError("HEALTH_CHECK_FAILED", `${who} did not stay healthy for ${minHealthyMs} ms within ${healthyDeadlineMs} ms: ${why}; check the service's log, or raise healthyDeadlineMs if it starts slowly`, {
+        details: details(healthyForMs),
+      });
     }
     try {
       await sleep(Math.max(0, Math.min(intervalMs, deadline - now)), undefined, { signal });

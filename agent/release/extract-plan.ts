@@ -78,11 +78,7 @@ export async function sniffFormat(archivePath: string): Promise<"gzip" | "tar"> 
 }
 
 /** Runs node-tar's parser over the file, handing entries one at a time to `handle` (which must consume the entry). */
-export async function parseArchive(
-  archivePath: string,
-  handle: (entry: ReadEntry, guard: <T>(work: Promise<T>) => Promise<T>) => void | Promise<void>,
-  signal: AbortSignal | undefined,
-): Promise<void> {
+export async function parseArchive(archivePath: string, handle: (entry: ReadEntry, guard: <T>(work: Promise<T>) => Promise<T>) => void | Promise<void>, signal: AbortSignal | undefined): Promise<void> {
   // strict: every warning (checksum failure, truncated body, zlib error) arrives as 'error'.
   const parser = new Parser({ strict: true, zstd: false, brotli: false });
   let failure: unknown;
@@ -295,12 +291,7 @@ export function checkLinkTarget(entry: string, target: string): void {
  * Resolves a relative symlink target the way the kernel would inside a tree holding only the
  * archive's entries, following the archive's symlinks. "escapes" if any step leaves the root.
  */
-export function resolveInArchive(
-  startParts: string[],
-  target: string,
-  symlinks: Map<string, { linkpath: string }>,
-  budget: { steps: number },
-): "inside" | "escapes" | "loops" | "too-complex" {
+export function resolveInArchive(startParts: string[], target: string, symlinks: Map<string, { linkpath: string }>, budget: { steps: number }): "inside" | "escapes" | "loops" | "too-complex" {
   const stack = [...startParts];
   const queue = target.split("/");
   let hops = 0;
@@ -331,4 +322,3 @@ export function resolveInArchive(
 export function fold(path: string): string {
   return path.normalize("NFC").toLowerCase();
 }
-

@@ -9,7 +9,6 @@ import type { WorkOptions } from "../../shared/types/index.ts";
 import { badArchive, parseArchive, planExtraction, sniffFormat, unsafe, type ExtractLimits, type ExtractResult, type Plan, type PlannedEntry } from "./extract-plan.ts";
 export type { ExtractLimits, ExtractResult } from "./extract-plan.ts";
 
-
 /**
  * Extracts a gzip or plain tar archive into `destDir`, refusing anything that could write outside it.
  *
@@ -33,12 +32,7 @@ export type { ExtractLimits, ExtractResult } from "./extract-plan.ts";
  * @throws HoistError ARCHIVE_UNSAFE (message names the entry and the rule), INVALID_ARGUMENT when
  *   destDir is not empty, CANCELLED / TIMEOUT when the signal fires.
  */
-export async function extractArchiveSafely(
-  archivePath: string,
-  destDir: string,
-  limits: ExtractLimits,
-  options: WorkOptions = {},
-): Promise<ExtractResult> {
+export async function extractArchiveSafely(archivePath: string, destDir: string, limits: ExtractLimits, options: WorkOptions = {}): Promise<ExtractResult> {
   throwIfAborted(options.signal);
   await sniffFormat(archivePath);
   const plan = await planExtraction(archivePath, limits, options.signal);
@@ -86,13 +80,7 @@ async function writeEntries(archivePath: string, destDir: string, plan: Plan, op
     async (entry, guard) => {
       const planned = plan.entries[index];
       index += 1;
-      if (
-        planned === undefined ||
-        planned.raw !== entry.path ||
-        planned.type !== entry.type ||
-        planned.rawLinkpath !== entry.linkpath ||
-        planned.size !== (planned.kind === "file" ? entry.size : 0)
-      ) {
+      if (planned === undefined || planned.raw !== entry.path || planned.type !== entry.type || planned.rawLinkpath !== entry.linkpath || planned.size !== (planned.kind === "file" ? entry.size : 0)) {
         throw unsafe(entry.path, "the archive changed between validation and extraction");
       }
       if (planned.kind !== "file") entry.resume();
@@ -135,13 +123,7 @@ async function makeDir(target: string, planned: PlannedEntry): Promise<void> {
 }
 
 /** Writes a file's body with O_EXCL|O_NOFOLLOW (never through or over anything), then fsyncs it. */
-async function writeFile(
-  entry: ReadEntry,
-  target: string,
-  planned: PlannedEntry,
-  guard: <T>(work: Promise<T>) => Promise<T>,
-  onChunk: (bytes: number) => void,
-): Promise<void> {
+async function writeFile(entry: ReadEntry, target: string, planned: PlannedEntry, guard: <T>(work: Promise<T>) => Promise<T>, onChunk: (bytes: number) => void): Promise<void> {
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
   const handle = await open(target, flags, planned.mode);
   let written = 0;

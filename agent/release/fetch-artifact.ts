@@ -93,14 +93,7 @@ export async function fetchArtifact(artifact: ArtifactRef, cacheDir: string, opt
 }
 
 /** Streams `body` into `partialPath`, hashing on the way; returns the size once size and sha256 match. */
-async function download(
-  artifact: ArtifactRef,
-  sha256: string,
-  body: Readable,
-  totalBytes: number | undefined,
-  partialPath: string,
-  options: FetchOptions,
-): Promise<number> {
+async function download(artifact: ArtifactRef, sha256: string, body: Readable, totalBytes: number | undefined, partialPath: string, options: FetchOptions): Promise<number> {
   const { signal, onProgress } = options;
   if (totalBytes !== undefined) {
     if (totalBytes > options.maxBytes) throw tooBig(artifact.url, totalBytes, options.maxBytes);
@@ -258,25 +251,17 @@ function getFollowingRedirects(url: URL, signal: AbortSignal | undefined, redire
 }
 
 function checksumMismatch(url: string, expected: string, actual: string): HoistError {
-  return new HoistError(
-    "ARTIFACT_CHECKSUM_MISMATCH",
-    `artifact ${redactUrl(url)} has sha256 ${actual}, expected ${expected}; the download is corrupt or the catalog is wrong`,
-    { details: { expected, actual } },
-  );
+  return new HoistError("ARTIFACT_CHECKSUM_MISMATCH", `artifact ${redactUrl(url)} has sha256 ${actual}, expected ${expected}; the download is corrupt or the catalog is wrong`, { details: { expected, actual } });
 }
 
 function sizeMismatch(url: string, expected: number, actual: number, atLeast = false): HoistError {
-  return new HoistError(
-    "ARTIFACT_CHECKSUM_MISMATCH",
-    `artifact ${redactUrl(url)} is ${atLeast ? "at least " : ""}${actual} bytes, expected ${expected}; the download is corrupt or the catalog is wrong`,
-    { details: { expectedSize: expected, actualSize: actual } },
-  );
+  return new HoistError("ARTIFACT_CHECKSUM_MISMATCH", `artifact ${redactUrl(url)} is ${atLeast ? "at least " : ""}${actual} bytes, expected ${expected}; the download is corrupt or the catalog is wrong`, {
+    details: { expectedSize: expected, actualSize: actual },
+  });
 }
 
 function tooBig(url: string, bytes: number, maxBytes: number, atLeast = false): HoistError {
-  return new HoistError(
-    "ARCHIVE_UNSAFE",
-    `artifact ${redactUrl(url)} is ${atLeast ? "more than " : ""}${bytes} bytes, over limits.maxArtifactBytes (${maxBytes}); raise the limit if the artifact is legitimate`,
-    { details: { bytes, maxBytes } },
-  );
+  return new HoistError("ARCHIVE_UNSAFE", `artifact ${redactUrl(url)} is ${atLeast ? "more than " : ""}${bytes} bytes, over limits.maxArtifactBytes (${maxBytes}); raise the limit if the artifact is legitimate`, {
+    details: { bytes, maxBytes },
+  });
 }

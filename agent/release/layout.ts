@@ -11,7 +11,6 @@ import { VERSION_PATTERN } from "../../shared/wire/index.ts";
  *   current -> releases/VERSION  the active release (relative symlink)
  */
 
-
 /** True when `version` is safe as a single path segment of releases/. */
 export function isValidVersion(version: string): boolean {
   return VERSION_PATTERN.test(version) && !version.endsWith(".partial");
@@ -20,11 +19,9 @@ export function isValidVersion(version: string): boolean {
 /** Throws INVALID_ARGUMENT unless `version` is safe as a single path segment. */
 export function assertValidVersion(version: string): void {
   if (!isValidVersion(version)) {
-    throw new HoistError(
-      "INVALID_ARGUMENT",
-      `invalid release version ${JSON.stringify(version)}: use 1-128 letters, digits, '.', '_', '+' or '-', starting with a letter or digit (and not ending in .partial)`,
-      { details: { version } },
-    );
+    throw new HoistError("INVALID_ARGUMENT", `invalid release version ${JSON.stringify(version)}: use 1-128 letters, digits, '.', '_', '+' or '-', starting with a letter or digit (and not ending in .partial)`, {
+      details: { version },
+    });
   }
 }
 

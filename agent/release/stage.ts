@@ -65,9 +65,7 @@ export async function stageRelease(input: StageInput, options: WorkOptions = {})
     }
     const active = (await readCurrentVersion(installRoot).catch(() => undefined)) === version;
     const was = meta === undefined ? "has no Hoist metadata" : `was staged from artifact sha256 ${meta.sha256}`;
-    const todo = active
-      ? "it is the active release: publish the new artifact under a new version"
-      : "prune or remove it first if the new artifact is intended, or use a new version";
+    const todo = active ? "it is the active release: publish the new artifact under a new version" : "prune or remove it first if the new artifact is intended, or use a new version";
     throw new HoistError("WRONG_STATE", `release ${version} already exists in ${releasesDir(installRoot)} and ${was}, not ${sha256}; ${todo}`, {
       details: { version, dir, expected: sha256, staged: meta?.sha256, active },
     });

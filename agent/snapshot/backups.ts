@@ -118,9 +118,13 @@ export async function verifyBackups(snapshotsDir: string, id: string, ctx: Datab
     const info = await stat(path).catch(() => undefined);
     const sha256 = info?.isFile() ? await sha256Of(path) : undefined;
     if (!info || info.size !== record.bytes || sha256 !== record.sha256) {
-      throw new HoistError("SNAPSHOT_CORRUPT", `backup ${record.name} of snapshot ${id} does not match what was taken (${info ? `sha256 ${sha256}, ${info.size} bytes` : "missing"}; expected sha256 ${record.sha256}, ${record.bytes} bytes)`, {
-        details: { snapshot: id, backup: record.name },
-      });
+      throw new HoistError(
+        "SNAPSHOT_CORRUPT",
+        `backup ${record.name} of snapshot ${id} does not match what was taken (${info ? `sha256 ${sha256}, ${info.size} bytes` : "missing"}; expected sha256 ${record.sha256}, ${record.bytes} bytes)`,
+        {
+          details: { snapshot: id, backup: record.name },
+        },
+      );
     }
     if (record.database) await checkDatabaseDump(record.database.engine, record.name, path, snapshotDir(snapshotsDir, id), ctx);
   }

@@ -11,14 +11,5 @@ export { listSnapshots } from "./list.ts";
 export { pruneSnapshots, type PruneOptions } from "./prune.ts";
 export { isSnapshotId } from "./ids.ts";
 export { prepareSnapshotWorker } from "./worker-client.ts";
-export {
-  readSnapshotManifest,
-  readSnapshotInfo,
-  SNAPSHOT_FORMAT_VERSION,
-  type SnapshotManifest,
-  type SnapshotDataDir,
-  type SnapshotEntry,
-  type SnapshotCompression,
-  type SnapshotInfo,
-} from "./manifest.ts";
+export { readSnapshotManifest, readSnapshotInfo, SNAPSHOT_FORMAT_VERSION, type SnapshotManifest, type SnapshotDataDir, type SnapshotEntry, type SnapshotCompression, type SnapshotInfo } from "./manifest.ts";
 export { takeBackups, attachBackups, readBackups, verifyBackups, restoreBackups, databaseFile, type BackupSpec, type BackupRecord, type BackupContext, type SnapshotExtras } from "./backups.ts";

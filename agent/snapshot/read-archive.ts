@@ -46,8 +46,7 @@ export async function readArchive(worker: SnapshotWorker, dir: string, dataDir: 
   const hash = createHash("sha256");
   // Extracting: the worker writes, and this thread checks every file's sha256 from the same chunks.
   // Verifying: the worker checks the files, this thread hashes the archive.
-  const checker =
-    options.mode === "extract" ? new Unpacker({ mode: "verify", entries: dataDir.entries, chown: false, hash: true, label: dataDir.archive }) : undefined;
+  const checker = options.mode === "extract" ? new Unpacker({ mode: "verify", entries: dataDir.entries, chown: false, hash: true, label: dataDir.archive }) : undefined;
   const feed = async (feeder: ChunkFeeder) => {
     if (!expectedGz) {
       const handle = await open(path, "r");
@@ -78,7 +77,7 @@ export async function readArchive(worker: SnapshotWorker, dir: string, dataDir: 
         createGunzip({ chunkSize: 1024 * 1024 }),
         async (source: AsyncIterable<Buffer>) => {
           for await (const data of source) {
-            for (let at = 0; at < data.length; ) {
+            for (let at = 0; at < data.length;) {
               const { slot, view } = await feeder.acquire();
               const length = Math.min(view.length, data.length - at);
               view.set(data.subarray(at, at + length));
@@ -97,12 +96,7 @@ export async function readArchive(worker: SnapshotWorker, dir: string, dataDir: 
     }
   };
 
-  await worker.unpack(
-    { mode: options.mode, target: options.target, entries: dataDir.entries, chown: options.chown ?? false, label: dataDir.archive },
-    feed,
-    (bytes) => options.onBytes?.(bytes),
-    options.signal,
-  );
+  await worker.unpack({ mode: options.mode, target: options.target, entries: dataDir.entries, chown: options.chown ?? false, label: dataDir.archive }, feed, (bytes) => options.onBytes?.(bytes), options.signal);
   checker?.finish();
   const actual = hash.digest("hex");
   if (actual !== dataDir.archiveSha256) throw corrupt(`sha256 ${actual} differs from the manifest's ${dataDir.archiveSha256}`);

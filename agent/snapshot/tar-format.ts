@@ -160,10 +160,7 @@ export class TarFormatError extends Error {
 }
 
 /** Result of reading one 512-byte block. */
-export type DecodedBlock =
-  | { kind: "zero" }
-  | { kind: "pax"; size: number }
-  | { kind: "entry"; header: TarHeader };
+export type DecodedBlock = { kind: "zero" } | { kind: "pax"; size: number } | { kind: "entry"; header: TarHeader };
 
 /**
  * Reads one header block. PAX overrides are applied by the caller with `applyPax`.

@@ -50,9 +50,7 @@ export function walkDataDir(root: string, isAborted: () => boolean): WalkResult 
   if (!rootStat.isDirectory()) {
     throw new HoistError("INVALID_ARGUMENT", `data dir ${root} is not a directory; fix dataDirs in the service config`, { details: { root } });
   }
-  const items: WalkItem[] = [
-    { path: ".", abs: root, type: "dir", mode: rootStat.mode & 0o7777, uid: rootStat.uid, gid: rootStat.gid, size: 0, mtime: Math.floor(rootStat.mtimeMs / 1000) },
-  ];
+  const items: WalkItem[] = [{ path: ".", abs: root, type: "dir", mode: rootStat.mode & 0o7777, uid: rootStat.uid, gid: rootStat.gid, size: 0, mtime: Math.floor(rootStat.mtimeMs / 1000) }];
   const special: string[] = [];
   let files = 0;
   let bytes = 0;
@@ -96,11 +94,9 @@ export function walkDataDir(root: string, isAborted: () => boolean): WalkResult 
   if (special.length > 0) {
     const shown = special.slice(0, 10).join(", ");
     const more = special.length > 10 ? ` and ${special.length - 10} more` : "";
-    throw new HoistError(
-      "WRONG_STATE",
-      `data dir ${root} holds ${special.length} special file(s) (socket, FIFO or device) that a snapshot cannot keep: ${shown}${more}; remove them or move them out of the data dir, then retry`,
-      { details: { root, special: special.slice(0, 100) } },
-    );
+    throw new HoistError("WRONG_STATE", `data dir ${root} holds ${special.length} special file(s) (socket, FIFO or device) that a snapshot cannot keep: ${shown}${more}; remove them or move them out of the data dir, then retry`, {
+      details: { root, special: special.slice(0, 100) },
+    });
   }
   return { missing: false, items, files, bytes };
 }

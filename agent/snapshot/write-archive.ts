@@ -25,14 +25,7 @@ export interface ArchiveWritten {
  * hashes files and archive from the same chunks meanwhile and starts writeback early. gzip: this
  * thread compresses the chunks as parallel gzip members and writes them.
  */
-export async function writeArchive(
-  worker: SnapshotWorker,
-  root: string,
-  path: string,
-  compression: SnapshotCompression,
-  onBytes: (contentBytes: number) => void,
-  signal?: AbortSignal,
-): Promise<ArchiveWritten> {
+export async function writeArchive(worker: SnapshotWorker, root: string, path: string, compression: SnapshotCompression, onBytes: (contentBytes: number) => void, signal?: AbortSignal): Promise<ArchiveWritten> {
   const hashes = new FileHashes();
   if (compression === "none") {
     const archiveHash = createHash("sha256");

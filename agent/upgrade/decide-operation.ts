@@ -13,10 +13,7 @@ export interface OperationView {
   last?: UpgradeOutcome;
 }
 
-export type UpgradeDecision =
-  | { action: "refuse"; code: "BUSY" | "WRONG_STATE"; message: string }
-  | { action: "noop" }
-  | { action: "start" };
+export type UpgradeDecision = { action: "refuse"; code: "BUSY" | "WRONG_STATE"; message: string } | { action: "noop" } | { action: "start" };
 
 /**
  * Whether an upgrade of `service` to `to` may start (pure): refused while an operation runs or a

@@ -38,9 +38,7 @@ async function runServiceHook(ctx: StepContext, name: string, hook: HookConfig, 
 /** Log probes only count lines written after the start hook ran, so their offsets are taken here. */
 function beginLogWatch(ctx: StepContext): Promise<Map<string, LogProbeState>> {
   const states = new Map<string, LogProbeState>();
-  const pending = ctx.service.health.probes.flatMap((probe) =>
-    probe.type === "log" ? [createLogProbeState(probe.file).then((state) => void states.set(probe.file, state))] : [],
-  );
+  const pending = ctx.service.health.probes.flatMap((probe) => (probe.type === "log" ? [createLogProbeState(probe.file).then((state) => void states.set(probe.file, state))] : []));
   return Promise.all(pending).then(() => {
     ctx.runtime.logStartOffsets = states;
     return states;
@@ -74,10 +72,7 @@ export function hasDrainHooks(record: Pick<JournalRecord, "skipDrain" | "previou
 const stage: StepFunction = async (ctx) => {
   for (const [index, hop] of ctx.record.hops.entries()) {
     ctx.onProgress({ step: "stage", message: `staging ${hop.to} (${index + 1}/${ctx.record.hops.length})` });
-    await stageRelease(
-      { installRoot: ctx.service.installRoot, version: hop.to, artifact: hop.artifact, cacheDir: ctx.paths.artifacts, limits: ctx.service.limits },
-      { signal: ctx.signal, onProgress: ctx.onProgress },
-    );
+    await stageRelease({ installRoot: ctx.service.installRoot, version: hop.to, artifact: hop.artifact, cacheDir: ctx.paths.artifacts, limits: ctx.service.limits }, { signal: ctx.signal, onProgress: ctx.onProgress });
   }
 };
 

@@ -44,12 +44,7 @@ function event(step: JournalEvent["step"], status: JournalEvent["status"], detai
  * runs the step, asks the transition table what comes next. Forward steps honour the caller's signal
  * (a cancel before stop aborts, after stop rolls back); rollback steps ignore it and run to the end.
  */
-export async function runJournal(
-  deps: RunnerDeps,
-  initial: JournalRecord,
-  first: NextState,
-  options: { signal?: AbortSignal; onProgress?: ProgressListener } = {},
-): Promise<UpgradeOutcome> {
+export async function runJournal(deps: RunnerDeps, initial: JournalRecord, first: NextState, options: { signal?: AbortSignal; onProgress?: ProgressListener } = {}): Promise<UpgradeOutcome> {
   const onProgress = options.onProgress ?? (() => undefined);
   const neverAborted = new AbortController().signal;
   const runtime: StepContext["runtime"] = {};
@@ -76,7 +71,19 @@ export async function runJournal(
     const signal = isRollbackStep(step) ? neverAborted : (options.signal ?? neverAborted);
     try {
       throwIfAborted(signal);
-      const patch = await STEP_FUNCTIONS[step]({ config: deps.config, service: deps.service, paths: deps.paths, record, signal, onProgress, logger: log, runtime, ...(deps.clusterOnce ? { clusterOnce: deps.clusterOnce } : {}), ...(deps.track ? { track: deps.track } : {}), ...(deps.peers ? { peers: deps.peers } : {}) });
+      const patch = await STEP_FUNCTIONS[step]({
+        config: deps.config,
+        service: deps.service,
+        paths: deps.paths,
+        record,
+        signal,
+        onProgress,
+        logger: log,
+        runtime,
+        ...(deps.clusterOnce ? { clusterOnce: deps.clusterOnce } : {}),
+        ...(deps.track ? { track: deps.track } : {}),
+        ...(deps.peers ? { peers: deps.peers } : {}),
+      });
       record = { ...record, ...(patch ?? {}), stepStatus: "done", updatedAt: new Date().toISOString(), history: [...record.history, event(step, "done")] };
       await deps.store.save(record);
       if (deps.killAt === `${step}:done`) process.kill(process.pid, "SIGKILL");
@@ -114,7 +121,12 @@ export async function finishJournal(deps: RunnerDeps, record: JournalRecord, ter
     ...(active === undefined ? {} : { active }),
     hops: record.hops.map((hop) => ({ from: hop.from, to: hop.to })),
     ...(failure && terminal !== "committed"
-      ? { error: { code: failure.code, message: record.rollbackError && record.error ? `${record.error.message}; then the rollback failed at ${record.rollbackError.step}: ${record.rollbackError.message}` : `${failure.step}: ${failure.message}` } }
+      ? {
+          error: {
+            code: failure.code,
+            message: record.rollbackError && record.error ? `${record.error.message}; then the rollback failed at ${record.rollbackError.step}: ${record.rollbackError.message}` : `${failure.step}: ${failure.message}`,
+          },
+        }
       : {}),
     startedAt: record.startedAt,
     finishedAt: new Date().toISOString(),

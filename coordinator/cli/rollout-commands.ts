@@ -23,12 +23,7 @@ const write = (line: string) => process.stdout.write(`${line}\n`);
  * Drives a rollout in this process, printing live progress, until it ends; exit code 0 only on success.
  * With `waitForLease`, a lease left by a coordinator that died is waited out first (up to its TTL).
  */
-async function driveInForeground(
-  bus: Bus,
-  rollout: Pick<RolloutState, "cluster" | "id">,
-  flags: AgentGrpcFlags & { quiet?: boolean },
-  options: { waitForLease?: boolean } = {},
-): Promise<RolloutState> {
+async function driveInForeground(bus: Bus, rollout: Pick<RolloutState, "cluster" | "id">, flags: AgentGrpcFlags & { quiet?: boolean }, options: { waitForLease?: boolean } = {}): Promise<RolloutState> {
   const logger = createLogger({ level: "warn" });
   const owner = coordinatorIdentity();
   const runner = makeRunner(bus, rollout.cluster, owner, logger, agentGrpcFromFlags(flags), {

@@ -57,7 +57,11 @@ export async function awaitHealthGate(client: AgentClient, options: HealthGateOp
     void consume();
   });
   const aborted = new Promise<never>((_, reject) => {
-    signal.addEventListener("abort", () => reject(new HoistError(options.signal?.aborted ? "CANCELLED" : "HEALTH_CHECK_FAILED", `${options.service} was not SERVING for ${options.minHealthyMs} ms within ${options.healthyDeadlineMs} ms (last status: ${last})`)), { once: true });
+    signal.addEventListener(
+      "abort",
+      () => reject(new HoistError(options.signal?.aborted ? "CANCELLED" : "HEALTH_CHECK_FAILED", `${options.service} was not SERVING for ${options.minHealthyMs} ms within ${options.healthyDeadlineMs} ms (last status: ${last})`)),
+      { once: true },
+    );
   });
   aborted.catch(() => undefined);
   try {

@@ -16,12 +16,7 @@ export interface AskedInventories {
  * staleness limit), so the preflight asks: a node whose agent is gone fails at once (no responders),
  * a hung one after `timeoutMs` (default 3 s). Never throws for a node that does not answer.
  */
-export async function askInventories(
-  nc: NatsConnection,
-  cluster: string,
-  known: Readonly<Record<string, ObservedInventory>>,
-  options: { timeoutMs?: number; now?: () => number } = {},
-): Promise<AskedInventories> {
+export async function askInventories(nc: NatsConnection, cluster: string, known: Readonly<Record<string, ObservedInventory>>, options: { timeoutMs?: number; now?: () => number } = {}): Promise<AskedInventories> {
   const timeoutMs = options.timeoutMs ?? 3000;
   const now = options.now ?? Date.now;
   const inventories: Record<string, ObservedInventory> = { ...known };

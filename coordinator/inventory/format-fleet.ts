@@ -19,7 +19,11 @@ export function formatFleet(rows: FleetRow[], now: number): string {
     row.diskFreeBytes === undefined ? "-" : formatBytes(row.diskFreeBytes),
   ]);
   const widths = header.map((_, column) => Math.max(header[column]!.length, ...table.map((cells) => cells[column]!.length)));
-  const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => cell.padEnd(widths[column]!))
+      .join("  ")
+      .trimEnd();
   const drift = rows.filter((row) => row.drift.length > 0).map((row) => `! ${row.cluster}/${row.node} ${row.service}: ${row.drift.join("; ")}`);
   return [line(header), ...table.map(line), ...(drift.length > 0 ? ["", ...drift] : [])].join("\n");
 }

@@ -8,7 +8,6 @@ import type { PlannedHop } from "./planned-hop.ts";
 import { runPreflight, type PreflightResult } from "./preflight.ts";
 import type { Strategy } from "./strategy.ts";
 
-
 /** How long an inventory stays fresh enough for the preflight when the caller does not say. */
 export const DEFAULT_STALE_AFTER_MS = 60_000;
 
@@ -63,10 +62,7 @@ export interface Plan {
 
 function latestSnapshotBytes(observed: ObservedInventory | undefined, service: string): number {
   const entry = observed ? findServiceInventory(observed.inventory, service) : undefined;
-  const latest = entry?.snapshots.reduce<(typeof entry.snapshots)[number] | undefined>(
-    (newest, snapshot) => (!newest || snapshot.createdAt > newest.createdAt ? snapshot : newest),
-    undefined,
-  );
+  const latest = entry?.snapshots.reduce<(typeof entry.snapshots)[number] | undefined>((newest, snapshot) => (!newest || snapshot.createdAt > newest.createdAt ? snapshot : newest), undefined);
   return latest?.bytes ?? 0;
 }
 
@@ -88,9 +84,7 @@ function pathStart(catalog: ServiceCatalog, versions: readonly string[], to: str
 function describeGate(mode: HopMode, strategy: Strategy): string {
   const health = `healthy for ${formatMs(strategy.minHealthyMs)} within ${formatMs(strategy.healthyDeadlineMs)}`;
   const progress = `fails if no node finishes within ${formatMs(strategy.progressDeadlineMs)}`;
-  return mode === "rolling"
-    ? `each node ${health} after it rejoins; the next batch starts when the whole batch is healthy; ${progress}`
-    : `every node ${health} after the start; ${progress}`;
+  return mode === "rolling" ? `each node ${health} after it rejoins; the next batch starts when the whole batch is healthy; ${progress}` : `every node ${health} after the start; ${progress}`;
 }
 
 /**
@@ -157,10 +151,7 @@ export function buildPlan(input: BuildPlanInput): Plan {
     const nodes = ordered.filter((node) => firstHopOf.get(node)! <= index);
     const alreadyOnTarget = ordered.filter((node) => firstHopOf.get(node)! > index);
     const { mode, reason } = decideHopStrategy(hop, ordered.length);
-    const schedule =
-      mode === "rolling"
-        ? planBatchSchedule(nodes, { ...strategy, order: "given" })
-        : { batches: [nodes.slice(0, 1), nodes.slice(1)].filter((batch) => batch.length > 0), canaryBatches: 0 };
+    const schedule = mode === "rolling" ? planBatchSchedule(nodes, { ...strategy, order: "given" }) : { batches: [nodes.slice(0, 1), nodes.slice(1)].filter((batch) => batch.length > 0), canaryBatches: 0 };
     const migrations = hop.release.migrations.map((migration) => ({ name: migration.name, scope: migration.scope, run: [...migration.run], timeoutMs: migration.timeoutMs }));
     return {
       index,

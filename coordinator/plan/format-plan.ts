@@ -23,9 +23,7 @@ function formatHop(hop: PlannedHop, total: number, strategy: Strategy): string[]
   const lines = [`Hop ${hop.index + 1}/${total}: ${hop.from} -> ${hop.to}${kind ? ` (${kind})` : ""}`];
   lines.push(hop.mode === "rolling" ? `  strategy: rolling (${hop.reason})` : `  strategy: full-stop (${hop.reason})`);
   if (hop.migrations.length > 0) {
-    const migrations = hop.migrations.map((migration) =>
-      migration.scope === "cluster-once" ? `${migration.name} (cluster-once: the first node runs it, the others skip)` : `${migration.name} (every node)`,
-    );
+    const migrations = hop.migrations.map((migration) => (migration.scope === "cluster-once" ? `${migration.name} (cluster-once: the first node runs it, the others skip)` : `${migration.name} (every node)`));
     lines.push(`  migrations: ${migrations.join("; ")}`);
   }
   if (hop.alreadyOnTarget.length > 0) lines.push(`  skip: ${hop.alreadyOnTarget.join(", ")} (already on ${hop.to})`);

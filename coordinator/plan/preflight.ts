@@ -112,9 +112,7 @@ export function runPreflight(input: PreflightInput): PreflightResult {
     .map(([node]) => node)
     .sort();
   const messages = [
-    ...nodes.flatMap((result) =>
-      result.checks.filter((check) => check.status === "fail").map((check) => `node ${result.node}: ${check.message}`),
-    ),
+    ...nodes.flatMap((result) => result.checks.filter((check) => check.status === "fail").map((check) => `node ${result.node}: ${check.message}`)),
     ...unexpectedNodes.map((node) => `node ${node}: is in cluster ${input.cluster} but not in the plan; plan again`),
   ];
   return { ok: messages.length === 0, nodes, unexpectedNodes, messages };

@@ -33,7 +33,10 @@ export async function findRollout(store: RolloutStore, cluster: string, id: stri
     return loaded.value;
   }
   const all = await store.list(cluster);
-  const newest = all.map((entry) => entry.value).sort((a, b) => a.createdAt - b.createdAt).at(-1);
+  const newest = all
+    .map((entry) => entry.value)
+    .sort((a, b) => a.createdAt - b.createdAt)
+    .at(-1);
   if (!newest) throw new HoistError("NOT_FOUND", `cluster ${cluster} has no rollouts; start one with \`hoist rollout start\``);
   return newest;
 }

@@ -42,7 +42,6 @@ export type Decision =
   | { kind: "wait"; for: "in-flight" | "promote" | "resume"; inFlight: StepCommand[]; wakeAt?: number }
   | { kind: "none" };
 
-
 /**
  * Decides what the rollout should do next. Pure: reads only `rollout` and `now`.
  *
@@ -90,8 +89,7 @@ export function decideNext(rollout: RolloutState, now: number): Decision {
   const work = workOf(rollout, hop, now);
   const busy = inFlight.length > 0 || anyNode(rollout, hop, hasBegun);
   const wakeAt = Math.min(...inFlight.map((step) => step.deadlineAt), watchProgress ? progressDeadline : Infinity);
-  const wait = (reason: "in-flight" | "promote" | "resume"): Decision =>
-    Number.isFinite(wakeAt) ? { kind: "wait", for: reason, inFlight, wakeAt } : { kind: "wait", for: reason, inFlight };
+  const wait = (reason: "in-flight" | "promote" | "resume"): Decision => (Number.isFinite(wakeAt) ? { kind: "wait", for: reason, inFlight, wakeAt } : { kind: "wait", for: reason, inFlight });
   const send = (commands: StepCommand[]): Decision => ({ kind: "send", commands });
 
   if (work.continuing.length > 0) return send(work.continuing);

@@ -22,11 +22,7 @@ export function transitionEvent(state: RolloutState, message: string, at: number
 }
 
 /** How one step on one node ended, as folded into the state. */
-export function stepEvent(
-  state: RolloutState,
-  step: { node: string; key: string; step: NodeStep; outcome: StepOutcome; error?: { code: string; message: string } },
-  at: number,
-): RolloutEvent {
+export function stepEvent(state: RolloutState, step: { node: string; key: string; step: NodeStep; outcome: StepOutcome; error?: { code: string; message: string } }, at: number): RolloutEvent {
   return {
     type: "step",
     rollout: state.id,

@@ -46,7 +46,6 @@ function applyControl(rollout: RolloutState, report: Extract<Report, { kind: "co
   return next;
 }
 
-
 /**
  * Folds one report into the state. Pure. A step report goes through the failure policy
  * (foldStepReport, fold-step.ts) and has a step event; a step report whose key is not in flight (a

@@ -1,7 +1,10 @@
 import type { RolloutState } from "./state.ts";
 
 function time(ms: number): string {
-  return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+  return new Date(ms)
+    .toISOString()
+    .replace("T", " ")
+    .replace(/\.\d+Z$/, "Z");
 }
 
 /** A readable status block of one rollout: phase, every hop with each node's standing, failure, recent history. */

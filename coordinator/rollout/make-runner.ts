@@ -14,14 +14,7 @@ export function coordinatorIdentity(): string {
 }
 
 /** Wires a RolloutRunner for one cluster on the bus; `extra` sets the runner's outage budget and "waiting for NATS" callback. */
-export function makeRunner(
-  bus: Bus,
-  cluster: string,
-  owner: string,
-  logger: Logger,
-  agentGrpc: AgentClientOptions,
-  extra: Pick<RolloutRunnerDeps, "busOutageMs" | "onBusWait"> = {},
-): RolloutRunner {
+export function makeRunner(bus: Bus, cluster: string, owner: string, logger: Logger, agentGrpc: AgentClientOptions, extra: Pick<RolloutRunnerDeps, "busOutageMs" | "onBusWait"> = {}): RolloutRunner {
   return new RolloutRunner({
     ...extra,
     store: new RolloutStore(bus.buckets.rollouts),

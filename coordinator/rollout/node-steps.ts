@@ -49,22 +49,7 @@ export type Track = z.output<typeof trackSchema>;
  * - reverted: back on `from` after autoRevert.
  * - failed: could not be restored, or its agent stopped answering: an operator must look.
  */
-export const NODE_HOP_STATUSES = [
-  "pending",
-  "staged",
-  "drained",
-  "stopped",
-  "upgraded",
-  "started",
-  "rejoined",
-  "done",
-  "skipped",
-  "recovering",
-  "rolled-back",
-  "reverting",
-  "reverted",
-  "failed",
-] as const;
+export const NODE_HOP_STATUSES = ["pending", "staged", "drained", "stopped", "upgraded", "started", "rejoined", "done", "skipped", "recovering", "rolled-back", "reverting", "reverted", "failed"] as const;
 export const nodeHopStatusSchema = z.enum(NODE_HOP_STATUSES);
 export type NodeHopStatus = z.output<typeof nodeHopStatusSchema>;
 

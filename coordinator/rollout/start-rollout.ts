@@ -8,7 +8,11 @@ import { RolloutStore } from "./store.ts";
 
 /** A new rollout id: the start time (UTC, to the second) and 4 random hex digits. */
 export function rolloutId(now = new Date()): string {
-  return `r${now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z").replace("T", "-")}-${Math.random().toString(16).slice(2, 6)}`;
+  return `r${now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z")
+    .replace("T", "-")}-${Math.random().toString(16).slice(2, 6)}`;
 }
 
 export type StartedRollout = { kind: "nothing-to-do" } | { kind: "recorded"; state: RolloutState };

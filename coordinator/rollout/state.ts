@@ -23,18 +23,7 @@ import { forwardSteps, nodeHopStatusSchema, nodeStepSchema, trackSchema, type No
  * - aborted: stopped by an operator after the work in progress finished. Terminal.
  * - reverted: a failure under autoRevert, and every upgraded node of the hop went back. Terminal.
  */
-export const ROLLOUT_PHASES = [
-  "pending",
-  "preflight",
-  "running",
-  "paused",
-  "waiting-promote",
-  "reverting",
-  "succeeded",
-  "failed",
-  "aborted",
-  "reverted",
-] as const;
+export const ROLLOUT_PHASES = ["pending", "preflight", "running", "paused", "waiting-promote", "reverting", "succeeded", "failed", "aborted", "reverted"] as const;
 export const rolloutPhaseSchema = z.enum(ROLLOUT_PHASES);
 export type RolloutPhase = z.output<typeof rolloutPhaseSchema>;
 
@@ -130,9 +119,7 @@ export const rolloutStateSchema = z.object({
   /** Node step failures so far; more than strategy.maxFailures halts (or reverts). */
   failures: z.number().int().nonnegative(),
   /** Why the rollout stopped taking new work; set once, never cleared. */
-  failure: z
-    .object({ code: z.string(), message: z.string(), at: z.number(), node: z.string().optional(), hop: z.number().optional() })
-    .optional(),
+  failure: z.object({ code: z.string(), message: z.string(), at: z.number(), node: z.string().optional(), hop: z.number().optional() }).optional(),
   /** Requests of operators. `pause` stays until a resume clears it. */
   controls: z.object({
     pause: controlRequestSchema.optional(),

@@ -64,12 +64,14 @@ export class RolloutStore {
     } catch (err) {
       throw toBusError(err, "listing rollouts");
     }
-    const loaded = await Promise.all(keys.sort().map(async (key) => {
-      const entry = await this.kv.get(key).catch((err: unknown) => {
-        throw toBusError(err, `reading ${key}`);
-      });
-      return entry && entry.operation === "PUT" && entry.value.length > 0 ? { value: parseRollout(key, entry.value), revision: entry.revision } : undefined;
-    }));
+    const loaded = await Promise.all(
+      keys.sort().map(async (key) => {
+        const entry = await this.kv.get(key).catch((err: unknown) => {
+          throw toBusError(err, `reading ${key}`);
+        });
+        return entry && entry.operation === "PUT" && entry.value.length > 0 ? { value: parseRollout(key, entry.value), revision: entry.revision } : undefined;
+      }),
+    );
     return loaded.filter((item): item is Versioned<RolloutState> => item !== undefined);
   }
 }

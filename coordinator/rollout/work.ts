@@ -89,9 +89,7 @@ function rollingWork(rollout: RolloutState, hop: number, now: number): Work {
   }
   const members = refs.filter((ref) => plan.batches[batch]!.includes(ref.node));
   const needsStage = (ref: NodeRef): boolean =>
-    ref.state.inFlight?.step === "stage" ||
-    (!ref.state.inFlight && ref.state.track === "forward" && ref.state.todo[0] === "stage") ||
-    (ref.state.status === "rolled-back" && !rollout.failure);
+    ref.state.inFlight?.step === "stage" || (!ref.state.inFlight && ref.state.track === "forward" && ref.state.todo[0] === "stage") || (ref.state.status === "rolled-back" && !rollout.failure);
   const everyoneStaged = !members.some(needsStage);
   const fresh: StepCommand[] = [];
   for (const ref of members) {
@@ -157,5 +155,13 @@ export function anyNode(rollout: RolloutState, hop: number, test: (state: NodeHo
 }
 
 export function nodesWhere(rollout: RolloutState, test: (state: NodeHopState) => boolean): string[] {
-  return [...new Set(rollout.hops.flatMap((hop) => Object.entries(hop.nodes).filter(([, state]) => test(state)).map(([node]) => node)))];
+  return [
+    ...new Set(
+      rollout.hops.flatMap((hop) =>
+        Object.entries(hop.nodes)
+          .filter(([, state]) => test(state))
+          .map(([node]) => node),
+      ),
+    ),
+  ];
 }

@@ -74,7 +74,6 @@ export interface StartFleetOptions {
   signal?: AbortSignal;
 }
 
-
 function getText(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: "127.0.0.1", port, path, agent: false, signal: AbortSignal.timeout(3000) }, (res) => {

@@ -35,7 +35,16 @@ export interface HaproxyServerStat {
 
 /** Where Debian, Homebrew and source installs put haproxy, then $PATH. */
 export function findHaproxyBinary(path = process.env.PATH ?? ""): string | undefined {
-  const candidates = ["/usr/sbin/haproxy", "/usr/bin/haproxy", "/usr/local/sbin/haproxy", "/usr/local/bin/haproxy", ...path.split(delimiter).filter(Boolean).map((dir) => join(dir, "haproxy"))];
+  const candidates = [
+    "/usr/sbin/haproxy",
+    "/usr/bin/haproxy",
+    "/usr/local/sbin/haproxy",
+    "/usr/local/bin/haproxy",
+    ...path
+      .split(delimiter)
+      .filter(Boolean)
+      .map((dir) => join(dir, "haproxy")),
+  ];
   return candidates.find((candidate) => existsSync(candidate));
 }
 

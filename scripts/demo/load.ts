@@ -111,34 +111,31 @@ export function startLoad(options: LoadOptions): RunningLoad {
       const path = `/kv/${key}`;
       const body = write ? `value ${worker}-${sequence} at ${new Date().toISOString()}` : undefined;
       summary.sent++;
-      const req = request(
-        { host: base.hostname, port: base.port, method, path, agent, signal: AbortSignal.timeout(requestTimeoutMs), headers: body ? { "content-length": Buffer.byteLength(body) } : {} },
-        (res) => {
-          res.resume();
-          res.on("end", () => {
-            if (ended) return;
-            const status = res.statusCode ?? 0;
-            summary.byStatus[status] = (summary.byStatus[status] ?? 0) + 1;
-            const server = res.headers["x-served-by"];
-            if (typeof server === "string") summary.byServer[server] = (summary.byServer[server] ?? 0) + 1;
-            const expected = write ? status === 204 : status === 200 || status === 404;
-            if (expected) summary.ok++;
-            else fail(method, path, `HTTP ${status}`);
-            resolve();
-          });
-          res.on("error", (err: NodeJS.ErrnoException) => {
-            if (ended) return;
-            fail(method, path, err.code ?? err.message);
-            resolve();
-          });
-          // Closed before the end of the answer without an error event: cut off.
-          res.on("close", () => {
-            if (ended) return;
-            fail(method, path, "answer cut off");
-            resolve();
-          });
-        },
-      );
+      const req = request({ host: base.hostname, port: base.port, method, path, agent, signal: AbortSignal.timeout(requestTimeoutMs), headers: body ? { "content-length": Buffer.byteLength(body) } : {} }, (res) => {
+        res.resume();
+        res.on("end", () => {
+          if (ended) return;
+          const status = res.statusCode ?? 0;
+          summary.byStatus[status] = (summary.byStatus[status] ?? 0) + 1;
+          const server = res.headers["x-served-by"];
+          if (typeof server === "string") summary.byServer[server] = (summary.byServer[server] ?? 0) + 1;
+          const expected = write ? status === 204 : status === 200 || status === 404;
+          if (expected) summary.ok++;
+          else fail(method, path, `HTTP ${status}`);
+          resolve();
+        });
+        res.on("error", (err: NodeJS.ErrnoException) => {
+          if (ended) return;
+          fail(method, path, err.code ?? err.message);
+          resolve();
+        });
+        // Closed before the end of the answer without an error event: cut off.
+        res.on("close", () => {
+          if (ended) return;
+          fail(method, path, "answer cut off");
+          resolve();
+        });
+      });
       req.on("error", (err: NodeJS.ErrnoException) => {
         if (ended) return;
         fail(method, path, err.name === "AbortError" || err.name === "TimeoutError" ? "TIMEOUT" : (err.code ?? err.message));

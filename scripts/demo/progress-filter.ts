@@ -7,15 +7,7 @@
 /** An agent progress line: `HH:MM:SS  NODE  [step] message`. */
 const AGENT_LINE = /^\d\d:\d\d:\d\d {2}(\S+) {2}\[([^\]]+)\] (.*)$/;
 
-const CHATTER = [
-  /^fetching /,
-  /^extracting/,
-  /^snapshot of /,
-  /^restore \//,
-  /^all \d+ probes? healthy for \d+ of \d+ ms$/,
-  /^\S+ done$/,
-  /^release \S+ is already staged$/,
-];
+const CHATTER = [/^fetching /, /^extracting/, /^snapshot of /, /^restore \//, /^all \d+ probes? healthy for \d+ of \d+ ms$/, /^\S+ done$/, /^release \S+ is already staged$/];
 
 /** A filter function: the line to print, or undefined to drop it. Keeps state (repeats). */
 export function makeProgressFilter(): (line: string) => string | undefined {

@@ -67,13 +67,7 @@ function healthy(port: number): Promise<boolean> {
  * Starts sampling. `onChange` gets one line per change (a server's HAProxy status, a service going
  * silent or answering again), for live output.
  */
-export function startRotationWatch(options: {
-  socket: string;
-  backend: string;
-  nodes: WatchedNode[];
-  intervalMs?: number;
-  onChange?: (line: string) => void;
-}): RotationWatch {
+export function startRotationWatch(options: { socket: string; backend: string; nodes: WatchedNode[]; intervalMs?: number; onChange?: (line: string) => void }): RotationWatch {
   const intervalMs = options.intervalMs ?? 100;
   const stopper = new AbortController();
   const status = new Map<string, string>();
@@ -82,10 +76,7 @@ export function startRotationWatch(options: {
   const say = (line: string) => options.onChange?.(line);
 
   const sample = async () => {
-    const [stats, health] = await Promise.all([
-      readServerStats(options.socket, options.backend).catch(() => undefined),
-      Promise.all(options.nodes.map((node) => healthy(node.port))),
-    ]);
+    const [stats, health] = await Promise.all([readServerStats(options.socket, options.backend).catch(() => undefined), Promise.all(options.nodes.map((node) => healthy(node.port)))]);
     const now = Date.now();
     if (stats) {
       for (const node of options.nodes) {

@@ -95,7 +95,12 @@ export async function runZeroDowntimeScenario(options: ScenarioOptions): Promise
     });
     const ticker = setInterval(() => {
       const now = load.snapshot();
-      log(`  load: ${now.sent} sent, ${now.failed} failed, by node ${Object.entries(now.byServer).sort().map(([node, count]) => `${node}=${count}`).join(" ")}`);
+      log(
+        `  load: ${now.sent} sent, ${now.failed} failed, by node ${Object.entries(now.byServer)
+          .sort()
+          .map(([node, count]) => `${node}=${count}`)
+          .join(" ")}`,
+      );
     }, 5000);
     let stopped = false;
     const stopMeasuring = async () => {
@@ -114,15 +119,23 @@ export async function runZeroDowntimeScenario(options: ScenarioOptions): Promise
       const started = Date.now();
       const run = await fleet.hoist(
         [
-          "rollout", "start",
-          "--catalog", fleet.catalog,
-          "--cluster", DEMO_CLUSTER,
-          "--service", DEMO_SERVICE,
-          "--to", options.to,
+          "rollout",
+          "start",
+          "--catalog",
+          fleet.catalog,
+          "--cluster",
+          DEMO_CLUSTER,
+          "--service",
+          DEMO_SERVICE,
+          "--to",
+          options.to,
           "--agent-insecure",
-          "--min-healthy-ms", String(options.minHealthyMs ?? 1000),
-          "--healthy-deadline-ms", "30000",
-          "--progress-deadline-ms", "120000",
+          "--min-healthy-ms",
+          String(options.minHealthyMs ?? 1000),
+          "--healthy-deadline-ms",
+          "30000",
+          "--progress-deadline-ms",
+          "120000",
         ],
         {
           onLine: (line) => {
@@ -147,9 +160,7 @@ export async function runZeroDowntimeScenario(options: ScenarioOptions): Promise
       const versions = await fleet.versions();
       const stats = await readServerStats(fleet.haproxySocket, DEMO_BACKEND);
       const haproxyAfter = Object.fromEntries(stats.map((stat) => [stat.server, stat.status]));
-      const haproxyCounters = Object.fromEntries(
-        stats.map(({ server, connectErrors, responseErrors, retries, redispatches }) => [server, { connectErrors, responseErrors, retries, redispatches }]),
-      );
+      const haproxyCounters = Object.fromEntries(stats.map(({ server, connectErrors, responseErrors, retries, redispatches }) => [server, { connectErrors, responseErrors, retries, redispatches }]));
       return {
         from: options.from,
         to: options.to,

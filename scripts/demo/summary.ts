@@ -25,14 +25,10 @@ export function formatSummary(result: ScenarioResult): string {
   for (const failure of load.failures) lines.push(`              failed: ${new Date(failure.at).toISOString().slice(11, 23)} ${failure.method} ${failure.path}: ${failure.what}`);
   const counters = Object.values(result.haproxyCounters);
   const sum = (key: keyof (typeof counters)[number]) => counters.reduce((total, entry) => total + entry[key], 0);
-  lines.push(
-    `  haproxy     ${sum("connectErrors")} connection errors, ${sum("responseErrors")} response errors, ${sum("retries")} retries, ${sum("redispatches")} redispatches (no request reached a stopped node when all are 0)`,
-  );
+  lines.push(`  haproxy     ${sum("connectErrors")} connection errors, ${sum("responseErrors")} response errors, ${sum("retries")} retries, ${sum("redispatches")} redispatches (no request reached a stopped node when all are 0)`);
   lines.push("  per node    out of HAProxy rotation     kv not answering /healthz   version now");
   for (const node of result.downtime) {
-    lines.push(
-      `    ${node.node.padEnd(9)} ${periods(node.outOfRotationMs, node.outOfRotationPeriods).padEnd(27)} ${periods(node.notServingMs, node.notServingPeriods).padEnd(27)} ${result.versions[node.node] ?? "?"}`,
-    );
+    lines.push(`    ${node.node.padEnd(9)} ${periods(node.outOfRotationMs, node.outOfRotationPeriods).padEnd(27)} ${periods(node.notServingMs, node.notServingPeriods).padEnd(27)} ${result.versions[node.node] ?? "?"}`);
   }
   lines.push("              (sampled every 100 ms; a node is out of rotation from `state drain` until HAProxy has it UP again)");
   lines.push("", "fleet before:", result.inventoryBefore, "", "fleet after:", result.inventoryAfter);

@@ -1,15 +1,6 @@
 import { EventEmitter } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
-import type {
-  NodeAgentApi,
-  NodeInventory,
-  ReleaseOnDisk,
-  ServiceActivity,
-  ServingStatus,
-  SnapshotSummary,
-  UpgradeOutcome,
-  UpgradeRequest,
-} from "../../agent/node-agent-api.ts";
+import type { NodeAgentApi, NodeInventory, ReleaseOnDisk, ServiceActivity, ServingStatus, SnapshotSummary, UpgradeOutcome, UpgradeRequest } from "../../agent/node-agent-api.ts";
 import { HoistError } from "../../shared/errors/index.ts";
 import type { WorkOptions } from "../../shared/types/index.ts";
 import { drawMs, type SimStep, type StepTimings } from "./timing.ts";

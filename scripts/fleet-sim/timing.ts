@@ -9,10 +9,7 @@
  *                                   the long right tail real upgrade steps have
  *   a bare number                   same as `fixed:`
  */
-export type Distribution =
-  | { kind: "fixed"; ms: number }
-  | { kind: "uniform"; min: number; max: number }
-  | { kind: "lognormal"; median: number; sigma: number };
+export type Distribution = { kind: "fixed"; ms: number } | { kind: "uniform"; min: number; max: number } | { kind: "lognormal"; median: number; sigma: number };
 
 /** Parses a distribution spec (grammar above); throws naming the spec when it is malformed. */
 export function parseDistribution(spec: string): Distribution {

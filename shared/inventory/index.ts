@@ -1,13 +1,4 @@
 export * from "./schema.ts";
 export { findServiceInventory, minFreeBytes, type ObservedInventory } from "./observed.ts";
-export type {
-  HostFacts,
-  NodeInventory,
-  ReleaseOnDisk,
-  ServiceActivity,
-  ServiceInventory,
-  ServingStatus,
-  SnapshotSummary,
-  UpgradeOutcome,
-} from "../types/index.ts";
+export type { HostFacts, NodeInventory, ReleaseOnDisk, ServiceActivity, ServiceInventory, ServingStatus, SnapshotSummary, UpgradeOutcome } from "../types/index.ts";
 export { parseInventoryEntry } from "./kv-entry.ts";

@@ -8,14 +8,7 @@ import type { Progress__Output } from "./generated/hoist/agent/v1/Progress.ts";
 import type { NodeInventory__Output } from "./generated/hoist/agent/v1/NodeInventory.ts";
 import type { ListSnapshotsResponse__Output } from "./generated/hoist/agent/v1/ListSnapshotsResponse.ts";
 import type { HealthCheckResponse__Output } from "./generated/grpc/health/v1/HealthCheckResponse.ts";
-import {
-  fromWireInventory,
-  fromWireOutcome,
-  fromWireProgress,
-  fromWireRelease,
-  fromWireSnapshot,
-  toWireUpgradeRequest,
-} from "./convert.ts";
+import { fromWireInventory, fromWireOutcome, fromWireProgress, fromWireRelease, fromWireSnapshot, toWireUpgradeRequest } from "./convert.ts";
 import { hoistErrorFromStatus } from "./errors.ts";
 import { loadHoistProto } from "./load.ts";
 import type { HealthStatus, NodeInventory, ReleaseOnDisk, SnapshotSummary, UpgradeOutcome, UpgradeRequest } from "./types.ts";
@@ -122,10 +115,7 @@ export function createAgentClient(target: string, options: AgentClientOptions = 
   };
 
   /** Runs one unary call, bridging the signal to call.cancel() until it settles. */
-  function unary<Res>(
-    start: (md: grpc.Metadata, callOptions: grpc.CallOptions, callback: grpc.requestCallback<Res>) => grpc.ClientUnaryCall,
-    options: CallOptions = {},
-  ): Promise<Res> {
+  function unary<Res>(start: (md: grpc.Metadata, callOptions: grpc.CallOptions, callback: grpc.requestCallback<Res>) => grpc.ClientUnaryCall, options: CallOptions = {}): Promise<Res> {
     const { signal } = options;
     throwIfAborted(signal);
     return new Promise<Res>((resolve, reject) => {
@@ -140,11 +130,7 @@ export function createAgentClient(target: string, options: AgentClientOptions = 
   }
 
   /** Runs one server-streaming operation: progress to onProgress, then the single result. */
-  function operation<R, Out>(
-    start: (md: grpc.Metadata, callOptions: grpc.CallOptions) => grpc.ClientReadableStream<StreamEvent<R>>,
-    convert: (result: R) => Out,
-    options: OperationOptions = {},
-  ): Promise<Out> {
+  function operation<R, Out>(start: (md: grpc.Metadata, callOptions: grpc.CallOptions) => grpc.ClientReadableStream<StreamEvent<R>>, convert: (result: R) => Out, options: OperationOptions = {}): Promise<Out> {
     const { signal, onProgress } = options;
     throwIfAborted(signal);
     const callOptions: grpc.CallOptions = options.deadlineMs === undefined ? {} : { deadline: Date.now() + options.deadlineMs };
@@ -242,7 +228,11 @@ export function createAgentClient(target: string, options: AgentClientOptions = 
       return operation((md, co) => agent.snapshot({ service, label: options?.label, cluster }, md, co), fromWireSnapshot, options);
     },
     async restore(service, snapshotId, options) {
-      await operation((md, co) => agent.restore({ service, snapshotId, cluster }, md, co), () => undefined, options);
+      await operation(
+        (md, co) => agent.restore({ service, snapshotId, cluster }, md, co),
+        () => undefined,
+        options,
+      );
     },
     upgrade(request, options) {
       return operation((md, co) => agent.upgrade(toWireUpgradeRequest(request, cluster), md, co), fromWireOutcome, options);
@@ -251,10 +241,18 @@ export function createAgentClient(target: string, options: AgentClientOptions = 
       return operation((md, co) => agent.rollback({ service, key: options?.key, cluster }, md, co), fromWireOutcome, options);
     },
     async drain(service, options) {
-      await operation((md, co) => agent.drain({ service, cluster }, md, co), () => undefined, options);
+      await operation(
+        (md, co) => agent.drain({ service, cluster }, md, co),
+        () => undefined,
+        options,
+      );
     },
     async rejoin(service, options) {
-      await operation((md, co) => agent.rejoin({ service, cluster }, md, co), () => undefined, options);
+      await operation(
+        (md, co) => agent.rejoin({ service, cluster }, md, co),
+        () => undefined,
+        options,
+      );
     },
     async check(service = "", options) {
       const response = await unary<HealthCheckResponse__Output>((md, co, cb) => health.check({ service }, md, co, cb), options);

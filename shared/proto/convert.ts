@@ -20,17 +20,7 @@ import type { ServingStatus__Output as WireServingStatus } from "./generated/hoi
 import type { ServiceActivity__Output as WireServiceActivity } from "./generated/hoist/agent/v1/ServiceActivity.ts";
 import type { UpgradeResult__Output as WireUpgradeResult } from "./generated/hoist/agent/v1/UpgradeResult.ts";
 import type { Compression__Output as WireCompression } from "./generated/hoist/agent/v1/Compression.ts";
-import type {
-  HostFacts,
-  NodeInventory,
-  ReleaseOnDisk,
-  ServiceActivity,
-  ServiceInventory,
-  ServingStatus,
-  SnapshotSummary,
-  UpgradeOutcome,
-  UpgradeRequest,
-} from "./types.ts";
+import type { HostFacts, NodeInventory, ReleaseOnDisk, ServiceActivity, ServiceInventory, ServingStatus, SnapshotSummary, UpgradeOutcome, UpgradeRequest } from "./types.ts";
 
 const SERVING_STATUS: Record<ServingStatus, WireServingStatus> = {
   SERVING: "SERVING_STATUS_SERVING",
@@ -270,10 +260,7 @@ export function toWireUpgradeRequest(request: UpgradeRequest, cluster?: string):
     allowDowngrade: request.allowDowngrade ?? false,
     key: request.key,
     skipDrain: request.skipDrain ?? false,
-    artifact:
-      request.artifact === undefined
-        ? undefined
-        : compact({ url: request.artifact.url, sha256: request.artifact.sha256, size: request.artifact.size }),
+    artifact: request.artifact === undefined ? undefined : compact({ url: request.artifact.url, sha256: request.artifact.sha256, size: request.artifact.size }),
     cluster,
   });
 }

@@ -85,4 +85,3 @@ export interface NodeInventory {
 
 /** An upgrade as the agent's API takes it; the shape is upgradeRequestSchema (shared/wire). */
 export type { UpgradeRequest } from "../wire/index.ts";
-

@@ -78,5 +78,4 @@ export const upgradeRequestSchema = z.object({
 });
 type ParsedUpgradeRequest = z.output<typeof upgradeRequestSchema>;
 /** An upgrade request as the agent's API takes it: the parsed shape, flags defaulting to false. */
-export type UpgradeRequest = Omit<ParsedUpgradeRequest, "allowDowngrade" | "skipDrain" | "artifact"> &
-  Partial<Pick<ParsedUpgradeRequest, "allowDowngrade" | "skipDrain">> & { artifact?: Artifact };
+export type UpgradeRequest = Omit<ParsedUpgradeRequest, "allowDowngrade" | "skipDrain" | "artifact"> & Partial<Pick<ParsedUpgradeRequest, "allowDowngrade" | "skipDrain">> & { artifact?: Artifact };

@@ -30,10 +30,25 @@ export async function makeCa(dir: string, name: string): Promise<TestCa> {
   const keyFile = join(dir, `${name}.key`);
   await openssl(
     [
-      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-      "-keyout", keyFile, "-out", certFile, "-days", "1", "-subj", `/CN=${name}`,
-      "-addext", "basicConstraints=critical,CA:TRUE",
-      "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+      "-days",
+      "1",
+      "-subj",
+      `/CN=${name}`,
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
     ],
     dir,
   );
@@ -51,15 +66,7 @@ export async function issueCert(ca: TestCa, name: string, options: { cn: string;
   const certFile = `${base}.crt`;
   const extFile = `${base}.ext`;
   const san = [...(options.dns ?? []).map((dns) => `DNS:${dns}`), ...(options.ips ?? []).map((ip) => `IP:${ip}`)];
-  await writeFile(
-    extFile,
-    [
-      "basicConstraints=CA:FALSE",
-      "keyUsage=critical,digitalSignature,keyEncipherment",
-      "extendedKeyUsage=serverAuth,clientAuth",
-      ...(san.length > 0 ? [`subjectAltName=${san.join(",")}`] : []),
-    ].join("\n"),
-  );
+  await writeFile(extFile, ["basicConstraints=CA:FALSE", "keyUsage=critical,digitalSignature,keyEncipherment", "extendedKeyUsage=serverAuth,clientAuth", ...(san.length > 0 ? [`subjectAltName=${san.join(",")}`] : [])].join("\n"));
   await openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", keyFile, "-out", csrFile, "-subj", `/CN=${options.cn}`], ca.dir);
   await openssl(
     // A random serial instead of -CAcreateserial: concurrent issues would race on the .srl file.

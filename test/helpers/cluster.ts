@@ -187,7 +187,11 @@ export async function startCluster(root: string, options: StartClusterOptions): 
       return run;
     };
     const store = new RolloutStore(buckets.rollouts);
-    const rollout = async () => (await store.list(cluster)).map((entry) => entry.value).sort((a, b) => a.createdAt - b.createdAt).at(-1);
+    const rollout = async () =>
+      (await store.list(cluster))
+        .map((entry) => entry.value)
+        .sort((a, b) => a.createdAt - b.createdAt)
+        .at(-1);
     return {
       cluster,
       nats,
@@ -208,17 +212,35 @@ export async function startCluster(root: string, options: StartClusterOptions): 
       spawnHoist,
       rolloutArgs(to, extra = []) {
         return [
-          "rollout", "start", "--catalog", catalog, "--cluster", cluster, "--service", "kv", "--to", to, "--agent-insecure",
-          "--min-healthy-ms", "300", "--healthy-deadline-ms", "20000", "--progress-deadline-ms", "60000",
+          "rollout",
+          "start",
+          "--catalog",
+          catalog,
+          "--cluster",
+          cluster,
+          "--service",
+          "kv",
+          "--to",
+          to,
+          "--agent-insecure",
+          "--min-healthy-ms",
+          "300",
+          "--healthy-deadline-ms",
+          "20000",
+          "--progress-deadline-ms",
+          "60000",
           ...extra,
         ];
       },
       rollout,
       async waitRollout(test, waitOptions = {}) {
-        return waitFor(async () => {
-          const state = await rollout();
-          return state && test(state) ? state : undefined;
-        }, { timeoutMs: waitOptions.timeoutMs ?? 60_000, intervalMs: 50, what: waitOptions.what ?? "the rollout" });
+        return waitFor(
+          async () => {
+            const state = await rollout();
+            return state && test(state) ? state : undefined;
+          },
+          { timeoutMs: waitOptions.timeoutMs ?? 60_000, intervalMs: 50, what: waitOptions.what ?? "the rollout" },
+        );
       },
       stop,
     };

@@ -1,12 +1,4 @@
-import type {
-  NodeAgentApi,
-  NodeInventory,
-  ReleaseOnDisk,
-  ServingStatus,
-  SnapshotSummary,
-  UpgradeOutcome,
-  UpgradeRequest,
-} from "../../agent/node-agent-api.ts";
+import type { NodeAgentApi, NodeInventory, ReleaseOnDisk, ServingStatus, SnapshotSummary, UpgradeOutcome, UpgradeRequest } from "../../agent/node-agent-api.ts";
 import { HoistError } from "../../shared/errors/index.ts";
 import type { WorkOptions } from "../../shared/types/index.ts";
 

@@ -35,7 +35,11 @@ export async function gatedMigrationCatalog(root: string, which: "store-schema-2
   return {
     catalog,
     dir,
-    started: () => access(started).then(() => true, () => false),
+    started: () =>
+      access(started).then(
+        () => true,
+        () => false,
+      ),
     open: () => writeFile(go, ""),
   };
 }

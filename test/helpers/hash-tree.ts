@@ -32,7 +32,12 @@ export async function hashTree(dir: string): Promise<Record<string, string>> {
   const lane = async () => {
     while (next < files.length) {
       const [path, full, mode] = files[next++]!;
-      found.push([path, `file:${mode}:${createHash("sha256").update(await readFile(full)).digest("hex")}`]);
+      found.push([
+        path,
+        `file:${mode}:${createHash("sha256")
+          .update(await readFile(full))
+          .digest("hex")}`,
+      ]);
     }
   };
   await Promise.all(Array.from({ length: 8 }, lane));

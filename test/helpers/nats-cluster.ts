@@ -62,10 +62,9 @@ export async function startNatsCluster(size = 3): Promise<NatsClusterHandle> {
   const routes = routePorts.map((port) => `nats-route://127.0.0.1:${port}`).join(",");
   const servers: ClusterServer[] = clientPorts.map((port, index) => {
     const name = `${clusterName}-s${index + 1}`;
-    const child = spawn(binary, [
-      "-a", "127.0.0.1", "-p", String(port), "-n", name, "-js", "-sd", join(storeDir, name),
-      "--cluster_name", clusterName, "--cluster", `nats://127.0.0.1:${routePorts[index]}`, "--routes", routes,
-    ], { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(binary, ["-a", "127.0.0.1", "-p", String(port), "-n", name, "-js", "-sd", join(storeDir, name), "--cluster_name", clusterName, "--cluster", `nats://127.0.0.1:${routePorts[index]}`, "--routes", routes], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     child.stderr?.resume();
     return { name, url: `nats://127.0.0.1:${port}`, process: child, kill: () => stopChild(child, "SIGKILL") };
   });
@@ -77,12 +76,15 @@ export async function startNatsCluster(size = 3): Promise<NatsClusterHandle> {
     await waitFor(async () => (await Promise.all(clientPorts.map(portOpen))).every(Boolean), { timeoutMs: 20_000, what: "every nats-server of the cluster listening" });
     const nc = await connect({ servers: servers.map((server) => server.url) });
     try {
-      await waitFor(async () => {
-        const jsm = await nc.jetstreamManager();
-        await jsm.streams.add({ name: "READY", subjects: ["ready.>"], num_replicas: size });
-        await jsm.streams.delete("READY");
-        return true;
-      }, { timeoutMs: 30_000, intervalMs: 250, what: `a JetStream meta leader in the ${size}-server cluster` });
+      await waitFor(
+        async () => {
+          const jsm = await nc.jetstreamManager();
+          await jsm.streams.add({ name: "READY", subjects: ["ready.>"], num_replicas: size });
+          await jsm.streams.delete("READY");
+          return true;
+        },
+        { timeoutMs: 30_000, intervalMs: 250, what: `a JetStream meta leader in the ${size}-server cluster` },
+      );
     } finally {
       await nc.close();
     }

@@ -6,14 +6,7 @@ import { dirname, join } from "node:path";
 import * as tar from "tar";
 import type { z } from "zod";
 import type { serviceSchema } from "../../agent/config.ts";
-import {
-  DEFAULT_SAMPLE_OUT_DIR,
-  SAMPLE_CATALOG_FILE,
-  SAMPLE_RELEASES,
-  buildSampleReleases,
-  sampleTarballName,
-  type SampleBuildResult,
-} from "../../scripts/make-sample-releases.ts";
+import { DEFAULT_SAMPLE_OUT_DIR, SAMPLE_CATALOG_FILE, SAMPLE_RELEASES, buildSampleReleases, sampleTarballName, type SampleBuildResult } from "../../scripts/make-sample-releases.ts";
 import { waitFor } from "./wait-for.ts";
 
 /** Where the global setup (and ensureSampleReleases) builds the kv release tarballs and catalog. */
@@ -81,8 +74,7 @@ export interface KvClient {
 
 /** A client for the kv server on 127.0.0.1:port. Each call has a 5 s budget on top of `signal`. */
 export function kvClient(port: number): KvClient {
-  const call = async (method: string, path: string, options: KvRequestOptions = {}, body?: string): Promise<KvResponse> =>
-    httpRequest(port, method, path, body, options.signal);
+  const call = async (method: string, path: string, options: KvRequestOptions = {}, body?: string): Promise<KvResponse> => httpRequest(port, method, path, body, options.signal);
   const expect = (response: KvResponse, what: string, ...statuses: number[]): KvResponse => {
     if (!statuses.includes(response.status)) throw new Error(`kv on port ${port}: ${what} answered ${response.status}: ${response.body.trim()}`);
     return response;
@@ -184,7 +176,6 @@ export function samplePath(): string {
   return [dirname(process.execPath), "/usr/local/bin", "/usr/bin", "/bin"].join(":");
 }
 
-
 /** Extracts the tarball of `version` into `dir` (created) and returns `dir`. */
 export async function extractSampleRelease(version: string, dir: string): Promise<string> {
   await mkdir(dir, { recursive: true });
@@ -204,12 +195,7 @@ export interface ScriptResult {
  * and resolves once it exited and closed its stdout/stderr. Rejects when that takes longer than
  * `timeoutMs` (default 30 s), naming whether the pipes were still held open.
  */
-export function runReleaseScript(
-  releaseDir: string,
-  argv: string[],
-  env: Record<string, string>,
-  options: { timeoutMs?: number; signal?: AbortSignal } = {},
-): Promise<ScriptResult> {
+export function runReleaseScript(releaseDir: string, argv: string[], env: Record<string, string>, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ScriptResult> {
   const [program, ...args] = argv;
   if (!program) throw new Error("runReleaseScript needs a program");
   const timeoutMs = options.timeoutMs ?? 30_000;

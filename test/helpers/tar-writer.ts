@@ -52,7 +52,11 @@ export function writeRawTar(entries: RawEntry[], options: RawTarOptions = {}): B
     if (Buffer.byteLength(entry.path) > 100) pax.path = entry.path;
     if (entry.linkpath !== undefined && Buffer.byteLength(entry.linkpath) > 100) pax.linkpath = entry.linkpath;
     if (Object.keys(pax).length > 0) {
-      const paxBody = Buffer.from(Object.entries(pax).map(([key, value]) => paxRecord(key, value)).join(""));
+      const paxBody = Buffer.from(
+        Object.entries(pax)
+          .map(([key, value]) => paxRecord(key, value))
+          .join(""),
+      );
       blocks.push(header({ path: "PaxHeader", typeflag: "x", size: paxBody.length, mode: 0o644 }), pad(paxBody));
     }
     blocks.push(
@@ -72,15 +76,7 @@ export function writeRawTar(entries: RawEntry[], options: RawTarOptions = {}): B
   return Buffer.concat(blocks);
 }
 
-function header(fields: {
-  path: string;
-  typeflag: string;
-  size: number;
-  mode: number;
-  linkpath?: string;
-  mtime?: Date;
-  badChecksum?: boolean;
-}): Buffer {
+function header(fields: { path: string; typeflag: string; size: number; mode: number; linkpath?: string; mtime?: Date; badChecksum?: boolean }): Buffer {
   const block = Buffer.alloc(512);
   writeString(block, 0, 100, fields.path);
   writeOctal(block, 100, 8, fields.mode);
