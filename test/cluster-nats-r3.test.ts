@@ -61,7 +61,8 @@ describe("a 3-server NATS cluster with R3 assets (real nats-servers, 2 agent pro
     expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
     expect(result.stdout).toMatch(/phase succeeded/);
     expect(`${result.stdout}\n${result.stderr}`).not.toMatch(/stream is offline|\[INTERNAL\]|LEASE_LOST/);
-    const rollout = (await store.list(cluster.cluster)).at(-1)!.value;
+    // The test's own connection may still be finding the new leader: ask until it answers.
+    const rollout = (await waitFor(async () => (await store.list(cluster!.cluster)).at(-1), { timeoutMs: 30_000, what: "the rollout record (the test's own read)" })).value;
     expect(rollout.phase).toBe("succeeded");
     for (const state of Object.values(rollout.hops[0]!.nodes)) expect(state).toMatchObject({ status: "done", attempt: 1, failures: 0 });
     for (const node of cluster.nodes) {

@@ -18,17 +18,17 @@ const INITIAL_VALUES_MS = 10_000;
  */
 export async function readInventories(kv: KV, cluster: string | undefined, logger?: Logger): Promise<Record<string, ObservedInventory>> {
   const result: Record<string, ObservedInventory> = {};
-  let initialized = false;
-  let stop: (() => void) | undefined;
+  // initializedFn may run inside watch() itself (nothing to deliver), before `watcher` exists.
+  const state: { initialized: boolean; stop?: () => void } = { initialized: false };
   const watcher = await kv.watch({
     key: cluster === undefined ? ">" : `${cluster}.*`,
     initializedFn: () => {
-      initialized = true;
-      stop?.();
+      state.initialized = true;
+      state.stop?.();
     },
   });
-  stop = () => watcher.stop();
-  if (initialized) watcher.stop();
+  state.stop = () => watcher.stop();
+  if (state.initialized) watcher.stop();
   const timer = setTimeout(() => watcher.stop(), INITIAL_VALUES_MS);
   try {
     for await (const entry of watcher) {
@@ -38,7 +38,7 @@ export async function readInventories(kv: KV, cluster: string | undefined, logge
   } finally {
     clearTimeout(timer);
   }
-  if (!initialized) throw new HoistError("TIMEOUT", `the inventory in KV did not arrive within ${INITIAL_VALUES_MS} ms`, { retryable: true });
+  if (!state.initialized) throw new HoistError("TIMEOUT", `the inventory in KV did not arrive within ${INITIAL_VALUES_MS} ms`, { retryable: true });
   return result;
 }
 
