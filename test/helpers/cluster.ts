@@ -175,7 +175,9 @@ export async function startCluster(root: string, options: StartClusterOptions): 
     const failed = installs.find((outcome) => outcome.status === "rejected");
     if (failed) throw failed.reason;
     await Promise.all(nodes.map((node) => node.startAgent()));
-    nc = await connect({ servers: natsUrls });
+    // The test's own connection reconnects forever, and quickly: nats.js's default (10 attempts, 2 s
+    // apart) gives up during a fault test's outage, and every later read of the test then times out.
+    nc = await connect({ servers: natsUrls, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     const buckets = await openBuckets(nc);
     await waitFor(async () => Object.keys(await readInventories(buckets.inventory, cluster)).length === nodes.length, {
       timeoutMs: 30_000,
