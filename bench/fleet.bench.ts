@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { connect, type JetStreamManager, type KV } from "nats";
 import { startLocalNatsServer } from "../shared/nats-server/index.ts";
 import { ensureEventsStream, openBuckets, KV_INVENTORY } from "../shared/bus/index.ts";
-import { readInventories } from "../coordinator/inventory/read-inventory.ts";
+import { readInventories } from "../shared/inventory/index.ts";
 import { RolloutStore } from "../coordinator/rollout/store.ts";
 import { nodeInventorySchema } from "../shared/inventory/index.ts";
 import { decodeJson } from "../shared/bus/index.ts";

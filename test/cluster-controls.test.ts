@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { makeTempDir } from "./helpers/temp-dir.ts";
 import { waitFor } from "./helpers/wait-for.ts";
 import { startCluster, type TestCluster } from "./helpers/cluster.ts";
-import { readInventories } from "../coordinator/inventory/read-inventory.ts";
+import { readInventories } from "../shared/inventory/index.ts";
 import type { NodeHopState, RolloutState } from "../coordinator/rollout/state.ts";
 
 let cluster: TestCluster | undefined;

@@ -3,7 +3,7 @@ import { makeTempDir } from "./helpers/temp-dir.ts";
 import { startCluster, type TestCluster } from "./helpers/cluster.ts";
 import { waitFor } from "./helpers/wait-for.ts";
 import { startFleet, type Fleet } from "../scripts/fleet-sim/fleet.ts";
-import { readInventories } from "../coordinator/inventory/read-inventory.ts";
+import { readInventories } from "../shared/inventory/index.ts";
 import { EVENTS_STREAM, agentEventsSubject } from "../shared/bus/index.ts";
 
 let cluster: TestCluster | undefined;

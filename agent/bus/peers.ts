@@ -1,5 +1,5 @@
 import type { KV } from "nats";
-import { parseInventoryEntry, type NodeInventory } from "../../shared/inventory/index.ts";
+import { readInventories, type NodeInventory } from "../../shared/inventory/index.ts";
 
 /** A peer's inventory older than this is not counted as in service. */
 export const PEER_STALE_AFTER_MS = 30_000;
@@ -21,10 +21,6 @@ export function selectPeersInService(inventories: readonly { inventory: NodeInve
  * service (see selectPeersInService). Hooks get them as HOIST_PEERS, e.g. for `join_cluster PEER`.
  */
 export async function readPeersInService(kv: KV, cluster: string, self: string, service: string): Promise<string[]> {
-  const inventories: { inventory: NodeInventory; seenAt: number }[] = [];
-  for await (const key of await kv.keys(`${cluster}.*`)) {
-    const observed = parseInventoryEntry(key, await kv.get(key));
-    if (observed) inventories.push(observed);
-  }
+  const inventories = Object.values(await readInventories(kv, cluster));
   return selectPeersInService(inventories, self, service, Date.now());
 }

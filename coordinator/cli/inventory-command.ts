@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { KV } from "nats";
 import { decodeJson, retryBus, toBusError } from "../../shared/bus/index.ts";
-import { readInventories } from "../inventory/read-inventory.ts";
+import { readInventories } from "../../shared/inventory/index.ts";
 import { findDrift } from "../inventory/drift.ts";
 import { formatFleet } from "../inventory/format-fleet.ts";
 import { openBus } from "../bus/open-bus.ts";

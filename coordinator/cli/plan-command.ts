@@ -3,7 +3,7 @@ import { loadCatalog, serviceCatalog } from "../../shared/catalog/index.ts";
 import { retryBus } from "../../shared/bus/index.ts";
 import { buildPlan, type Plan } from "../plan/build-plan.ts";
 import { formatPlan } from "../plan/format-plan.ts";
-import { readInventories } from "../inventory/read-inventory.ts";
+import { readInventories } from "../../shared/inventory/index.ts";
 import { askInventories } from "../inventory/ask-agents.ts";
 import { strategyFromFlags, withStrategyOptions, type StrategyFlags } from "./strategy-flags.ts";
 import { openBus, type Bus } from "../bus/open-bus.ts";

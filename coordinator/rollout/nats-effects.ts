@@ -7,7 +7,7 @@ import { createAgentClient, type AgentClientOptions } from "../../shared/proto/i
 import type { Logger } from "../../shared/logger/index.ts";
 import { sendAgentCommand } from "../bus/agent-commands.ts";
 import { ConnectionWatch } from "../bus/connection-watch.ts";
-import { readInventories, readInventory } from "../inventory/read-inventory.ts";
+import { readInventories, readInventory } from "../../shared/inventory/index.ts";
 import { askInventories } from "../inventory/ask-agents.ts";
 import { runPreflight } from "../plan/preflight.ts";
 import { awaitHealthGate } from "../health/health-gate.ts";

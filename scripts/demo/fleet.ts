@@ -7,7 +7,7 @@ import { connect, type NatsConnection } from "nats";
 import { HoistError } from "../../shared/errors/index.ts";
 import { openBuckets } from "../../shared/bus/index.ts";
 import { startLocalNatsServer, type LocalNatsServer } from "../../shared/nats-server/index.ts";
-import { readInventories } from "../../coordinator/inventory/read-inventory.ts";
+import { readInventories } from "../../shared/inventory/index.ts";
 import { isInRotation, readServerStats, requireHaproxyBinary, startHaproxy, type RunningHaproxy } from "./haproxy.ts";
 import { DemoProcesses, type TrackedProcess } from "./processes.ts";
 import { HAPROXY_HOOK, HOIST_BIN, renderExample } from "./templates.ts";

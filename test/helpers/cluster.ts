@@ -9,7 +9,7 @@ import { HOIST_BIN, runHoist, type CliResult } from "./hoist-cli.ts";
 import { sampleCatalogPath } from "./sample-service.ts";
 import { waitFor } from "./wait-for.ts";
 import { openBuckets, type HoistBuckets } from "../../shared/bus/index.ts";
-import { readInventories } from "../../coordinator/inventory/read-inventory.ts";
+import { readInventories } from "../../shared/inventory/index.ts";
 import { RolloutStore } from "../../coordinator/rollout/store.ts";
 import type { RolloutState } from "../../coordinator/rollout/state.ts";
 

@@ -1,8 +1,9 @@
 import type { KV } from "nats";
-import { inventoryKey } from "../../shared/bus/index.ts";
-import { HoistError } from "../../shared/errors/index.ts";
-import { parseInventoryEntry, type ObservedInventory } from "../../shared/inventory/index.ts";
-import type { Logger } from "../../shared/logger/index.ts";
+import { inventoryKey } from "../bus/index.ts";
+import { HoistError } from "../errors/index.ts";
+import { parseInventoryEntry } from "./kv-entry.ts";
+import type { ObservedInventory } from "./observed.ts";
+import type { Logger } from "../logger/index.ts";
 
 /** How long the initial values of the inventory watch may take before the read is given up (retryable). */
 const INITIAL_VALUES_MS = 10_000;
@@ -10,7 +11,8 @@ const INITIAL_VALUES_MS = 10_000;
 /**
  * Reads every node inventory the agents of `cluster` (or of all clusters) published to KV. `seenAt`
  * is the agent's own last-seen stamp (the heartbeat), falling back to the KV entry's time. Records
- * that fail validation are skipped with a warning, never trusted.
+ * that fail validation are skipped with a warning, never trusted. The coordinator (fleet inventory,
+ * preflight) and the agent (peers in service) both read them so.
  *
  * One KV watch delivers every key's last value in one stream and stops once the initial values are
  * in: 1,000 records in ~40 ms, where listing the keys and getting each took ~160 ms (bench/README.md).
