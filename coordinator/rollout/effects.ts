@@ -9,4 +9,6 @@ export interface RolloutEffects {
   runStep(command: StepCommand, signal: AbortSignal): Promise<StepResult>;
   preflight(rollout: RolloutState): Promise<{ ok: boolean; messages: string[] }>;
   publish(event: RolloutEvent): void;
+  /** Lets go of what the effects keep open between steps (the health gate's gRPC clients). */
+  close?(): void;
 }

@@ -2,7 +2,7 @@ import { stepEvent, type RolloutEvent } from "./events.ts";
 import { FORWARD_POSITION, recoverySteps, type NodeHopStatus, type NodeStep } from "./node-steps.ts";
 import type { StepOutcome } from "./outcomes.ts";
 import type { NodeHopState, RolloutState } from "./state.ts";
-import { clone, record, setFailure, updateCursor } from "./state-edits.ts";
+import { clone, editNode, record, setFailure, updateCursor } from "./state-edits.ts";
 import { hasBegun, nodesOf, type NodeRef } from "./work.ts";
 
 /** A fold's result: the new state (the same object when nothing changed) and the events to publish once it is saved. */
@@ -83,7 +83,7 @@ export function foldStepReport(rollout: RolloutState, report: StepReport): Folde
   if (!found) return { state: rollout, events: [] };
   const next = clone(rollout);
   const ref = { hop: found.hop, node: found.node };
-  const state = next.hops[ref.hop]!.nodes[ref.node]!;
+  const state = editNode(next, ref.hop, ref.node);
   const plan = next.plan.hops[ref.hop]!;
   const flight = state.inFlight!;
   delete state.inFlight;
@@ -150,7 +150,7 @@ function recoverWholeHop(rollout: RolloutState, hop: number, at: number): void {
   for (const ref of nodesOf(rollout, hop)) {
     const state = ref.state;
     if (state.track !== "forward" || state.status === "failed" || state.status === "skipped" || state.status === "rolled-back") continue;
-    startRecovery(rollout, ref, state, at);
+    startRecovery(rollout, ref, editNode(rollout, ref.hop, ref.node), at);
   }
   record(rollout, { at, event: "hop-recovery", hop, message: `hop ${rollout.plan.hops[hop]!.from} -> ${rollout.plan.hops[hop]!.to} goes back to ${rollout.plan.hops[hop]!.from} on every node` });
 }

@@ -5,7 +5,7 @@ import { transitionEvent, type RolloutEvent } from "./events.ts";
 import { foldStepReport, type Folded, type StepReport } from "./fold-step.ts";
 import { forwardSteps, revertSteps } from "./node-steps.ts";
 import { isTerminal, type RolloutState } from "./state.ts";
-import { clone, record, setFailure, setPhase, updateCursor } from "./state-edits.ts";
+import { clone, editNode, record, setFailure, setPhase, updateCursor } from "./state-edits.ts";
 import type { StepCommand } from "./step-command.ts";
 import { currentHop } from "./work.ts";
 
@@ -71,8 +71,8 @@ export function foldReport(rollout: RolloutState, report: Report): Folded {
 }
 
 function markInFlight(rollout: RolloutState, step: StepCommand): void {
-  const state = rollout.hops[step.hop]?.nodes[step.node];
-  if (!state) throw new HoistError("INTERNAL", `rollout ${rollout.id} has no node ${step.node} in hop ${step.hop}`);
+  if (!rollout.hops[step.hop]?.nodes[step.node]) throw new HoistError("INTERNAL", `rollout ${rollout.id} has no node ${step.node} in hop ${step.hop}`);
+  const state = editNode(rollout, step.hop, step.node);
   if (state.inFlight) throw new HoistError("INTERNAL", `node ${step.node} already has ${state.inFlight.step} in flight (${state.inFlight.key})`);
   if (step.track !== state.track || step.attempt !== state.attempt) {
     const mode = rollout.plan.hops[step.hop]!.mode;

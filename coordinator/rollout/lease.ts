@@ -30,7 +30,7 @@ export class ClusterLease {
   constructor(
     private readonly kv: KV,
     private readonly cluster: string,
-    private readonly owner: string,
+    readonly owner: string,
     private readonly ttlMs = 10_000,
   ) {}
 

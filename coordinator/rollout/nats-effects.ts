@@ -56,6 +56,8 @@ function hopRelease(command: StepCommand): { release?: unknown } {
  */
 export class NatsRolloutEffects implements RolloutEffects {
   private readonly connection: ConnectionWatch;
+  /** The health gate's gRPC clients, one per agent address, kept for the drive (a connection per verified node was most of a verify's cost). */
+  private readonly clients = new Map<string, ReturnType<typeof createAgentClient>>();
 
   constructor(private readonly options: NatsEffectsOptions) {
     this.connection = new ConnectionWatch(options.nc);
@@ -129,12 +131,18 @@ export class NatsRolloutEffects implements RolloutEffects {
     if (!address) {
       throw new HoistError("WRONG_STATE", `node ${command.node} publishes no gRPC address: the health gate needs the agent's grpc.health.v1 service (set grpc: in its config)`);
     }
-    const client = createAgentClient(address, { ...this.options.agentGrpc, cluster: command.cluster });
-    try {
-      await awaitHealthGate(client, { service: command.service, minHealthyMs: command.minHealthyMs, healthyDeadlineMs: command.healthyDeadlineMs, signal });
-    } finally {
-      client.close();
+    const key = `${command.cluster} ${address}`;
+    let client = this.clients.get(key);
+    if (!client) {
+      client = createAgentClient(address, { ...this.options.agentGrpc, cluster: command.cluster });
+      this.clients.set(key, client);
     }
+    await awaitHealthGate(client, { service: command.service, minHealthyMs: command.minHealthyMs, healthyDeadlineMs: command.healthyDeadlineMs, signal });
+  }
+
+  close(): void {
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
   }
 
   async preflight(rollout: RolloutState): Promise<{ ok: boolean; messages: string[] }> {

@@ -9,7 +9,7 @@ import { foldDecision, foldReport, type Report } from "./fold.ts";
 import type { ClusterLease } from "./lease.ts";
 import { isTerminal, type RolloutState } from "./state.ts";
 import type { StepCommand } from "./step-command.ts";
-import type { RolloutStore, Versioned } from "./store.ts";
+import type { RolloutJournal, RolloutStore } from "./store.ts";
 import { Waker } from "./waker.ts";
 
 export interface RolloutRunnerDeps {
@@ -35,19 +35,26 @@ export interface RolloutRunnerDeps {
 /** How often the lease is renewed (its TTL is 10 s). */
 const RENEW_EVERY_MS = 2000;
 
+/** How many step commands one commit marks in flight. */
+const SEND_SLICE = 200;
+
 /**
- * Drives one rollout to a terminal phase: reads the state from KV, asks the pure `decideNext` what
- * to do, records the decision by compare-and-set (before acting, so a successor knows what is in
- * flight), carries it out through the effects, and folds the results back in with `foldReport`; each fold says which events to publish once its state is saved.
- * Holds the cluster lease throughout; losing it (fenced out by another coordinator) stops the drive.
- * In-flight steps found at start are re-sent with their recorded idempotency keys, never as new
- * attempts, so a node is never upgraded twice.
+ * Drives one rollout to a terminal phase. It is the rollout's single writer: it keeps the state in
+ * memory (a RolloutJournal), asks the pure `decideNext` what to do, commits the decision (before
+ * acting, so a successor knows what is in flight), carries it out through the effects, and folds
+ * the results back in with `foldReport`; commits run one after another in this process, so its own
+ * writes never refuse each other, and each writes only what changed (store.ts). Each fold says which
+ * events to publish once its commit landed. Other writers (an operator's control, a coordinator
+ * that took over) are noticed by one get of the rollout's revision per poll, and fence this one out
+ * of its next commit.
+ * Holds the cluster lease throughout, renewed on its own timer; losing it (fenced out by another
+ * coordinator) stops the drive. In-flight steps found at start are re-sent with their recorded
+ * idempotency keys, never as new attempts, so a node is never upgraded twice.
  *
- * NATS outages: every load, save and lease renewal is retried with back-off (`retryBus`) for up
+ * NATS outages: every read, commit and lease renewal is retried with back-off (`retryBus`) for up
  * to `busOutageMs`, saying "waiting for NATS" meanwhile; the lease is kept unless another holder is
- * proven by a lost compare-and-set. A save whose answer was lost but which landed shows up as a
- * CONFLICT on retry: the state is reloaded and the recorded decision found in flight, so the same
- * keys are sent again, never a new attempt.
+ * proven by a lost compare-and-set. A commit whose answer was lost reads the rollout again: a
+ * decision that landed is then found in flight, so the same keys are sent again, never a new attempt.
  */
 export class RolloutRunner {
   private readonly now: () => number;
@@ -66,21 +73,27 @@ export class RolloutRunner {
     this.signal = control.signal;
     const log = this.deps.logger.child({ cluster, rollout: id });
     this.log = log;
+    this.ref = { cluster, id };
     await this.bus(`taking the lease of cluster ${cluster}`, () => this.deps.lease.acquire(this.now()));
     const renewal = new AbortController();
     const renewing = this.keepRenewing(control, renewal.signal);
     try {
+      // The first commit of this drive names its driver: it moves the rollout's revision, so a
+      // coordinator that lost the lease while paused is refused at its next write.
+      const lease = { owner: this.deps.lease.owner, epoch: this.deps.lease.epoch };
+      await this.mutate("recording the driver", (state) =>
+        (state.driver?.owner === lease.owner && state.driver.epoch === lease.epoch) || isTerminal(state.phase) ? { state } : { state: { ...state, driver: { ...lease, since: this.now() } } },
+      );
       for (;;) {
         if (control.signal.aborted) throw toHoistError(control.signal.reason ?? new HoistError("CANCELLED", "stopped"), "CANCELLED");
-        const loaded = await this.load(cluster, id);
-        const state = loaded.value;
+        const state = await this.current();
         if (isTerminal(state.phase)) {
           await this.settle();
-          return state;
+          return this.journal?.state ?? state;
         }
         const now = this.now();
         const decision = decideNext(state, now);
-        await this.carryOut(loaded, decision, now, log, control.signal);
+        await this.carryOut(state, decision, now, log, control.signal);
       }
     } catch (err) {
       // A wait cut short because the renewal loop proved the lease lost: say that, not "cancelled".
@@ -91,12 +104,20 @@ export class RolloutRunner {
       renewal.abort();
       await renewing;
       signal?.removeEventListener("abort", stopAll);
+      this.deps.effects.close?.();
       await this.deps.lease.release().catch(() => undefined);
     }
   }
 
   private signal: AbortSignal | undefined;
   private log: Logger | undefined;
+  private ref: { cluster: string; id: string } | undefined;
+  private journal: RolloutJournal | undefined;
+  private opening: Promise<RolloutJournal> | undefined;
+  private lastCheckAt = 0;
+
+  /** Commits that lost to a writer outside this process (an operator's control, a takeover): for the bench and the logs. */
+  conflicts = 0;
 
   /**
    * Renews the lease every 2 s until `stop` aborts, riding out NATS trouble; stops the drive (through
@@ -131,44 +152,97 @@ export class RolloutRunner {
     });
   }
 
-  private async load(cluster: string, id: string): Promise<Versioned<RolloutState>> {
-    const loaded = await this.bus(`reading rollout ${id}`, () => this.deps.store.load(cluster, id));
-    if (!loaded) throw new HoistError("NOT_FOUND", `rollout ${id} of cluster ${cluster} does not exist`);
-    return loaded;
+  /** The journal of the rollout, opened (read whole) when there is none or the last one failed. */
+  private openJournal(): Promise<RolloutJournal> {
+    if (this.journal) return Promise.resolve(this.journal);
+    this.opening ??= (async () => {
+      const { cluster, id } = this.ref!;
+      try {
+        const journal = await this.deps.store.open(cluster, id);
+        if (!journal) throw new HoistError("NOT_FOUND", `rollout ${id} of cluster ${cluster} does not exist`);
+        this.journal = journal;
+        return journal;
+      } finally {
+        this.opening = undefined;
+      }
+    })();
+    return this.opening;
   }
 
   /**
-   * Saves by compare-and-set after checking the lease is still ours; false when someone else wrote
-   * first (or our own earlier try landed although its answer was lost: the caller reloads either way).
+   * The state to decide on: this process's own last commit, read again only when another writer
+   * committed since (checked with one get of the rollout's revision, at most every pollMs).
    */
-  private async save(next: RolloutState, revision: number): Promise<boolean> {
-    await this.bus("checking the lease", () => this.deps.lease.renew(this.now()));
-    try {
-      await this.bus(`saving rollout ${next.id}`, () => this.deps.store.save(next, revision));
-      return true;
-    } catch (err) {
-      if (err instanceof HoistError && err.code === "CONFLICT") return false;
-      throw err;
-    }
+  private async current(): Promise<RolloutState> {
+    return this.bus(`reading rollout ${this.ref!.id}`, async () => {
+      const journal = await this.openJournal();
+      if (this.now() - this.lastCheckAt < this.pollMs) return journal.state;
+      this.lastCheckAt = this.now();
+      if (!(await journal.changedElsewhere())) return journal.state;
+      if (this.journal === journal) this.journal = undefined;
+      return (await this.openJournal()).state;
+    });
   }
 
-  private async carryOut(loaded: Versioned<RolloutState>, decision: Decision, now: number, log: Logger, signal: AbortSignal): Promise<void> {
-    const { value: state, revision } = loaded;
+  /**
+   * Folds and commits through the journal, riding out NATS trouble; a commit that lost to another
+   * writer reopens and folds again. `change` must return its input state untouched to commit nothing.
+   */
+  private mutate<T extends { state: RolloutState }>(what: string, change: (state: RolloutState) => T): Promise<T> {
+    return this.bus(what, async () => {
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const journal = await this.openJournal();
+        try {
+          return await journal.update(change);
+        } catch (err) {
+          if (this.journal === journal) this.journal = undefined;
+          if (!(err instanceof HoistError) || err.code !== "CONFLICT") throw err;
+          this.conflicts += 1;
+          (this.log ?? this.deps.logger).info({ what, err: err.message }, "the rollout was changed by another writer; reading it again");
+        }
+      }
+      throw new HoistError("CONFLICT", `${what}: rollout ${this.ref!.id} kept changing under us`);
+    });
+  }
+
+  /**
+   * Folds a decision made on `decidedOn`; nothing (undefined) when the state moved on meanwhile (a
+   * step result or another writer's commit came first): the caller decides again.
+   */
+  private async commitDecision(decidedOn: RolloutState, decision: Decision, now: number): Promise<{ events: RolloutEvent[]; state: RolloutState } | undefined> {
+    let stale = false;
+    const folded = await this.mutate(`saving rollout ${decidedOn.id}`, (state) => {
+      if (state !== decidedOn) {
+        stale = true;
+        return { state, events: [] };
+      }
+      return foldDecision(state, decision, now);
+    });
+    return stale ? undefined : folded;
+  }
+
+  private async carryOut(state: RolloutState, decision: Decision, now: number, log: Logger, signal: AbortSignal): Promise<void> {
     switch (decision.kind) {
       case "preflight": {
-        const { state: marked, events } = foldDecision(state, decision, now);
-        if (!(await this.save(marked, revision))) return;
-        this.publishAll(events);
-        const result = await this.bus("preflight", () => this.deps.effects.preflight(marked));
-        await this.fold(state.cluster, state.id, { kind: "preflight", ok: result.ok, messages: result.messages, at: this.now() });
+        const folded = await this.commitDecision(state, decision, now);
+        if (!folded) return;
+        this.publishAll(folded.events);
+        const result = await this.bus("preflight", () => this.deps.effects.preflight(folded.state));
+        await this.fold({ kind: "preflight", ok: result.ok, messages: result.messages, at: this.now() });
         return;
       }
       case "send": {
-        const { state: next } = foldDecision(state, decision, now);
-        if (!(await this.save(next, revision))) return;
-        for (const command of decision.commands) {
-          log.info({ node: command.node, step: command.step, track: command.track, key: command.key }, "step sent");
-          this.launch(command, signal);
+        // Big batches go out in slices, each its own small commit (a write stays well below NATS's max_payload).
+        let decidedOn = state;
+        for (let start = 0; start < decision.commands.length; start += SEND_SLICE) {
+          const commands = decision.commands.slice(start, start + SEND_SLICE);
+          const folded = await this.commitDecision(decidedOn, { ...decision, commands }, now);
+          if (!folded) return;
+          decidedOn = folded.state;
+          for (const command of commands) {
+            log.info({ node: command.node, step: command.step, track: command.track, key: command.key }, "step sent");
+            this.launch(command, signal);
+          }
         }
         return;
       }
@@ -182,10 +256,10 @@ export class RolloutRunner {
         await this.waker.wait(this.pollMs, signal);
         return;
       default: {
-        const { state: next, events } = foldDecision(state, decision, now);
-        if (!(await this.save(next, revision))) return;
-        for (const event of events) log.info({ from: state.phase, to: next.phase, event: decision.kind }, event.message);
-        this.publishAll(events);
+        const folded = await this.commitDecision(state, decision, now);
+        if (!folded) return;
+        for (const event of folded.events) log.info({ from: state.phase, to: folded.state.phase, event: decision.kind }, event.message);
+        this.publishAll(folded.events);
       }
     }
   }
@@ -202,7 +276,7 @@ export class RolloutRunner {
       .runStep(command, signal)
       .then(async (result) => {
         this.retryAt.delete(command.key);
-        await this.fold(command.cluster, command.rollout, { kind: "step", key: command.key, outcome: result.outcome, ...(result.error ? { error: result.error } : {}), at: this.now() });
+        await this.fold({ kind: "step", key: command.key, outcome: result.outcome, ...(result.error ? { error: result.error } : {}), at: this.now() });
       })
       .catch((err) => {
         // Unreachable, busy or timed-out nodes are retried with the same key until the step's deadline,
@@ -218,18 +292,11 @@ export class RolloutRunner {
     this.outstanding.set(command.key, run);
   }
 
-  /** Folds a report into the stored state by compare-and-set, reloading on conflict. */
-  private async fold(cluster: string, id: string, report: Report): Promise<void> {
-    for (let attempt = 0; attempt < 50; attempt++) {
-      const loaded = await this.load(cluster, id);
-      const { state: next, events } = foldReport(loaded.value, report);
-      if (await this.save(next, loaded.revision)) {
-        this.publishAll(events);
-        this.waker.notify();
-        return;
-      }
-    }
-    throw new HoistError("CONFLICT", `could not record a report for rollout ${id}: the state kept changing`);
+  /** Folds a report (a step's result, the preflight's) into the state and commits it. */
+  private async fold(report: Report): Promise<void> {
+    const folded = await this.mutate(report.kind === "step" ? `recording ${report.key}` : `recording the ${report.kind}`, (state) => foldReport(state, report));
+    this.publishAll(folded.events);
+    this.waker.notify();
   }
 
   /** Events are progress for people watching: one lost while NATS is away must not stop the drive. */

@@ -33,7 +33,7 @@ export async function startRolloutScan(options: RolloutScanOptions): Promise<Rol
   const stopping = new AbortController();
 
   const scan = async () => {
-    for (const { value } of await store.list()) {
+    for (const value of await store.summaries()) {
       if (isTerminal(value.phase) || driving.has(value.cluster)) continue;
       if (await new ClusterLease(bus.buckets.rollouts, value.cluster, owner).holder()) continue;
       const log = logger.child({ cluster: value.cluster, rollout: value.id });

@@ -27,8 +27,8 @@ export async function startRollout(bus: Bus, plan: Plan): Promise<StartedRollout
   if (!plan.preflight.ok) throw new HoistError("PREFLIGHT_FAILED", `preflight failed:\n  ${plan.preflight.messages.join("\n  ")}`);
   if (plan.hops.length === 0) return { kind: "nothing-to-do" };
   const store = new RolloutStore(bus.buckets.rollouts);
-  const running = (await retryBus("listing rollouts", () => store.list(plan.cluster), bus.retry)).find((entry) => !isTerminal(entry.value.phase));
-  if (running) throw new HoistError("BUSY", `rollout ${running.value.id} of cluster ${plan.cluster} is still ${running.value.phase}; wait for it or \`hoist rollout abort\` it`);
+  const running = (await retryBus("listing rollouts", () => store.summaries(plan.cluster), bus.retry)).find((summary) => !isTerminal(summary.phase));
+  if (running) throw new HoistError("BUSY", `rollout ${running.id} of cluster ${plan.cluster} is still ${running.phase}; wait for it or \`hoist rollout abort\` it`);
   const state = createRollout({ id: rolloutId(), plan, now: Date.now(), by: coordinatorIdentity() });
   await store.create(state);
   return { kind: "recorded", state };

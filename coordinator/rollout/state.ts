@@ -130,6 +130,8 @@ export const rolloutStateSchema = z.object({
   /** Last time the rollout made progress (a node finished a hop, or running resumed): the progress deadline counts from here. */
   progressAt: z.number(),
   preflight: z.object({ ok: z.boolean(), messages: z.array(z.string()), at: z.number() }).optional(),
+  /** The coordinator driving the rollout and its lease epoch: written when a drive starts, which fences out the one before. */
+  driver: z.object({ owner: z.string(), epoch: z.number().int().nonnegative(), since: z.number() }).optional(),
   history: z.array(historyEntrySchema),
 });
 
