@@ -244,6 +244,12 @@ try {
         "",
       ].join("\n"),
     );
+    // Every write to the rollout bucket (KV puts are publishes on $KV.hoist_rollouts.KEY), stored or
+    // refused: the stream's sequence counts the stored ones, so the difference is CAS refusals.
+    const written = { count: 0, bytes: 0 };
+    const sniffer = nc.subscribe("$KV.hoist_rollouts.>", { callback: (_err, msg) => ((written.count += 1), (written.bytes += msg.data.length)) });
+    await nc.flush();
+    const seqBefore = (await jsm.streams.info("KV_hoist_rollouts")).state.last_seq;
     const apiBefore = (await jsm.getAccountInfo()).api;
     const storageBefore = (await jsm.getAccountInfo()).storage;
     const firstRecord = fleet!.records.length;
@@ -283,6 +289,9 @@ try {
     log(`  rollout: hoist ${args.slice(0, -2).join(" ")}`);
     const run = await runHoist(args, ROLLOUT_TIMEOUT_S);
     clearInterval(sampler);
+    await nc.flush();
+    sniffer.unsubscribe();
+    const stored = (await jsm.streams.info("KV_hoist_rollouts")).state.last_seq - seqBefore;
     const state = (await new RolloutStore(buckets.rollouts).list(cluster)).at(-1)?.value;
     const info = await jsm.getAccountInfo();
     const records = fleet!.records.slice(firstRecord);
@@ -304,6 +313,7 @@ try {
       jsApiRequests: info.api.total - apiBefore.total,
       jsApiErrors: info.api.errors - apiBefore.errors,
       storageGrowthBytes: info.storage - storageBefore,
+      rolloutBucket: { writes: written.count, stored, casRefused: written.count - stored, bytesWritten: written.bytes, bytesPerNode: Math.round(written.bytes / Math.max(1, nodes.length)) },
       consumersDuring: consumerSamples,
       figures,
       failure: state?.failure,
@@ -320,6 +330,9 @@ try {
       log(`    steps an agent ran more than once: ${JSON.stringify(figures.repeats)}`);
       log(`    JetStream API requests ${rollout.jsApiRequests} (errors ${rollout.jsApiErrors}), storage +${(rollout.storageGrowthBytes / 2 ** 20).toFixed(1)} MiB, consumers during: ${[...new Set(consumerSamples)].join(",")}`);
     }
+    log(
+      `    rollout bucket: ${written.count} writes, ${stored} stored, ${rollout.rolloutBucket.casRefused} refused by compare-and-set; ${(written.bytes / 2 ** 20).toFixed(1)} MiB written, ${rollout.rolloutBucket.bytesPerNode} bytes per node`,
+    );
     log(`    coordinator warnings: ${JSON.stringify(rollout.coordinatorWarnings)}`);
     if (state?.failure) log(`    failure: ${JSON.stringify(state.failure)}`);
   }

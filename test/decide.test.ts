@@ -1,78 +1,24 @@
 import { describe, expect, it } from "vitest";
-import { buildPlan } from "../coordinator/plan/build-plan.ts";
-import { strategySchema, type StrategyInput } from "../coordinator/plan/strategy.ts";
+import type { StrategyInput } from "../coordinator/plan/strategy.ts";
 import { decideNext, type Decision } from "../coordinator/rollout/decide.ts";
 import { foldDecision, foldReport, type Report } from "../coordinator/rollout/fold.ts";
 import { recoverySteps, type NodeHopStatus } from "../coordinator/rollout/node-steps.ts";
 import type { StepOutcome } from "../coordinator/rollout/outcomes.ts";
-import { createRollout, rolloutStateSchema, stepKey, type RolloutState } from "../coordinator/rollout/state.ts";
+import { rolloutStateSchema, stepKey, type RolloutState } from "../coordinator/rollout/state.ts";
 import { stepDeadlineMs, type StepCommand } from "../coordinator/rollout/step-command.ts";
 import { inFlightCommands } from "../coordinator/rollout/work.ts";
-import { serviceCatalogSchema } from "../shared/catalog/index.ts";
-import type { ObservedInventory } from "../shared/inventory/index.ts";
+import { deepFreeze, nodes, rollout, T0 } from "./helpers/rollout-fixtures.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 
-/** The folds' new state; their events are asserted in "folds say what to publish". */
-const applyReport = (state: RolloutState, report: Report): RolloutState => foldReport(state, report).state;
-const applyDecision = (state: RolloutState, decision: Decision, now: number): RolloutState => foldDecision(state, decision, now).state;
-
-const T0 = 1_700_000_000_000;
-const sha = "0".repeat(64);
-const release = (version: string, fields: Record<string, unknown> = {}) => ({ version, artifact: { url: `web-${version}.tgz`, sha256: sha, size: 1000 }, ...fields });
-
-/** 1.0.0 -> 1.1.0 (rolling) -> 1.1.1 (rolling, minor) -> 2.0.0 (full-stop, cluster-once migration). */
-const catalog = serviceCatalogSchema.parse({
-  releases: [
-    release("1.0.0"),
-    release("1.1.0", { upgradeFrom: ["1.0.0"] }),
-    release("1.1.1", { upgradeFrom: ["1.1.0"], minor: true }),
-    release("2.0.0", { upgradeFrom: ["1.1.1"], rolling: false, fullStopReason: "data format change", migrations: [{ name: "convert", run: ["bin/convert"], scope: "cluster-once" }] }),
-  ],
-});
-
-function observed(node: string, version: string): ObservedInventory {
-  return {
-    seenAt: T0,
-    inventory: {
-      node,
-      cluster: "prod",
-      agentVersion: "0.1.0",
-      services: [{ name: "web", activeVersion: version, releases: [], snapshots: [], health: "SERVING", activity: "idle" }],
-      host: {
-        hostname: node,
-        os: "linux",
-        kernel: "6",
-        arch: "x64",
-        cpuModel: "t",
-        cpuCores: 1,
-        memTotalBytes: 1,
-        memFreeBytes: 1,
-        uptimeSeconds: 1,
-        disks: [{ path: "/", freeBytes: 1e12, totalBytes: 2e12 }],
-        readAt: new Date(T0).toISOString(),
-      },
-    },
-  };
-}
-
-const FAST = { minHealthyMs: 1000, healthyDeadlineMs: 60_000, progressDeadlineMs: 600_000 } satisfies StrategyInput;
-
-function rollout(versions: Record<string, string>, to: string, strategy: StrategyInput = {}): RolloutState {
-  const plan = buildPlan({
-    catalog,
-    service: "web",
-    cluster: "prod",
-    to,
-    strategy: strategySchema.parse({ ...FAST, ...strategy }),
-    inventories: Object.fromEntries(Object.entries(versions).map(([node, version]) => [node, observed(node, version)])),
-    now: T0,
-  });
-  return createRollout({ id: "r1", plan, now: T0, by: "alice" });
-}
-
-const nodes = (count: number, version = "1.0.0") => Object.fromEntries(Array.from({ length: count }, (_, index) => [`n${index + 1}`, version]));
+/**
+ * The folds' new state; their events are asserted in "folds say what to publish". Every state is
+ * frozen deep before it is folded: a fold that edits the state it was given (instead of its own
+ * copy-on-write copy, state-edits.ts) throws here.
+ */
+const applyReport = (state: RolloutState, report: Report): RolloutState => foldReport(deepFreeze(state), report).state;
+const applyDecision = (state: RolloutState, decision: Decision, now: number): RolloutState => foldDecision(deepFreeze(state), decision, now).state;
 
 // ---------------------------------------------------------------------------------------------
 // A driver: the runner's loop with a simulated cluster in place of NATS and the agents.
