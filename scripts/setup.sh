@@ -19,6 +19,14 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v pg_dump >/dev/null 2>&1 && command -v pg_restore >/dev/null 2>&1 || missing+=(postgresql-client)
 [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
 command -v mariadb-dump >/dev/null 2>&1 || missing+=(mariadb-client)
+# gRPC contract: protoc and the well-known types compile proto/ into the descriptors reflection serves
+# (npm run gen:proto, test/grpc-types.test.ts); Debian's Python gRPC is the non-grpc-js reflection client.
+command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+[ -f /usr/include/google/protobuf/timestamp.proto ] || missing+=(libprotobuf-dev)
+/usr/bin/python3 -c 'import grpc' >/dev/null 2>&1 || missing+=(python3-grpcio)
+/usr/bin/python3 -c 'import google.protobuf' >/dev/null 2>&1 || missing+=(python3-protobuf)
+# systemd-analyze verifies the unit files in examples/systemd (test/systemd-units.test.ts).
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]} from Debian's packages"
@@ -52,4 +60,4 @@ if ! mariadb-admin -h 127.0.0.1 -P 3306 -uroot --connect-timeout=2 ping >/dev/nu
   fi
 fi
 
-echo "setup: nats-server, haproxy, tar, openssl, PostgreSQL and MariaDB are present and the databases answer"
+echo "setup: nats-server, haproxy, tar, openssl, protoc, Python gRPC, systemd-analyze, PostgreSQL and MariaDB are present and the databases answer"

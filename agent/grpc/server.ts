@@ -4,7 +4,7 @@ import { ReflectionService } from "@grpc/reflection";
 import type { NodeAgentApi } from "../node-agent-api.ts";
 import { HoistError } from "../../shared/errors/index.ts";
 import type { Logger } from "../../shared/logger/index.ts";
-import { AGENT_GRPC_SERVICE_NAME, HEALTH_SERVICE_NAME, loadHoistProto } from "../../shared/proto/index.ts";
+import { AGENT_GRPC_SERVICE_NAME, HEALTH_SERVICE_NAME, loadHoistProto, reflectionDefinition } from "../../shared/proto/index.ts";
 import { resolveGrpcSecurity, type AgentGrpcConfig } from "./auth.ts";
 import { createCallTracker } from "./call-tracker.ts";
 import { createAgentHandlers } from "./handlers.ts";
@@ -29,14 +29,15 @@ export interface AgentGrpcServer {
 
 /**
  * Serves `agent` on `config.listen`: hoist.agent.v1.Agent, grpc.health.v1.Health and server
- * reflection (v1 and v1alpha, describing Agent and Health), all behind the auth of agent/grpc/auth.ts.
+ * reflection (v1 and v1alpha, describing Agent and Health with the files protoc compiles from proto/,
+ * see shared/proto/reflection-files.ts), all behind the auth of agent/grpc/auth.ts.
  * Throws CONFIG_INVALID when the security settings are not allowed (see auth.ts) and UNAVAILABLE
  * when the address cannot be bound.
  */
 export async function startAgentGrpcServer(agent: NodeAgentApi, config: AgentGrpcConfig, logger: Logger): Promise<AgentGrpcServer> {
   const log = logger.child({ component: "grpc" });
   const security = await resolveGrpcSecurity(config, log);
-  const { definition, grpcObject } = loadHoistProto();
+  const { grpcObject } = loadHoistProto();
   const tracker = createCallTracker(log);
   const root = new AbortController();
   const inflight = new Set<Promise<unknown>>();
@@ -58,7 +59,7 @@ export async function startAgentGrpcServer(agent: NodeAgentApi, config: AgentGrp
   );
   const health = await createAgentHealth(agent, log);
   health.addToServer(server);
-  new ReflectionService(definition, { services: [AGENT_GRPC_SERVICE_NAME, HEALTH_SERVICE_NAME] }).addToServer(server);
+  new ReflectionService(reflectionDefinition(), { services: [AGENT_GRPC_SERVICE_NAME, HEALTH_SERVICE_NAME] }).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(config.listen, security.credentials, (err, bound) => {

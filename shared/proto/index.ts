@@ -5,6 +5,7 @@
  * with `npm run gen:proto`).
  */
 export { LOAD_OPTIONS, AGENT_GRPC_SERVICE_NAME, HEALTH_SERVICE_NAME, PROTO_DIR, AGENT_PROTO_FILE, HEALTH_PROTO_DIR, HEALTH_PROTO_FILE, loadHoistProto, type HoistProtoGrpcType } from "./load.ts";
+export { reflectionDefinition, contractFileDescriptors } from "./reflection-files.ts";
 export * from "./convert.ts";
 export * from "./schemas.ts";
 export { ERROR_CODE_TRAILER, RETRYABLE_TRAILER, DETAILS_TRAILER, hoistErrorFromStatus } from "./errors.ts";
