@@ -3,6 +3,9 @@ import { z } from "zod";
 import { loadYamlFile } from "../shared/config/index.ts";
 import { serviceNameSchema } from "../shared/wire/index.ts";
 
+/** Where the agent serves metrics when `metrics:` gives no listen address (gRPC is 7411). */
+export const DEFAULT_AGENT_METRICS_LISTEN = "127.0.0.1:7412";
+
 const argv = z.array(z.string().min(1)).min(1, "must list the program and its arguments");
 
 /** A system user to run a hook as (root only can switch): a name from /etc/passwd or a numeric uid. */
@@ -193,6 +196,14 @@ const grpcSchema = z
   })
   .strict();
 
+/** The Prometheus listener (docs/metrics.md); off unless the section is there. */
+const metricsSchema = z
+  .object({
+    /** HOST:PORT; loopback by default. Unauthenticated: open it to the network only behind a firewall. */
+    listen: z.string().min(1).default(DEFAULT_AGENT_METRICS_LISTEN),
+  })
+  .strict();
+
 export const agentConfigSchema = z
   .object({
     node: subjectToken,
@@ -209,6 +220,7 @@ export const agentConfigSchema = z
       })
       .strict()
       .optional(),
+    metrics: metricsSchema.optional(),
     /** Stop retrying an interrupted upgrade after this many agent restarts inside it. */
     maxResumeAttempts: z.number().int().positive().default(3),
   })

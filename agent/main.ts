@@ -16,12 +16,15 @@ const STOP_STEP_MS = 1000;
 export interface RunningAgent {
   agent: NodeAgent;
   grpcAddress?: string;
+  /** HOST:PORT of the metrics listener, when `metrics:` is configured. */
+  metricsAddress?: string;
   stop(): Promise<void>;
 }
 
 /**
  * Wires the agent daemon: host facts cache, NodeAgent (resumes interrupted operations), gRPC server
- * when `grpc:` is configured, NATS bus when `nats:` is configured. Only wiring lives here.
+ * when `grpc:` is configured, NATS bus when `nats:` is configured, Prometheus metrics when `metrics:` is
+ * configured. Only wiring lives here.
  */
 export async function runAgent(config: AgentConfig, logger: Logger): Promise<RunningAgent> {
   const hostFacts = new HostFactsCache({ paths: config.services.flatMap((service) => [service.installRoot, ...service.dataDirs]), logger });
@@ -45,6 +48,9 @@ export async function runAgent(config: AgentConfig, logger: Logger): Promise<Run
 
   const grpc = config.grpc ? await startAgentGrpcServer(agent, config.grpc, logger) : undefined;
   if (grpc) agent.setGrpcAddress(grpc.address);
+  // Before the bus publishes the inventory: whoever sees the node in KV can scrape it.
+  // Imported only when on: prom-client takes ~40 ms to load, which every `hoist` command would pay.
+  const metrics = config.metrics ? await (await import("./metrics/serve-agent-metrics.ts")).serveAgentMetrics(agent, config, config.metrics.listen, nc, logger) : undefined;
   const bus =
     nc && buckets
       ? new AgentBus(agent, nc, buckets.inventory, logger, {
@@ -55,16 +61,18 @@ export async function runAgent(config: AgentConfig, logger: Logger): Promise<Run
         })
       : undefined;
   await bus?.start();
-  logger.info({ node: config.node, cluster: config.cluster, grpc: grpc?.address, nats: config.nats?.servers }, "agent running");
+  logger.info({ node: config.node, cluster: config.cluster, grpc: grpc?.address, nats: config.nats?.servers, metrics: metrics?.address }, "agent running");
 
   return {
     agent,
     ...(grpc ? { grpcAddress: grpc.address } : {}),
+    ...(metrics ? { metricsAddress: metrics.address } : {}),
     /**
      * Stops within a bounded time even while NATS is unreachable: the bus and gRPC get a bounded
      * grace, NATS a bounded drain and then close (which also ends its reconnect loop).
      */
     async stop() {
+      await metrics?.stop();
       await boundedStep(bus?.stop() ?? Promise.resolve(), STOP_STEP_MS);
       await boundedStep(grpc?.stop() ?? Promise.resolve(), STOP_STEP_MS);
       await agent.stop();

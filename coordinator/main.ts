@@ -17,17 +17,22 @@ export interface CoordinatorOptions {
   embeddedPort: number;
   agentGrpc: AgentClientOptions;
   scanMs?: number;
+  /** HOST:PORT to serve Prometheus metrics on (docs/metrics.md); none: no metrics listener. */
+  metricsListen?: string;
 }
 
 export interface RunningCoordinator {
   natsUrl: string;
   owner: string;
+  /** HOST:PORT of the metrics listener, when on. */
+  metricsAddress?: string;
   stop(): Promise<void>;
 }
 
 /**
  * The coordinator daemon: the bus (an embedded nats-server when no URL is given) and the scan loop
- * that drives rollouts (coordinator/rollout/scan-loop.ts). Only wiring here.
+ * that drives rollouts (coordinator/rollout/scan-loop.ts), and the metrics listener when asked for.
+ * Only wiring here.
  */
 export async function runCoordinator(options: CoordinatorOptions, logger: Logger): Promise<RunningCoordinator> {
   let embedded: LocalNatsServer | undefined;
@@ -42,12 +47,16 @@ export async function runCoordinator(options: CoordinatorOptions, logger: Logger
   });
   const owner = coordinatorIdentity();
   const scan = await startRolloutScan({ bus, owner, logger, agentGrpc: options.agentGrpc, ...(options.scanMs === undefined ? {} : { scanMs: options.scanMs }) });
-  logger.info({ owner, nats: natsUrl }, "coordinator running");
+  // Imported only when on: prom-client takes ~40 ms to load, which every `hoist` command would pay.
+  const metrics = options.metricsListen ? await (await import("./metrics/serve-coordinator-metrics.ts")).serveCoordinatorMetrics(bus, owner, options.metricsListen, logger) : undefined;
+  logger.info({ owner, nats: natsUrl, metrics: metrics?.address }, "coordinator running");
 
   return {
     natsUrl,
     owner,
+    ...(metrics ? { metricsAddress: metrics.address } : {}),
     async stop() {
+      await metrics?.stop();
       await scan.stop();
       await bus.close();
       await embedded?.stop();

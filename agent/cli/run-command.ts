@@ -1,4 +1,4 @@
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { createLogger } from "../../shared/logger/index.ts";
 import { loadAgentConfig } from "../config.ts";
 import { runAgent } from "../main.ts";
@@ -14,8 +14,10 @@ export function registerAgentRunCommand(program: Command): void {
     .description("run the agent daemon: resume interrupted upgrades, serve gRPC (grpc:), answer the coordinator on NATS (nats:)")
     .requiredOption("-c, --config <file>", "agent config file (YAML)")
     .option("--log-level <level>", "trace, debug, info, warn or error", "info")
-    .action(async (options: { config: string; logLevel: string }) => {
-      const config = await loadAgentConfig(options.config);
+    .addOption(new Option("--metrics-listen <addr>", "serve Prometheus metrics on HOST:PORT /metrics (overrides metrics.listen of the config; e.g. 127.0.0.1:7412)").env("HOIST_METRICS_LISTEN"))
+    .action(async (options: { config: string; logLevel: string; metricsListen?: string }) => {
+      const loaded = await loadAgentConfig(options.config);
+      const config = options.metricsListen ? Object.freeze({ ...loaded, metrics: Object.freeze({ listen: options.metricsListen }) }) : loaded;
       const logger = createLogger({ level: options.logLevel }).child({ node: config.node, cluster: config.cluster });
       const running = await runAgent(config, logger);
       // Signal listeners do not keep Node's event loop alive: without gRPC or NATS nothing else would,

@@ -6,6 +6,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Readable } from "node:stream";
 import { HoistError, throwIfAborted } from "../../shared/errors/index.ts";
+import { publishHookFailed } from "../metrics/channels.ts";
 import { cleanEnv } from "./clean-env.ts";
 import { killGroup } from "./process-group.ts";
 import { resolveRunAs } from "./run-as.ts";
@@ -328,6 +329,7 @@ export async function runHook(name: string, hook: HookSpec, ctx: HookContext): P
     result = await runCommand(hook.run, { cwd: ctx.cwd, env: ctx.env, timeoutMs: hook.timeoutMs, signal: ctx.signal, ...(ctx.tracker ? { tracker: ctx.tracker } : {}), ...(user === undefined ? {} : { user }) });
   } catch (err) {
     if (err instanceof HoistError && err.code === "HOOK_FAILED") {
+      publishHookFailed(name, ctx.env);
       throw new HoistError("HOOK_FAILED", `hook ${name}: ${err.message}`, { cause: err, details: { hook: name, argv: hook.run, ...err.details } });
     }
     throw err;
@@ -336,6 +338,7 @@ export async function runHook(name: string, hook: HookSpec, ctx: HookContext): P
   if (!result.timedOut && result.signal === null && result.exitCode === 0) return result;
 
   const stderrTail = tailLines(result.stderr) || tailLines(result.stdout);
+  publishHookFailed(name, ctx.env);
   let how: string;
   if (result.timedOut) how = `timed out after ${hook.timeoutMs} ms and was killed (raise timeoutMs if it needs longer)`;
   else if (result.signal !== null) how = `was killed by ${result.signal}`;

@@ -2,6 +2,7 @@ import type { WorkOptions } from "../../shared/types/index.ts";
 import type { ServiceConfig } from "../config.ts";
 import { attachBackups, createSnapshot, takeBackups, verifyBackups, verifySnapshot, type BackupContext } from "../snapshot/index.ts";
 import type { SnapshotInfo } from "../snapshot/manifest.ts";
+import { publishSnapshotTaken } from "../metrics/channels.ts";
 
 export interface TakeSnapshotInput {
   service: ServiceConfig;
@@ -23,6 +24,7 @@ export interface TakeSnapshotInput {
  */
 export async function takeVerifiedSnapshot(input: TakeSnapshotInput, options: WorkOptions = {}): Promise<SnapshotInfo> {
   const { service } = input;
+  const began = performance.now();
   const hasExtras = service.backups.length + service.databases.length > 0;
   const backups = !hasExtras || input.version === undefined ? undefined : await takeBackups(service, input.snapshotsDir, input.backupContext);
   const info = await createSnapshot(
@@ -40,5 +42,6 @@ export async function takeVerifiedSnapshot(input: TakeSnapshotInput, options: Wo
   options.onProgress?.({ step: "snapshot", message: `verifying snapshot ${info.id}${backups ? ` and its ${backups.records.length} backup(s) and database dump(s)` : ""}` });
   await verifySnapshot(input.snapshotsDir, info.id, options.signal ? { signal: options.signal } : {});
   await verifyBackups(input.snapshotsDir, info.id, options.signal ? { signal: options.signal } : {});
+  publishSnapshotTaken({ snapshotsDir: input.snapshotsDir, service: service.name, bytes: info.bytes, archiveBytes: info.archiveBytes, seconds: (performance.now() - began) / 1000 });
   return info;
 }

@@ -11,6 +11,7 @@ import type { JournalStore } from "./journal-store.ts";
 import { STEP_FUNCTIONS, hasDrainHooks } from "./step-runners.ts";
 import { StepFailure } from "./step-failure.ts";
 import { clearDrainSnapshot } from "../services/drain-snapshot.ts";
+import { publishOperationEnded, publishStepEnded } from "../metrics/channels.ts";
 import type { ClusterOnceGate, StepContext } from "./step-context.ts";
 import type { StepName, TerminalState } from "./steps.ts";
 import { isRollbackStep, isTerminal, nextAfterStep, type NextState } from "./transitions.ts";
@@ -69,6 +70,8 @@ export async function runJournal(deps: RunnerDeps, initial: JournalRecord, first
     onProgress({ step, message: `${step} started` });
     log.info({ from: record.history.at(-2)?.step, to: step, event: "started" }, "step started");
     const signal = isRollbackStep(step) ? neverAborted : (options.signal ?? neverAborted);
+    const began = performance.now();
+    const ended = (result: "done" | "failed") => publishStepEnded({ cluster: deps.config.cluster, node: deps.config.node, service: deps.service.name, step, result, seconds: (performance.now() - began) / 1000 });
     try {
       throwIfAborted(signal);
       const patch = await STEP_FUNCTIONS[step]({
@@ -84,6 +87,7 @@ export async function runJournal(deps: RunnerDeps, initial: JournalRecord, first
         ...(deps.track ? { track: deps.track } : {}),
         ...(deps.peers ? { peers: deps.peers } : {}),
       });
+      ended("done");
       record = { ...record, ...(patch ?? {}), stepStatus: "done", updatedAt: new Date().toISOString(), history: [...record.history, event(step, "done")] };
       await deps.store.save(record);
       if (deps.killAt === `${step}:done`) process.kill(process.pid, "SIGKILL");
@@ -91,6 +95,7 @@ export async function runJournal(deps: RunnerDeps, initial: JournalRecord, first
       state = nextAfterStep(record, true);
     } catch (err) {
       const error = toHoistError(err);
+      ended("failed");
       log.warn({ err: error, code: error.code }, "step failed");
       const failure = { code: error.code, message: error.message, step };
       record = {
@@ -133,6 +138,7 @@ export async function finishJournal(deps: RunnerDeps, record: JournalRecord, ter
     ...(record.snapshotId === undefined ? {} : { snapshotId: record.snapshotId }),
   };
   await deps.store.recordOutcome(outcome, record.key);
+  publishOperationEnded({ cluster: deps.config.cluster, node: deps.config.node, service: record.service, kind: record.kind, result: terminal });
   await clearDrainSnapshot(deps.paths);
   if (terminal === "failed") {
     await deps.store.save({ ...record, halted: true, history: [...record.history, event("failed", "info", "halted: run `hoist rollback` to retry")] });

@@ -12,7 +12,8 @@ export function registerCoordinatorCommand(program: Command): void {
     .option("--state-dir <dir>", "where the embedded nats-server keeps JetStream data", "./hoist-coordinator")
     .option("--nats-port <port>", "port of the embedded nats-server (0: a free one)", "4222")
     .option("--log-level <level>", "trace, debug, info, warn or error", "info")
-    .action(async (flags: AgentGrpcFlags & { nats?: string; natsToken?: string; natsReplicas?: string; stateDir: string; natsPort: string; logLevel: string }) => {
+    .addOption(new Option("--metrics-listen <addr>", "serve Prometheus metrics on HOST:PORT /metrics (e.g. 127.0.0.1:7413; unauthenticated: keep it on loopback or firewalled)").env("HOIST_METRICS_LISTEN"))
+    .action(async (flags: AgentGrpcFlags & { nats?: string; natsToken?: string; natsReplicas?: string; stateDir: string; natsPort: string; logLevel: string; metricsListen?: string }) => {
       const logger = createLogger({ level: flags.logLevel });
       const running = await runCoordinator(
         {
@@ -22,10 +23,11 @@ export function registerCoordinatorCommand(program: Command): void {
           stateDir: flags.stateDir,
           embeddedPort: Number(flags.natsPort),
           agentGrpc: agentGrpcFromFlags(flags),
+          ...(flags.metricsListen ? { metricsListen: flags.metricsListen } : {}),
         },
         logger,
       );
-      process.stdout.write(`coordinator ${running.owner} on ${running.natsUrl}\n`);
+      process.stdout.write(`coordinator ${running.owner} on ${running.natsUrl}${running.metricsAddress ? `, metrics on http://${running.metricsAddress}/metrics` : ""}\n`);
       await new Promise<void>((resolve) => {
         process.once("SIGTERM", () => resolve());
         process.once("SIGINT", () => resolve());

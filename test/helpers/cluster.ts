@@ -6,7 +6,7 @@ import { connect, type NatsConnection } from "nats";
 import { makeSampleNode, type SampleNode } from "./sample-node.ts";
 import { startNatsServer, type NatsServerHandle } from "./nats-server.ts";
 import { HOIST_BIN, runHoist, type CliResult } from "./hoist-cli.ts";
-import { sampleCatalogPath } from "./sample-service.ts";
+import { freePort, sampleCatalogPath } from "./sample-service.ts";
 import { waitFor } from "./wait-for.ts";
 import { openBuckets, type HoistBuckets } from "../../shared/bus/index.ts";
 import { readInventories } from "../../shared/inventory/index.ts";
@@ -24,6 +24,8 @@ export interface ClusterNode extends SampleNode {
   starts(version: string): Promise<number>;
   /** Files in STATE_DIR/services/kv/results: one per idempotency key the agent recorded an outcome under. */
   recordedKeys(): Promise<string[]>;
+  /** HOST:PORT of the agent's Prometheus listener (with `agentMetrics`). */
+  metricsAddress?: string;
 }
 
 /** A `hoist` command running in the background (a coordinator, a foreground rollout). */
@@ -75,6 +77,8 @@ export interface StartClusterOptions {
    * agents, the test's connection and `hoist` commands get every URL of `urls`. stop() stops it.
    */
   nats?: { url: string; urls: string[]; stop(): Promise<void> };
+  /** Agents serve Prometheus metrics (`metrics.listen` on a free loopback port; see ClusterNode.metricsAddress). */
+  agentMetrics?: boolean;
 }
 
 async function exitOf(child: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
@@ -135,17 +139,24 @@ export async function startCluster(root: string, options: StartClusterOptions): 
     for (let index = 1; index <= options.nodes; index++) {
       const dir = join(root, `n${index}`);
       await mkdir(dir, { recursive: true });
+      const metricsAddress = options.agentMetrics ? `127.0.0.1:${await freePort()}` : undefined;
       const sample = await makeSampleNode(dir, {
         node: `n${index}`,
         cluster,
         sharedDb,
         minHealthyMs: 300,
         lifetime: options.lifetime ?? "test",
-        extra: { catalog: options.agentsWithoutCatalog ? undefined : catalog, grpc: { listen: "127.0.0.1:0", insecure: true }, nats: { servers: natsUrls } },
+        extra: {
+          catalog: options.agentsWithoutCatalog ? undefined : catalog,
+          grpc: { listen: "127.0.0.1:0", insecure: true },
+          nats: { servers: natsUrls },
+          ...(metricsAddress ? { metrics: { listen: metricsAddress } } : {}),
+        },
       });
       const resultsDir = join(sample.config.stateDir, "services", "kv", "results");
       const node: ClusterNode = Object.assign(sample, {
         log: [] as string[],
+        ...(metricsAddress ? { metricsAddress } : {}),
         async startAgent() {
           const child = spawn(process.execPath, [HOIST_BIN, "agent", "run", "-c", sample.configPath, "--log-level", "warn"], { stdio: ["ignore", "pipe", "pipe"] });
           child.stdout.on("data", (chunk) => node.log.push(String(chunk)));

@@ -63,13 +63,15 @@ export interface RealAgentOptions extends Omit<SampleNodeOptions, "extra"> {
   grpc?: Record<string, unknown>;
   /** Client options of `client`; default { insecure: true }. */
   clientOptions?: AgentClientOptions;
+  /** The `metrics:` section (e.g. `{ listen: "127.0.0.1:0" }`); default none. */
+  metrics?: Record<string, unknown>;
 }
 
 /** Writes a sample node config with a gRPC section and runs the real agent daemon on it. */
 export async function startRealAgent(options: RealAgentOptions = {}): Promise<RealAgent> {
   await ensureSampleReleases();
-  const { grpc, clientOptions, ...nodeOptions } = options;
-  const node = await makeSampleNode(await makeTempDir(), { ...nodeOptions, extra: { grpc: grpc ?? { listen: "127.0.0.1:0", insecure: true } } });
+  const { grpc, clientOptions, metrics, ...nodeOptions } = options;
+  const node = await makeSampleNode(await makeTempDir(), { ...nodeOptions, extra: { grpc: grpc ?? { listen: "127.0.0.1:0", insecure: true }, ...(metrics ? { metrics } : {}) } });
   const running = await runAgent(node.config, silentLogger());
   const cleanup: Cleanup = { running, clients: [], runDir: node.runDir };
   cleanups.push(cleanup);

@@ -1,0 +1,31 @@
+import type { NatsConnection } from "nats";
+import type { Logger } from "../../shared/logger/index.ts";
+import { startMetricsListener, watchNatsConnection, type MetricsListener } from "../../shared/metrics/index.ts";
+import type { AgentConfig } from "../config.ts";
+import type { NodeAgentApi } from "../node-agent-api.ts";
+import { createAgentMetrics } from "./agent-metrics.ts";
+
+/**
+ * Serves the agent's metrics on `listen` (the config's `metrics.listen`): the agent's own, plus the
+ * NATS connection state when the agent is on NATS.
+ * @throws HoistError CONFIG_INVALID (bad address), UNAVAILABLE (cannot bind).
+ */
+export async function serveAgentMetrics(agent: Pick<NodeAgentApi, "inventory">, config: AgentConfig, listen: string, nc: NatsConnection | undefined, logger: Logger): Promise<MetricsListener> {
+  const metrics = createAgentMetrics(agent, config);
+  const stopNatsWatch = nc ? watchNatsConnection(nc, metrics.registry) : undefined;
+  try {
+    const listener = await startMetricsListener({ listen, registry: metrics.registry, logger, beforeScrape: () => metrics.refresh() });
+    return {
+      ...listener,
+      async stop() {
+        await listener.stop();
+        stopNatsWatch?.();
+        metrics.stop();
+      },
+    };
+  } catch (err) {
+    stopNatsWatch?.();
+    metrics.stop();
+    throw err;
+  }
+}

@@ -1,0 +1,35 @@
+import { describe, expect, it } from "vitest";
+import { scrape } from "./helpers/prometheus.ts";
+import { startRealAgent } from "./helpers/real-agent.ts";
+
+describe("agent metrics of failures (real agent daemon, real hooks)", () => {
+  it("a start hook that exits 1 counts in hoist_hook_failures_total, its step as failed in the histogram, and the upgrade as rolled-back", { timeout: 90_000 }, async () => {
+    const agent = await startRealAgent({
+      node: "m1",
+      cluster: "metrics",
+      metrics: { listen: "127.0.0.1:0" },
+      editService: (service) => {
+        // 1.1.0's start fails; the rollback starts 1.0.0 again with the real script.
+        service.hooks.start = { run: ["sh", "-c", 'case "$HOIST_RELEASE_DIR" in */1.1.0) echo "refusing to start" >&2; exit 1;; *) exec bin/start;; esac'] };
+      },
+    });
+    const address = agent.running.metricsAddress!;
+    expect(address).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect((await agent.client.upgrade({ service: "kv", to: "1.0.0" })).result).toBe("committed");
+    const labels = { cluster: "metrics", node: "m1", service: "kv" };
+    expect((await scrape(address)).value("hoist_hook_failures_total", { ...labels, hook: "start" })).toBe(0);
+
+    const outcome = await agent.client.upgrade({ service: "kv", to: "1.1.0" });
+    expect(outcome.result).toBe("rolled-back");
+
+    const after = await scrape(address);
+    expect(after.value("hoist_hook_failures_total", { ...labels, hook: "start" })).toBe(1);
+    expect(after.value("hoist_upgrade_step_duration_seconds_count", { ...labels, step: "start", result: "failed" })).toBe(1);
+    expect(after.value("hoist_upgrade_step_duration_seconds_count", { ...labels, step: "rb-start", result: "done" })).toBe(1);
+    expect(after.value("hoist_operations_total", { ...labels, kind: "upgrade", result: "rolled-back" })).toBe(1);
+    expect(after.value("hoist_upgrade_last_result_info", { ...labels, result: "rolled-back", from: "1.0.0", to: "1.1.0" })).toBe(1);
+    expect(after.find("hoist_node_version_info", labels).map((sample) => sample.labels.version)).toEqual(["1.0.0"]);
+    // Without NATS, no NATS series.
+    expect(after.find("hoist_nats_connected")).toEqual([]);
+  });
+});
