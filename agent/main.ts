@@ -50,7 +50,16 @@ export async function runAgent(config: AgentConfig, logger: Logger): Promise<Run
   if (grpc) agent.setGrpcAddress(grpc.address);
   // Before the bus publishes the inventory: whoever sees the node in KV can scrape it.
   // Imported only when on: prom-client takes ~40 ms to load, which every `hoist` command would pay.
-  const metrics = config.metrics ? await (await import("./metrics/serve-agent-metrics.ts")).serveAgentMetrics(agent, config, config.metrics.listen, nc, logger) : undefined;
+  const metrics = config.metrics
+    ? await (await import("./metrics/serve-agent-metrics.ts")).serveAgentMetrics(agent, config, config.metrics.listen, nc, logger).catch(async (err: unknown) => {
+        // Nothing is left holding the process: the error ends it.
+        await boundedStep(grpc?.stop() ?? Promise.resolve(), STOP_STEP_MS);
+        await agent.stop();
+        hostFacts.stop();
+        if (nc) await closeConnection(nc);
+        throw err;
+      })
+    : undefined;
   const bus =
     nc && buckets
       ? new AgentBus(agent, nc, buckets.inventory, logger, {

@@ -46,9 +46,17 @@ export async function runCoordinator(options: CoordinatorOptions, logger: Logger
     reconnectForever: true,
   });
   const owner = coordinatorIdentity();
+  // Before the scan: a coordinator that cannot serve what it was asked to must not drive rollouts
+  // (nor keep the process alive with its bus). Imported only when on: prom-client takes ~40 ms to
+  // load, which every `hoist` command would pay.
+  const metrics = options.metricsListen
+    ? await (await import("./metrics/serve-coordinator-metrics.ts")).serveCoordinatorMetrics(bus, owner, options.metricsListen, logger).catch(async (err: unknown) => {
+        await bus.close();
+        await embedded?.stop();
+        throw err;
+      })
+    : undefined;
   const scan = await startRolloutScan({ bus, owner, logger, agentGrpc: options.agentGrpc, ...(options.scanMs === undefined ? {} : { scanMs: options.scanMs }) });
-  // Imported only when on: prom-client takes ~40 ms to load, which every `hoist` command would pay.
-  const metrics = options.metricsListen ? await (await import("./metrics/serve-coordinator-metrics.ts")).serveCoordinatorMetrics(bus, owner, options.metricsListen, logger) : undefined;
   logger.info({ owner, nats: natsUrl, metrics: metrics?.address }, "coordinator running");
 
   return {
