@@ -1,6 +1,6 @@
 import type { NatsConnection } from "nats";
 import type { Logger } from "../../shared/logger/index.ts";
-import { startMetricsListener, watchNatsConnection, type MetricsListener } from "../../shared/metrics/index.ts";
+import { serveMetrics, type MetricsListener } from "../../shared/metrics/index.ts";
 import type { AgentConfig } from "../config.ts";
 import type { NodeAgentApi } from "../node-agent-api.ts";
 import { createAgentMetrics } from "./agent-metrics.ts";
@@ -12,20 +12,5 @@ import { createAgentMetrics } from "./agent-metrics.ts";
  */
 export async function serveAgentMetrics(agent: Pick<NodeAgentApi, "inventory">, config: AgentConfig, listen: string, nc: NatsConnection | undefined, logger: Logger): Promise<MetricsListener> {
   const metrics = createAgentMetrics(agent, config);
-  const stopNatsWatch = nc ? watchNatsConnection(nc, metrics.registry) : undefined;
-  try {
-    const listener = await startMetricsListener({ listen, registry: metrics.registry, logger, beforeScrape: () => metrics.refresh() });
-    return {
-      ...listener,
-      async stop() {
-        await listener.stop();
-        stopNatsWatch?.();
-        metrics.stop();
-      },
-    };
-  } catch (err) {
-    stopNatsWatch?.();
-    metrics.stop();
-    throw err;
-  }
+  return serveMetrics({ listen, registry: metrics.registry, logger, refresh: () => metrics.refresh(), ...(nc ? { nc } : {}), release: () => metrics.stop() });
 }

@@ -1,5 +1,5 @@
 import type { Logger } from "../../shared/logger/index.ts";
-import { startMetricsListener, watchNatsConnection, type MetricsListener } from "../../shared/metrics/index.ts";
+import { serveMetrics, type MetricsListener } from "../../shared/metrics/index.ts";
 import type { Bus } from "../bus/open-bus.ts";
 import { createCoordinatorMetrics } from "./coordinator-metrics.ts";
 
@@ -10,18 +10,5 @@ import { createCoordinatorMetrics } from "./coordinator-metrics.ts";
  */
 export async function serveCoordinatorMetrics(bus: Bus, owner: string, listen: string, logger: Logger): Promise<MetricsListener> {
   const metrics = createCoordinatorMetrics(bus, owner);
-  const stopNatsWatch = watchNatsConnection(bus.nc, metrics.registry);
-  try {
-    const listener = await startMetricsListener({ listen, registry: metrics.registry, logger, beforeScrape: () => metrics.refresh() });
-    return {
-      ...listener,
-      async stop() {
-        await listener.stop();
-        stopNatsWatch();
-      },
-    };
-  } catch (err) {
-    stopNatsWatch();
-    throw err;
-  }
+  return serveMetrics({ listen, registry: metrics.registry, logger, refresh: () => metrics.refresh(), nc: bus.nc });
 }

@@ -5,4 +5,5 @@
  */
 export { startMetricsListener, parseListen, type MetricsListener, type MetricsListenerOptions } from "./http-listener.ts";
 export { watchNatsConnection } from "./nats-connection.ts";
+export { serveMetrics, type ServeMetricsOptions } from "./serve-metrics.ts";
 export { setStateSet, STEP_SECONDS_BUCKETS, SNAPSHOT_SECONDS_BUCKETS } from "./state-set.ts";
