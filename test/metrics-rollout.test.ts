@@ -19,12 +19,12 @@ function scrapeUntil(address: string, what: string, test: (scrape: Scrape) => bo
       const result = await scrape(address);
       return test(result) ? result : undefined;
     },
-    { timeoutMs: 60_000, intervalMs: 100, what },
+    { timeoutMs: 120_000, intervalMs: 100, what },
   );
 }
 
 describe("Prometheus metrics of real agents and a real coordinator during a rollout (3 agent processes, real nats-server)", () => {
-  it("show the version changing on every node, the rollout's phase, nodes by state, batch and failure budget while it waits for promote, and step histograms, snapshots and hook counters after", { timeout: 180_000 }, async () => {
+  it("show the version changing on every node, the rollout's phase, nodes by state, batch and failure budget while it waits for promote, and step histograms, snapshots and hook counters after", { timeout: 300_000 }, async () => {
     cluster = await startCluster(await makeTempDir(), { nodes: 3, version: "1.0.0", agentMetrics: true });
     const [n1, n2] = cluster.nodes;
     const kv = { cluster: cluster.cluster, node: "n1", service: "kv" };
@@ -38,7 +38,7 @@ describe("Prometheus metrics of real agents and a real coordinator during a roll
     expect(before.value("hoist_hook_failures_total", { ...kv, hook: "start" })).toBe(0);
 
     const daemon = cluster.spawnHoist(["coordinator", "--agent-insecure", "--log-level", "warn", "--metrics-listen", "127.0.0.1:0"]);
-    const coordinator = await waitFor(async () => /metrics on http:\/\/(\S+)\/metrics/.exec(daemon.output())?.[1], { timeoutMs: 30_000, what: "the coordinator's metrics address" });
+    const coordinator = await waitFor(async () => /metrics on http:\/\/(\S+)\/metrics/.exec(daemon.output())?.[1], { timeoutMs: 60_000, what: "the coordinator's metrics address" });
     const fleet = await scrape(coordinator);
     for (const node of ["n1", "n2", "n3"]) expect(fleet.find("hoist_node_version_info", { cluster: cluster.cluster, node, service: "kv" }).map((sample) => sample.labels.version)).toEqual(["1.0.0"]);
     expect(fleet.value("hoist_nats_connected")).toBe(1);
