@@ -65,11 +65,12 @@ describe("a metrics address already in use", () => {
     expect(result.stderr).toContain(`error [UNAVAILABLE]: cannot serve metrics on ${listen}`);
   });
 
-  it("`hoist agent run` with metrics.listen taken refuses to start (UNAVAILABLE, exit 1)", { timeout: 60_000 }, async () => {
+  it("`hoist agent run --metrics-listen` on a taken address refuses to start (UNAVAILABLE, exit 1)", { timeout: 60_000 }, async () => {
     nats = await startNatsServer();
     const listen = await takePort();
-    const node = await makeSampleNode(await makeTempDir(), { node: "busy", cluster: "metrics", extra: { grpc: { listen: "127.0.0.1:0", insecure: true }, nats: { servers: [nats.url] }, metrics: { listen } } });
-    const result = await runHoist(["agent", "run", "-c", node.configPath, "--log-level", "warn"], { timeoutMs: 30_000 });
+    // No metrics: section: the flag alone turns the listener on.
+    const node = await makeSampleNode(await makeTempDir(), { node: "busy", cluster: "metrics", extra: { grpc: { listen: "127.0.0.1:0", insecure: true }, nats: { servers: [nats.url] } } });
+    const result = await runHoist(["agent", "run", "-c", node.configPath, "--log-level", "warn", "--metrics-listen", listen], { timeoutMs: 30_000 });
     expect(result.signal, result.stderr).toBeNull();
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`error [UNAVAILABLE]: cannot serve metrics on ${listen}`);
