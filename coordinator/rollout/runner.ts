@@ -3,6 +3,7 @@ import { HoistError, toHoistError } from "../../shared/errors/index.ts";
 import { retryBus, type BusWait } from "../../shared/bus/index.ts";
 import type { Logger } from "../../shared/logger/index.ts";
 import { decideNext, type Decision } from "./decide.ts";
+import { inFlightCommands } from "./work.ts";
 import type { RolloutEffects } from "./effects.ts";
 import type { RolloutEvent } from "./events.ts";
 import { foldDecision, foldReport, type Report } from "./fold.ts";
@@ -59,7 +60,7 @@ const SEND_SLICE = 200;
 export class RolloutRunner {
   private readonly now: () => number;
   private readonly waker = new Waker();
-  private readonly outstanding = new Map<string, Promise<void>>();
+  private readonly outstanding = new Map<string, { run: Promise<void>; stop: AbortController }>();
   private readonly retryAt = new Map<string, number>();
 
   constructor(private readonly deps: RolloutRunnerDeps) {
@@ -260,6 +261,7 @@ export class RolloutRunner {
         if (!folded) return;
         for (const event of folded.events) log.info({ from: state.phase, to: folded.state.phase, event: decision.kind }, event.message);
         this.publishAll(folded.events);
+        if (decision.kind === "expire") this.abandonStale(folded.state);
       }
     }
   }
@@ -272,8 +274,11 @@ export class RolloutRunner {
   private launch(command: StepCommand, signal: AbortSignal): void {
     if (this.outstanding.has(command.key)) return;
     if ((this.retryAt.get(command.key) ?? 0) > this.now()) return;
+    const stop = new AbortController();
+    const stopWithDrive = () => stop.abort(signal.reason);
+    signal.addEventListener("abort", stopWithDrive, { once: true });
     const run = this.deps.effects
-      .runStep(command, signal)
+      .runStep(command, stop.signal)
       .then(async (result) => {
         this.retryAt.delete(command.key);
         await this.fold({ kind: "step", key: command.key, outcome: result.outcome, ...(result.error ? { error: result.error } : {}), at: this.now() });
@@ -286,10 +291,11 @@ export class RolloutRunner {
         this.retryAt.set(command.key, this.now() + (this.deps.retryMs ?? 1000));
       })
       .finally(() => {
+        signal.removeEventListener("abort", stopWithDrive);
         this.outstanding.delete(command.key);
         this.waker.notify();
       });
-    this.outstanding.set(command.key, run);
+    this.outstanding.set(command.key, { run, stop });
   }
 
   /** Folds a report (a step's result, the preflight's) into the state and commits it. */
@@ -310,8 +316,21 @@ export class RolloutRunner {
     }
   }
 
-  /** Waits for steps still running here (their outcomes must reach the state before we leave). */
+  /**
+   * Stops the runs of steps the state no longer has in flight (expired: their answer would change
+   * nothing), so that a health gate or a re-ask loop of a timed-out step does not keep the drive,
+   * and the process, waiting long after the rollout ended.
+   */
+  private abandonStale(state: RolloutState): void {
+    const inFlight = new Set(inFlightCommands(state).map((command) => command.key));
+    for (const [key, { stop }] of this.outstanding) {
+      if (!inFlight.has(key)) stop.abort(new HoistError("CANCELLED", `step ${key} is no longer in flight`));
+    }
+  }
+
+  /** Waits for steps still running here (their outcomes must reach the state before we leave); expired ones are stopped. */
   private async settle(): Promise<void> {
-    await Promise.allSettled([...this.outstanding.values()]);
+    if (this.journal) this.abandonStale(this.journal.state);
+    await Promise.allSettled([...this.outstanding.values()].map((entry) => entry.run));
   }
 }

@@ -7,6 +7,7 @@ import {
   allNodes,
   applyDelta,
   assembleRollout,
+  headerChanged,
   headerPart,
   isEmptyDelta,
   nodesOfHop,
@@ -143,8 +144,10 @@ export class RolloutStore {
   /**
    * Writes out what a delta changed, each key by compare-and-set on the revision in `revisions`
    * (updated in place). With `stored`, only keys whose stored value differs (a roll forward).
+   * Without `writeHeader` the header key is left as it is: a header that changed only its update
+   * time is in `wal`, which every reader lays over the keys, and is written with the next change.
    */
-  async writeDelta(cluster: string, id: string, delta: RolloutDelta, revisions: Map<string, number>, stored?: Map<string, string>): Promise<void> {
+  async writeDelta(cluster: string, id: string, delta: RolloutDelta, revisions: Map<string, number>, stored?: Map<string, string>, writeHeader = true): Promise<void> {
     const base = RolloutStore.key(cluster, id);
     const writes: [string, unknown][] = [
       ...delta.nodes.map((change): [string, unknown] => [nodeKey(base, change.hop, change.node), change.state]),
@@ -152,7 +155,7 @@ export class RolloutStore {
     ];
     await this.writeAll(writes, revisions, stored, `saving rollout ${id}`);
     // The header last: a reader that finds it current finds everything it names.
-    await this.writeAll([[base, delta.header]], revisions, stored, `saving rollout ${id}`);
+    if (writeHeader) await this.writeAll([[base, delta.header]], revisions, stored, `saving rollout ${id}`);
   }
 
   private async writeParts(state: RolloutState, revisions: Map<string, number> | Record<string, never>): Promise<void> {
@@ -324,7 +327,7 @@ export class RolloutJournal {
     try {
       this.walRevision = await this.store.writeWal(cluster, id, delta, this.walRevision);
       this.seq = delta.seq;
-      await this.store.writeDelta(cluster, id, delta, this.revisions);
+      await this.store.writeDelta(cluster, id, delta, this.revisions, undefined, headerChanged(this.current, delta));
       this.current = next;
       return result;
     } catch (err) {
