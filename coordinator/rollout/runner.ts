@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HoistError, toHoistError } from "../../shared/errors/index.ts";
 import { retryBus, type BusWait } from "../../shared/bus/index.ts";
@@ -69,6 +70,8 @@ export class RolloutRunner {
 
   async drive(cluster: string, id: string, signal?: AbortSignal): Promise<RolloutState> {
     const control = new AbortController();
+    // Every step in flight listens for the drive's end: a batch of 1,000 is not a leak.
+    setMaxListeners(0, control.signal);
     const stopAll = () => control.abort(signal?.reason);
     signal?.addEventListener("abort", stopAll, { once: true });
     this.signal = control.signal;

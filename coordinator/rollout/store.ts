@@ -276,8 +276,6 @@ interface ReadRollout {
  * its own writes, and CONFLICT means another writer committed first (reopen and fold again).
  */
 export class RolloutJournal {
-  private queue: Promise<unknown> = Promise.resolve();
-
   constructor(
     private readonly store: RolloutStore,
     private current: RolloutState,
@@ -302,26 +300,61 @@ export class RolloutJournal {
   /**
    * Folds and commits: `change` gets the state as last committed (never a stale copy: changes run
    * one after another) and returns the next state with whatever else it has to say; only what
-   * changed is written (the header, the changed nodes, the new history entries). A commit that
-   * failed half-way leaves the journal unusable (every later call throws CONFLICT): reopen.
+   * changed is written (the header, the changed nodes, the new history entries). Changes that
+   * arrive while a commit is being written are folded together into the next one (group commit:
+   * a burst of 1,000 step results is a handful of commits, each still O(what changed)). A commit
+   * that failed leaves the journal unusable (every later call throws CONFLICT): reopen.
    */
   update<T extends { state: RolloutState }>(change: (state: RolloutState) => T): Promise<T> {
-    const run = this.queue.then(() => this.updateNow(change));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ change, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.flushing) void this.flush();
+    });
   }
 
   private broken: HoistError | undefined;
+  private flushing = false;
+  private readonly pending: PendingChange[] = [];
 
-  private async updateNow<T extends { state: RolloutState }>(change: (state: RolloutState) => T): Promise<T> {
-    if (this.broken) throw this.broken;
-    const result = change(this.current);
-    const next = result.state;
-    if (next === this.current) return result;
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.pending.length > 0) {
+        const group = this.pending.splice(0, GROUP_COMMIT_MAX);
+        if (this.broken) {
+          for (const item of group) item.reject(this.broken);
+          continue;
+        }
+        let next = this.current;
+        const results: { item: PendingChange; result?: { state: RolloutState }; error?: unknown }[] = [];
+        for (const item of group) {
+          try {
+            const result = item.change(next);
+            next = result.state;
+            results.push({ item, result });
+          } catch (error) {
+            results.push({ item, error });
+          }
+        }
+        try {
+          await this.commit(next);
+          for (const { item, result, error } of results) if (result) item.resolve(result);
+          else item.reject(error);
+        } catch (err) {
+          for (const { item } of results) item.reject(err);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async commit(next: RolloutState): Promise<void> {
+    if (next === this.current) return;
     const delta = rolloutDelta(this.current, next, this.seq + 1);
     if (isEmptyDelta(this.current, delta)) {
       this.current = next;
-      return result;
+      return;
     }
     const { cluster, id } = next;
     try {
@@ -329,7 +362,6 @@ export class RolloutJournal {
       this.seq = delta.seq;
       await this.store.writeDelta(cluster, id, delta, this.revisions, undefined, headerChanged(this.current, delta));
       this.current = next;
-      return result;
     } catch (err) {
       // The wal may or may not have landed: only a fresh read knows what is committed.
       this.broken = new HoistError("CONFLICT", `rollout ${id} must be read again after a failed write`, { cause: err });
@@ -337,6 +369,15 @@ export class RolloutJournal {
     }
   }
 }
+
+interface PendingChange {
+  change: (state: RolloutState) => { state: RolloutState };
+  resolve: (value: unknown) => void;
+  reject: (reason: unknown) => void;
+}
+
+/** At most this many changes go into one commit (each usually touches one node: a commit stays far below NATS's max_payload). */
+const GROUP_COMMIT_MAX = 200;
 
 function nodeKey(base: string, hop: number, node: string): string {
   return `${base}.n.${hop}.${node}`;
