@@ -338,8 +338,9 @@ export class RolloutJournal {
         }
         try {
           await this.commit(next);
-          for (const { item, result, error } of results) if (result) item.resolve(result);
-          else item.reject(error);
+          for (const { item, result, error } of results)
+            if (result) item.resolve(result);
+            else item.reject(error);
         } catch (err) {
           for (const { item } of results) item.reject(err);
         }
