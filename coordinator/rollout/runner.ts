@@ -173,6 +173,12 @@ export class RolloutRunner {
     return this.opening;
   }
 
+  /** Retires a journal so that only the next one writes (one writer per process, always). */
+  private dropJournal(journal: RolloutJournal, reason: string): void {
+    journal.retire(reason);
+    if (this.journal === journal) this.journal = undefined;
+  }
+
   /**
    * The state to decide on: this process's own last commit, read again only when another writer
    * committed since (checked with one get of the rollout's revision, at most every pollMs).
@@ -183,7 +189,7 @@ export class RolloutRunner {
       if (this.now() - this.lastCheckAt < this.pollMs) return journal.state;
       this.lastCheckAt = this.now();
       if (!(await journal.changedElsewhere())) return journal.state;
-      if (this.journal === journal) this.journal = undefined;
+      this.dropJournal(journal, "another writer committed");
       return (await this.openJournal()).state;
     });
   }
@@ -199,7 +205,7 @@ export class RolloutRunner {
         try {
           return await journal.update(change);
         } catch (err) {
-          if (this.journal === journal) this.journal = undefined;
+          this.dropJournal(journal, "a commit failed");
           if (!(err instanceof HoistError) || err.code !== "CONFLICT") throw err;
           this.conflicts += 1;
           (this.log ?? this.deps.logger).info({ what, err: err.message }, "the rollout was changed by another writer; reading it again");

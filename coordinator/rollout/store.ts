@@ -292,9 +292,21 @@ export class RolloutJournal {
     return this.walRevision;
   }
 
-  /** True when someone else committed since this journal's last commit (one KV get). */
+  /**
+   * True when someone else committed since this journal's last commit (one KV get). False while
+   * this journal's own commits are being written (the stored revision is then ours, or a foreign
+   * commit that our next compare-and-set will meet as CONFLICT), and for a revision older than
+   * ours (a replica that lags behind).
+   */
   async changedElsewhere(): Promise<boolean> {
-    return (await this.store.walRevision(this.current.cluster, this.current.id)) !== this.walRevision;
+    if (this.flushing || this.pending.length > 0) return false;
+    const stored = await this.store.walRevision(this.current.cluster, this.current.id);
+    return !this.flushing && this.pending.length === 0 && stored > this.walRevision;
+  }
+
+  /** Refuses every later change (CONFLICT): the writer reads the rollout again into a new journal. */
+  retire(reason: string): void {
+    this.broken ??= new HoistError("CONFLICT", `rollout ${this.current.id}: ${reason}`);
   }
 
   /**
