@@ -1,0 +1,79 @@
+import { get } from "node:http";
+import { afterEach, describe, expect, it } from "vitest";
+import { startNatsServer, type NatsServerHandle } from "./helpers/nats-server.ts";
+import { runHoist, startHoist, type RunningHoist } from "./helpers/hoist-cli.ts";
+import { waitFor } from "./helpers/wait-for.ts";
+
+let nats: NatsServerHandle | undefined;
+let dashboard: RunningHoist | undefined;
+afterEach(async () => {
+  if (dashboard) {
+    dashboard.kill("SIGTERM");
+    await dashboard.done;
+  }
+  dashboard = undefined;
+  await nats?.stop();
+  nats = undefined;
+});
+
+async function startDashboardProcess(args: string[]): Promise<string> {
+  nats = await startNatsServer();
+  const run = startHoist(["dashboard", "--nats", nats.url, ...args]);
+  dashboard = run;
+  return waitFor(() => /dashboard on (\S+)/.exec(run.output().stdout)?.[1], { timeoutMs: 30_000, what: "the dashboard's URL" });
+}
+
+/** GET with a Host header of our choosing (fetch does not let a caller set it): what a page under a rebinding DNS name sends. */
+function statusUnderHost(url: string, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    get(new URL("/api/fleet", url), { headers: { host } }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    }).once("error", reject);
+  });
+}
+
+function control(url: string, headers: Record<string, string>): Promise<Response> {
+  return fetch(new URL("/api/rollouts/prod/r1/pause", url), { method: "POST", headers: { "content-type": "application/json", ...headers }, body: "{}" });
+}
+
+describe("who may steer rollouts through the dashboard (real hoist dashboard process, real nats-server)", () => {
+  it("refuses to listen on an address other machines can reach without a token", async () => {
+    const result = await runHoist(["dashboard", "--http", "0.0.0.0:0", "--nats", "nats://127.0.0.1:1"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/INVALID_ARGUMENT.*without a token; set --http-token/);
+  });
+
+  it("the coordinator refuses a non-loopback --http without a token before it starts anything", async () => {
+    const result = await runHoist(["coordinator", "--http", "0.0.0.0:0", "--nats", "nats://127.0.0.1:1"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/without a token; set --http-token/);
+  });
+
+  it("with a token, controls need it as a bearer token from the page's own origin; reads stay open", async () => {
+    const url = await startDashboardProcess(["--http", "127.0.0.1:0", "--http-token", "s3cret-token"]);
+    expect((await fetch(new URL("/api/config", url)).then((r) => r.json())).tokenRequired).toBe(true);
+    expect((await fetch(new URL("/api/fleet", url))).status).toBe(200);
+
+    expect((await control(url, {})).status).toBe(401);
+    expect((await control(url, { authorization: "Bearer wrong" })).status).toBe(401);
+    expect((await control(url, { authorization: "Bearer s3cret-token", origin: "http://evil.example" })).status).toBe(401);
+    // The right token gets through to requestControl, which finds no such rollout.
+    const allowed = await control(url, { authorization: "Bearer s3cret-token" });
+    expect(allowed.status).toBe(404);
+    expect((await allowed.json()).error.code).toBe("NOT_FOUND");
+  });
+
+  it("on loopback without a token controls work, but not as a form post nor under another host name", async () => {
+    const url = await startDashboardProcess(["--http", "127.0.0.1:0"]);
+    expect((await fetch(new URL("/api/config", url)).then((r) => r.json())).tokenRequired).toBe(false);
+    expect((await control(url, {})).status).toBe(404);
+    const form = await fetch(new URL("/api/rollouts/prod/r1/pause", url), { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "a=1" });
+    expect(form.status).toBe(401);
+    expect(await statusUnderHost(url, "evil.example:80")).toBe(401);
+    expect(await statusUnderHost(url, `localhost:${new URL(url).port}`)).toBe(200);
+    const page = await fetch(url);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("<title>Hoist dashboard</title>");
+  });
+});
