@@ -37,7 +37,10 @@ export class DashboardReader {
 
   /** Every live rollout and the newest ended ones, newest first. */
   async rollouts(): Promise<{ rollouts: RolloutView[] }> {
-    const all = (await retryBus("listing the rollouts", () => this.store.list(), this.retry)).map((entry) => toRolloutView(entry.value)).sort((a, b) => b.createdAt - a.createdAt);
+    const listed = await retryBus("listing the rollouts", () => this.store.list(), this.retry);
+    // One view per rollout, even should a listing name a key twice.
+    const byKey = new Map(listed.map((entry) => [`${entry.value.cluster}/${entry.value.id}`, toRolloutView(entry.value)]));
+    const all = [...byKey.values()].sort((a, b) => b.createdAt - a.createdAt);
     const live = all.filter((rollout) => !rollout.terminal);
     const ended = all.filter((rollout) => rollout.terminal).slice(0, ENDED_ROLLOUTS_SHOWN);
     return { rollouts: [...live, ...ended].sort((a, b) => b.createdAt - a.createdAt) };

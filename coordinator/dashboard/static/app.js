@@ -103,7 +103,7 @@ function renderNode(node) {
   const track = node.track === "forward" ? "" : ` (${node.track})`;
   return `<div class="node" data-node="${escapeHtml(node.node)}" data-status="${escapeHtml(node.status)}"${node.running ? ` data-running="${escapeHtml(node.running)}"` : ""}${node.error ? ` title="${escapeHtml(node.error)}"` : ""}>
     <div class="name">${escapeHtml(node.node)}</div>
-    <div class="step">${escapeHtml(step)}${escapeHtml(track)}</div>
+    <div class="step now">${escapeHtml(step)}${escapeHtml(track)}</div>
     <div class="step">${escapeHtml(detail)}${node.attempt > 1 ? ` · attempt ${node.attempt}` : ""}</div>
   </div>`;
 }
