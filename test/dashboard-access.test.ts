@@ -50,6 +50,16 @@ describe("who may steer rollouts through the dashboard (real hoist dashboard pro
     expect(result.stderr).toMatch(/without a token; set --http-token/);
   });
 
+  it("hoist coordinator --http serves the dashboard beside the daemon", async () => {
+    nats = await startNatsServer();
+    const run = startHoist(["coordinator", "--nats", nats.url, "--http", "127.0.0.1:0", "--log-level", "warn"]);
+    dashboard = run;
+    const url = await waitFor(() => /dashboard on (\S+)/.exec(run.output().stdout)?.[1], { timeoutMs: 30_000, what: "the coordinator's dashboard URL" });
+    expect(await fetch(url).then((r) => r.text())).toContain("<title>Hoist dashboard</title>");
+    expect(await fetch(new URL("/api/rollouts", url)).then((r) => r.json())).toEqual({ rollouts: [] });
+    expect(await fetch(new URL("/app.js", url)).then((r) => r.headers.get("content-type"))).toMatch(/^text\/javascript/);
+  });
+
   it("with a token, controls need it as a bearer token from the page's own origin; reads stay open", async () => {
     const url = await startDashboardProcess(["--http", "127.0.0.1:0", "--http-token", "s3cret-token"]);
     expect((await fetch(new URL("/api/config", url)).then((r) => r.json())).tokenRequired).toBe(true);

@@ -4,6 +4,7 @@ import type { Logger } from "../../shared/logger/index.ts";
 import type { Bus } from "../bus/open-bus.ts";
 import { findDrift, type FleetRow } from "../inventory/drift.ts";
 import { readDesired } from "../inventory/read-desired.ts";
+import { isTerminal } from "../rollout/state.ts";
 import { RolloutStore } from "../rollout/store.ts";
 import { toRolloutView, type RolloutView } from "./rollout-view.ts";
 
@@ -35,14 +36,15 @@ export class DashboardReader {
     return { now, staleAfterMs: this.staleAfterMs, rows };
   }
 
-  /** Every live rollout and the newest ended ones, newest first. */
+  /** Every live rollout and the newest ended ones, newest first: only those are read whole. */
   async rollouts(): Promise<{ rollouts: RolloutView[] }> {
-    const listed = await retryBus("listing the rollouts", () => this.store.list(), this.retry);
-    // One view per rollout, even should a listing name a key twice.
-    const byKey = new Map(listed.map((entry) => [`${entry.value.cluster}/${entry.value.id}`, toRolloutView(entry.value)]));
-    const all = [...byKey.values()].sort((a, b) => b.createdAt - a.createdAt);
-    const live = all.filter((rollout) => !rollout.terminal);
-    const ended = all.filter((rollout) => rollout.terminal).slice(0, ENDED_ROLLOUTS_SHOWN);
-    return { rollouts: [...live, ...ended].sort((a, b) => b.createdAt - a.createdAt) };
+    const listed = await retryBus("listing the rollouts", () => this.store.summaries(), this.retry);
+    // One per rollout, even should a key listing name a key twice (kv.keys() repeats keys written while it lists).
+    const unique = [...new Map(listed.map((summary) => [`${summary.cluster}/${summary.id}`, summary])).values()].sort((a, b) => b.createdAt - a.createdAt);
+    const live = unique.filter((summary) => !isTerminal(summary.phase));
+    const ended = unique.filter((summary) => isTerminal(summary.phase)).slice(0, ENDED_ROLLOUTS_SHOWN);
+    const chosen = [...live, ...ended].sort((a, b) => b.createdAt - a.createdAt);
+    const loaded = await Promise.all(chosen.map((summary) => retryBus(`reading rollout ${summary.id}`, () => this.store.load(summary.cluster, summary.id), this.retry)));
+    return { rollouts: loaded.filter((entry) => entry !== undefined).map((entry) => toRolloutView(entry.value)) };
   }
 }
