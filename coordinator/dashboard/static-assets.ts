@@ -15,8 +15,12 @@ export interface StaticAsset {
   contentType: string;
 }
 
-/** The folder of the page's files: plain HTML, CSS and JavaScript, served as they are (no build step). */
-export const STATIC_DIR = fileURLToPath(new URL("./static/", import.meta.url));
+/**
+ * The folder of the page's files: plain HTML, CSS and JavaScript, served as they are (no build step).
+ * Resolved from the repository root, two levels up, so that it is found from this source file and
+ * from a bundle of the CLI that also sits two levels below the root (dist/cli/).
+ */
+export const STATIC_DIR = fileURLToPath(new URL("../../coordinator/dashboard/static/", import.meta.url));
 
 /** Every file of the page, read once at start, by URL path (`/` is index.html). */
 export async function loadStaticAssets(dir = STATIC_DIR): Promise<Map<string, StaticAsset>> {
