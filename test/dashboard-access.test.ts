@@ -1,5 +1,7 @@
 import { get } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
+import { connect } from "nats";
+import { encodeJson, rolloutEventsSubject } from "../shared/bus/index.ts";
 import { startNatsServer, type NatsServerHandle } from "./helpers/nats-server.ts";
 import { runHoist, startHoist, type RunningHoist } from "./helpers/hoist-cli.ts";
 import { waitFor } from "./helpers/wait-for.ts";
@@ -86,4 +88,49 @@ describe("who may steer rollouts through the dashboard (real hoist dashboard pro
     expect(page.status).toBe(200);
     expect(await page.text()).toContain("<title>Hoist dashboard</title>");
   });
+
+  it("the live stream sends the stream's recent events with their sequence as id, and resumes after Last-Event-ID", async () => {
+    const url = await startDashboardProcess(["--http", "127.0.0.1:0"]);
+    const nc = await connect({ servers: nats!.url });
+    try {
+      const js = nc.jetstream();
+      for (const message of ["one", "two", "three"]) await js.publish(rolloutEventsSubject("prod"), encodeJson({ type: "transition", cluster: "prod", rollout: "r1", phase: "running", message, at: new Date().toISOString() }));
+      expect(await firstEvents(url, {}, 3)).toEqual([
+        { id: "1", message: "one" },
+        { id: "2", message: "two" },
+        { id: "3", message: "three" },
+      ]);
+      expect(await firstEvents(url, { "last-event-id": "2" }, 1)).toEqual([{ id: "3", message: "three" }]);
+    } finally {
+      await nc.close();
+    }
+  });
 });
+
+/** The first `count` `hoist` events of GET /api/events, as id and message; the stream is closed after. */
+async function firstEvents(url: string, headers: Record<string, string>, count: number): Promise<{ id: string; message: string }[]> {
+  const abort = new AbortController();
+  const response = await fetch(new URL("/api/events", url), { headers, signal: abort.signal });
+  expect(response.headers.get("content-type")).toMatch(/^text\/event-stream/);
+  const events: { id: string; message: string }[] = [];
+  let buffer = "";
+  const decoder = new TextDecoder();
+  const timer = setTimeout(() => abort.abort(), 15_000);
+  try {
+    for await (const chunk of response.body!) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const fields = Object.fromEntries(block.split("\n").map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 1).trim()]));
+        if (fields.event === "hoist") events.push({ id: fields.id!, message: JSON.parse(fields.data!).event.message });
+      }
+      if (events.length >= count) break;
+    }
+  } finally {
+    clearTimeout(timer);
+    abort.abort();
+  }
+  return events;
+}
