@@ -79,7 +79,7 @@ try {
   // A real rollout of the whole fleet runs while the page is measured: its events and records flow.
   rollout = spawn(
     process.execPath,
-    [HOIST, "rollout", "start", "--catalog", catalog, "--cluster", cluster, "--service", "kv", "--to", "1.1.0", "--batch", "5", "--min-healthy-ms", "300", "--agent-insecure", "--quiet", "--nats", nats.url],
+    [HOIST, "rollout", "start", "--catalog", catalog, "--cluster", cluster, "--service", "kv", "--to", "1.1.0", "--batch", "1", "--min-healthy-ms", "1000", "--agent-insecure", "--quiet", "--nats", nats.url],
     { stdio: "ignore" },
   );
   const running = await (async () => {
