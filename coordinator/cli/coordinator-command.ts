@@ -2,9 +2,10 @@ import { Option, type Command } from "commander";
 import { createLogger } from "../../shared/logger/index.ts";
 import { runCoordinator } from "../main.ts";
 import { agentGrpcFromFlags, withAgentGrpcOptions, type AgentGrpcFlags } from "./agent-grpc-flags.ts";
+import { dashboardFromFlags, withHttpOptions, type HttpFlags } from "./http-flags.ts";
 
 export function registerCoordinatorCommand(program: Command): void {
-  withAgentGrpcOptions(program.command("coordinator"))
+  withHttpOptions(withAgentGrpcOptions(program.command("coordinator")), "also serve the live web dashboard here")
     .description("run the coordinator daemon: drives recorded rollouts, takes over those whose coordinator died; with no --nats it starts a local nats-server with JetStream")
     .addOption(new Option("--nats <urls>", "NATS server URL(s), comma-separated (default: embedded nats-server)").env("HOIST_NATS_URL"))
     .addOption(new Option("--nats-token <token>", "NATS auth token").env("HOIST_NATS_TOKEN"))
@@ -12,7 +13,8 @@ export function registerCoordinatorCommand(program: Command): void {
     .option("--state-dir <dir>", "where the embedded nats-server keeps JetStream data", "./hoist-coordinator")
     .option("--nats-port <port>", "port of the embedded nats-server (0: a free one)", "4222")
     .option("--log-level <level>", "trace, debug, info, warn or error", "info")
-    .action(async (flags: AgentGrpcFlags & { nats?: string; natsToken?: string; natsReplicas?: string; stateDir: string; natsPort: string; logLevel: string }) => {
+    .action(async (flags: AgentGrpcFlags & HttpFlags & { nats?: string; natsToken?: string; natsReplicas?: string; stateDir: string; natsPort: string; logLevel: string }) => {
+      const dashboard = dashboardFromFlags(flags);
       const logger = createLogger({ level: flags.logLevel });
       const running = await runCoordinator(
         {
@@ -22,10 +24,12 @@ export function registerCoordinatorCommand(program: Command): void {
           stateDir: flags.stateDir,
           embeddedPort: Number(flags.natsPort),
           agentGrpc: agentGrpcFromFlags(flags),
+          ...(dashboard ? { dashboard } : {}),
         },
         logger,
       );
       process.stdout.write(`coordinator ${running.owner} on ${running.natsUrl}\n`);
+      if (running.dashboardUrl) process.stdout.write(`dashboard on ${running.dashboardUrl}\n`);
       await new Promise<void>((resolve) => {
         process.once("SIGTERM", () => resolve());
         process.once("SIGINT", () => resolve());
