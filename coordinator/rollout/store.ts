@@ -113,8 +113,9 @@ export class RolloutStore {
     } catch (err) {
       throw toBusError(err, "listing rollouts");
     }
+    // A listing can name a key twice when it is written meanwhile.
     const found = await Promise.all(
-      keys.sort().map(async (key): Promise<RolloutSummary | undefined> => {
+      [...new Set(keys)].sort().map(async (key): Promise<RolloutSummary | undefined> => {
         const [cluster, , id] = key.split(".");
         if (!cluster || !id) return undefined;
         const wal = await this.get(`${key}.wal`);
