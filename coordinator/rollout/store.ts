@@ -1,7 +1,7 @@
 import type { KV, KvEntry } from "nats";
 import type { z } from "zod";
 import { HoistError } from "../../shared/errors/index.ts";
-import { decodeJson, encodeJson, toBusError } from "../../shared/bus/index.ts";
+import { decodeJson, encodeJson, readLatest, toBusError } from "../../shared/bus/index.ts";
 import { formatIssues } from "../../shared/config/index.ts";
 import {
   allNodes,
@@ -33,9 +33,6 @@ export interface RolloutSummary {
   phase: RolloutPhase;
   createdAt: number;
 }
-
-/** How long the initial values of a rollout's watch may take before the read is given up (retryable). */
-const INITIAL_VALUES_MS = 10_000;
 
 /**
  * Rollout records in JetStream KV (bucket hoist_rollouts), laid out so that a write costs what it
@@ -205,7 +202,7 @@ export class RolloutStore {
     if (!header) return undefined;
     const revisions = new Map<string, number>([[base, header.revision]]);
     const stored = new Map<string, string>([[base, new TextDecoder().decode(header.value)]]);
-    const entries = await this.watchAll(`${base}.>`);
+    const entries = await readLatest(this.kv, `${base}.>`, `reading rollout ${id}`);
     const wal = entries.get(`${base}.wal`);
     if (!wal) {
       // A record of the single-key layout (Hoist before per-node keys): the header is the whole rollout.
@@ -229,36 +226,6 @@ export class RolloutStore {
     if ("missing" in assembled)
       throw new HoistError("INTERNAL", `rollout ${id} of cluster ${cluster} is incomplete in KV: no ${assembled.missing.slice(0, 5).join(", ")}${assembled.missing.length > 5 ? ` and ${assembled.missing.length - 5} more` : ""}`);
     return { state: assembled.state, walRevision: wal.revision, revisions, stored, delta, legacy: false };
-  }
-
-  /** The last value of every key under `filter`, by one watch that stops after the initial values. */
-  private async watchAll(filter: string): Promise<Map<string, KvEntry>> {
-    const entries = new Map<string, KvEntry>();
-    const state: { initialized: boolean; stop?: () => void } = { initialized: false };
-    const watcher = await this.kv
-      .watch({
-        key: filter,
-        initializedFn: () => {
-          state.initialized = true;
-          state.stop?.();
-        },
-      })
-      .catch((err: unknown) => {
-        throw toBusError(err, `reading ${filter}`);
-      });
-    state.stop = () => watcher.stop();
-    if (state.initialized) watcher.stop();
-    const timer = setTimeout(() => watcher.stop(), INITIAL_VALUES_MS);
-    try {
-      for await (const entry of watcher) {
-        if (entry.operation === "PUT" && entry.value.length > 0) entries.set(entry.key, entry);
-        else entries.delete(entry.key);
-      }
-    } finally {
-      clearTimeout(timer);
-    }
-    if (!state.initialized) throw new HoistError("TIMEOUT", `the rollout keys ${filter} did not arrive within ${INITIAL_VALUES_MS} ms`, { retryable: true });
-    return entries;
   }
 }
 
