@@ -87,4 +87,9 @@ export default tseslint.config(
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: { globals: globals.node },
   },
+  {
+    // The dashboard's page runs in the browser, as it is shipped (no build step).
+    files: ["coordinator/dashboard/static/**/*.js"],
+    languageOptions: { globals: globals.browser, sourceType: "script" },
+  },
 );

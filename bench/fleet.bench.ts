@@ -319,6 +319,7 @@ try {
       failure: state?.failure,
       coordinatorWarnings: summarizeWarnings(run.stderr),
       stderrTail: run.code === 0 ? undefined : run.stderr.slice(-2000),
+      stdoutTail: run.code === 0 ? undefined : run.stdout.slice(-3000),
     };
     results.rollout = rollout;
     log(
@@ -335,6 +336,7 @@ try {
     );
     log(`    coordinator warnings: ${JSON.stringify(rollout.coordinatorWarnings)}`);
     if (state?.failure) log(`    failure: ${JSON.stringify(state.failure)}`);
+    if (run.code !== 0) log(`    rollout start said: ${run.stdout.slice(-1500)}`);
   }
   results.loadAtEnd = loadavg();
 } finally {

@@ -5,6 +5,8 @@ import type { AgentClientOptions } from "../shared/proto/index.ts";
 import { openBus, type Bus } from "./bus/open-bus.ts";
 import { coordinatorIdentity } from "./rollout/make-runner.ts";
 import { startRolloutScan } from "./rollout/scan-loop.ts";
+import { startDashboard, type RunningDashboard } from "./dashboard/server.ts";
+import type { ListenAddress } from "./dashboard/listen-address.ts";
 
 export interface CoordinatorOptions {
   /** NATS URLs; none: start a local nats-server with JetStream in stateDir (the embedded default). */
@@ -17,6 +19,8 @@ export interface CoordinatorOptions {
   embeddedPort: number;
   agentGrpc: AgentClientOptions;
   scanMs?: number;
+  /** Serve the live web dashboard (docs/dashboard.md) on this address; its controls need `token` when set. */
+  dashboard?: { listen: ListenAddress; token?: string };
   /** HOST:PORT to serve Prometheus metrics on (docs/metrics.md); none: no metrics listener. */
   metricsListen?: string;
 }
@@ -24,6 +28,8 @@ export interface CoordinatorOptions {
 export interface RunningCoordinator {
   natsUrl: string;
   owner: string;
+  /** Where the dashboard is, when it was asked for. */
+  dashboardUrl?: string;
   /** HOST:PORT of the metrics listener, when on. */
   metricsAddress?: string;
   stop(): Promise<void>;
@@ -31,8 +37,8 @@ export interface RunningCoordinator {
 
 /**
  * The coordinator daemon: the bus (an embedded nats-server when no URL is given) and the scan loop
- * that drives rollouts (coordinator/rollout/scan-loop.ts), and the metrics listener when asked for.
- * Only wiring here.
+ * that drives rollouts (coordinator/rollout/scan-loop.ts), and the web dashboard and the metrics
+ * listener when asked. Only wiring here.
  */
 export async function runCoordinator(options: CoordinatorOptions, logger: Logger): Promise<RunningCoordinator> {
   let embedded: LocalNatsServer | undefined;
@@ -57,13 +63,25 @@ export async function runCoordinator(options: CoordinatorOptions, logger: Logger
       })
     : undefined;
   const scan = await startRolloutScan({ bus, owner, logger, agentGrpc: options.agentGrpc, ...(options.scanMs === undefined ? {} : { scanMs: options.scanMs }) });
+  let dashboard: RunningDashboard | undefined;
+  try {
+    if (options.dashboard) dashboard = await startDashboard({ bus, logger, ...options.dashboard });
+  } catch (err) {
+    await scan.stop();
+    await metrics?.stop();
+    await bus.close();
+    await embedded?.stop();
+    throw err;
+  }
   logger.info({ owner, nats: natsUrl, metrics: metrics?.address }, "coordinator running");
 
   return {
     natsUrl,
     owner,
+    ...(dashboard ? { dashboardUrl: dashboard.url } : {}),
     ...(metrics ? { metricsAddress: metrics.address } : {}),
     async stop() {
+      await dashboard?.stop();
       await metrics?.stop();
       await scan.stop();
       await bus.close();

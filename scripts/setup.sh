@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 machine lacks for Hoist's demo and tests: nats-server and haproxy
-# from Debian's packages, and the database servers the database tests use (PostgreSQL 15 at
-# 127.0.0.1:5432 with trust auth for user postgres, MariaDB 10.11 at 127.0.0.1:3306 with root and
-# no password), which it also starts when they are down. Idempotent and quick when all is present.
+# from Debian's packages, chromium (the dashboard's browser test drives it with playwright-core),
+# protoc with the well-known types, Python gRPC and systemd-analyze (reflection and unit-file tests),
+# and the database servers the database tests use (PostgreSQL 15 at 127.0.0.1:5432 with trust auth
+# for user postgres, MariaDB 10.11 at 127.0.0.1:3306 with root and no password), which it also
+# starts when they are down. Idempotent and quick when all is present.
 # Needs root (or sudo) only when installing or starting. For test machines only: it opens the local
 # database servers to passwordless logins from 127.0.0.1.
 set -euo pipefail
@@ -15,6 +17,7 @@ command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missin
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 command -v tar >/dev/null 2>&1 || missing+=(tar)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql)
 command -v pg_dump >/dev/null 2>&1 && command -v pg_restore >/dev/null 2>&1 || missing+=(postgresql-client)
 [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
@@ -60,4 +63,4 @@ if ! mariadb-admin -h 127.0.0.1 -P 3306 -uroot --connect-timeout=2 ping >/dev/nu
   fi
 fi
 
-echo "setup: nats-server, haproxy, tar, openssl, protoc, Python gRPC, systemd-analyze, PostgreSQL and MariaDB are present and the databases answer"
+echo "setup: nats-server, haproxy, tar, openssl, chromium, protoc, Python gRPC, systemd-analyze, PostgreSQL and MariaDB are present and the databases answer"

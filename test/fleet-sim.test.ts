@@ -31,8 +31,20 @@ describe("fleet simulator speaks the real wire (20 simulated agents + 1 real age
     const simNodes = fleet.agents.map((sim) => sim.node);
     await waitFor(async () => Object.keys(await readInventories(cluster!.buckets.inventory, id)).length === 21, { timeoutMs: 15_000, what: "21 inventories in KV" });
 
+    // Every write to the rollout bucket, stored or refused (KV puts are publishes on $KV.hoist_rollouts.KEY):
+    // the coordinator is the rollout's single writer, so none of its writes may be refused by compare-and-set.
+    const jsm = await cluster.nc.jetstreamManager();
+    let writes = 0;
+    const sniffer = cluster.nc.subscribe("$KV.hoist_rollouts.>", { callback: () => (writes += 1) });
+    await cluster.nc.flush();
+    const seqBefore = (await jsm.streams.info("KV_hoist_rollouts")).state.last_seq;
     const result = await cluster.hoist(cluster.rolloutArgs("1.1.0", ["--batch", "7"]), { timeoutMs: 80_000 });
     expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
+    await cluster.nc.flush();
+    sniffer.unsubscribe();
+    const stored = (await jsm.streams.info("KV_hoist_rollouts")).state.last_seq - seqBefore;
+    expect(writes).toBeGreaterThan(0);
+    expect(writes - stored, "rollout-bucket writes refused by compare-and-set").toBe(0);
     expect(result.stdout).toMatch(/phase succeeded/);
 
     const rollout = (await cluster.rollout())!;
@@ -62,7 +74,6 @@ describe("fleet simulator speaks the real wire (20 simulated agents + 1 real age
     expect(inventories[simNodes[0]!]!.inventory.services[0]).toMatchObject({ health: "SERVING", activity: "idle", lastUpgrade: { result: "committed", from: "1.0.0", to: "1.1.0" } });
 
     // progress events of simulated agents landed in HOIST_EVENTS on their own subject, like the real agent's
-    const jsm = await cluster.nc.jetstreamManager();
     const info = await jsm.streams.info(EVENTS_STREAM, { subjects_filter: ">" });
     const subjects = Object.keys(info.state.subjects ?? {});
     expect(subjects).toContain(agentEventsSubject(id, "n1"));

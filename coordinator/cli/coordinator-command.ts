@@ -2,9 +2,10 @@ import { Option, type Command } from "commander";
 import { createLogger } from "../../shared/logger/index.ts";
 import { runCoordinator } from "../main.ts";
 import { agentGrpcFromFlags, withAgentGrpcOptions, type AgentGrpcFlags } from "./agent-grpc-flags.ts";
+import { dashboardFromFlags, withHttpOptions, type HttpFlags } from "./http-flags.ts";
 
 export function registerCoordinatorCommand(program: Command): void {
-  withAgentGrpcOptions(program.command("coordinator"))
+  withHttpOptions(withAgentGrpcOptions(program.command("coordinator")), "also serve the live web dashboard here")
     .description("run the coordinator daemon: drives recorded rollouts, takes over those whose coordinator died; with no --nats it starts a local nats-server with JetStream")
     .addOption(new Option("--nats <urls>", "NATS server URL(s), comma-separated (default: embedded nats-server)").env("HOIST_NATS_URL"))
     .addOption(new Option("--nats-token <token>", "NATS auth token").env("HOIST_NATS_TOKEN"))
@@ -13,7 +14,8 @@ export function registerCoordinatorCommand(program: Command): void {
     .option("--nats-port <port>", "port of the embedded nats-server (0: a free one)", "4222")
     .option("--log-level <level>", "trace, debug, info, warn or error", "info")
     .addOption(new Option("--metrics-listen <addr>", "serve Prometheus metrics on HOST:PORT /metrics (e.g. 127.0.0.1:7413; unauthenticated: keep it on loopback or firewalled)").env("HOIST_METRICS_LISTEN"))
-    .action(async (flags: AgentGrpcFlags & { nats?: string; natsToken?: string; natsReplicas?: string; stateDir: string; natsPort: string; logLevel: string; metricsListen?: string }) => {
+    .action(async (flags: AgentGrpcFlags & HttpFlags & { nats?: string; natsToken?: string; natsReplicas?: string; stateDir: string; natsPort: string; logLevel: string; metricsListen?: string }) => {
+      const dashboard = dashboardFromFlags(flags);
       const logger = createLogger({ level: flags.logLevel });
       const running = await runCoordinator(
         {
@@ -23,11 +25,13 @@ export function registerCoordinatorCommand(program: Command): void {
           stateDir: flags.stateDir,
           embeddedPort: Number(flags.natsPort),
           agentGrpc: agentGrpcFromFlags(flags),
+          ...(dashboard ? { dashboard } : {}),
           ...(flags.metricsListen ? { metricsListen: flags.metricsListen } : {}),
         },
         logger,
       );
       process.stdout.write(`coordinator ${running.owner} on ${running.natsUrl}${running.metricsAddress ? `, metrics on http://${running.metricsAddress}/metrics` : ""}\n`);
+      if (running.dashboardUrl) process.stdout.write(`dashboard on ${running.dashboardUrl}\n`);
       await new Promise<void>((resolve) => {
         process.once("SIGTERM", () => resolve());
         process.once("SIGINT", () => resolve());

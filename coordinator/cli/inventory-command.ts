@@ -1,25 +1,11 @@
 import type { Command } from "commander";
-import type { KV } from "nats";
-import { decodeJson, retryBus, toBusError } from "../../shared/bus/index.ts";
+import { retryBus } from "../../shared/bus/index.ts";
 import { readInventories } from "../../shared/inventory/index.ts";
 import { findDrift } from "../inventory/drift.ts";
+import { readDesired } from "../inventory/read-desired.ts";
 import { formatFleet } from "../inventory/format-fleet.ts";
 import { openBus } from "../bus/open-bus.ts";
 import { withBusOptions, type BusFlags } from "./bus-options.ts";
-
-/** The desired version of every CLUSTER/SERVICE (KV hoist_desired). */
-async function readDesired(kv: KV): Promise<Record<string, string>> {
-  const desired: Record<string, string> = {};
-  try {
-    for await (const key of await kv.keys()) {
-      const entry = await kv.get(key);
-      if (entry && entry.operation === "PUT" && entry.value.length > 0) desired[key.replace(".", "/")] = decodeJson<string>(entry.value);
-    }
-  } catch (err) {
-    throw toBusError(err, "reading the desired versions");
-  }
-  return desired;
-}
 
 export function registerInventoryCommand(program: Command): void {
   withBusOptions(program.command("inventory"))

@@ -67,6 +67,22 @@ function failNode(rollout: RolloutState, ref: { hop: number; node: string }, sta
 }
 
 /**
+ * The node whose step in flight has `key`: found from the key's own parts (stepKey: rollout, node,
+ * hop, ...), so a report costs the same whatever the fleet's size; a key naming no node of the
+ * rollout is looked for among all nodes.
+ */
+function inFlightByKey(rollout: RolloutState, key: string): NodeRef | undefined {
+  const [, node, hop] = key.split("/").map((part) => decodeURIComponent(part));
+  const hopIndex = Number(hop);
+  const state = node === undefined || !Number.isInteger(hopIndex) ? undefined : rollout.hops[hopIndex]?.nodes[node];
+  if (state) return state.inFlight?.key === key ? { hop: hopIndex, node: node!, state } : undefined;
+  for (let index = 0; index < rollout.hops.length; index++) {
+    for (const ref of nodesOf(rollout, index)) if (ref.state.inFlight?.key === key) return ref;
+  }
+  return undefined;
+}
+
+/**
  * Folds one step's reply into the state: the failure policy. A report whose key is not in flight (a
  * repeat reply, or the reply to a step already timed out) changes nothing and has no event.
  *
@@ -76,10 +92,7 @@ function failNode(rollout: RolloutState, ref: { hop: number; node: string }, sta
  * restore) or any failed recover or revert step leaves the node `failed` and halts the rollout.
  */
 export function foldStepReport(rollout: RolloutState, report: StepReport): Folded {
-  let found: NodeRef | undefined;
-  rollout.hops.forEach((_, hop) => {
-    for (const ref of nodesOf(rollout, hop)) if (ref.state.inFlight?.key === report.key) found = ref;
-  });
+  const found = inFlightByKey(rollout, report.key);
   if (!found) return { state: rollout, events: [] };
   const next = clone(rollout);
   const ref = { hop: found.hop, node: found.node };

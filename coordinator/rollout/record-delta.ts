@@ -89,12 +89,16 @@ export function rolloutDelta(prev: RolloutState, next: RolloutState, seq: number
   return { seq, header: headerPart(next), nodes, history };
 }
 
-/** True when a delta changes nothing a reader would see but the update time. */
-export function isEmptyDelta(prev: RolloutState, delta: RolloutDelta): boolean {
-  if (delta.nodes.length > 0 || delta.history.length > 0) return false;
+/** True when a commit changes more of the header than its update time. */
+export function headerChanged(prev: RolloutState, delta: RolloutDelta): boolean {
   const { updatedAt: _before, ...was } = headerPart(prev);
   const { updatedAt: _after, ...now } = delta.header;
-  return JSON.stringify(was) === JSON.stringify(now);
+  return JSON.stringify(was) !== JSON.stringify(now);
+}
+
+/** True when a delta changes nothing a reader would see but the update time. */
+export function isEmptyDelta(prev: RolloutState, delta: RolloutDelta): boolean {
+  return delta.nodes.length === 0 && delta.history.length === 0 && !headerChanged(prev, delta);
 }
 
 /** Lays a delta over the parts read from KV (the parts are changed in place). */

@@ -1,8 +1,10 @@
+import { setMaxListeners } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HoistError, toHoistError } from "../../shared/errors/index.ts";
 import { retryBus, type BusWait } from "../../shared/bus/index.ts";
 import type { Logger } from "../../shared/logger/index.ts";
 import { decideNext, type Decision } from "./decide.ts";
+import { inFlightCommands } from "./work.ts";
 import type { RolloutEffects } from "./effects.ts";
 import type { RolloutEvent } from "./events.ts";
 import { foldDecision, foldReport, type Report } from "./fold.ts";
@@ -59,7 +61,7 @@ const SEND_SLICE = 200;
 export class RolloutRunner {
   private readonly now: () => number;
   private readonly waker = new Waker();
-  private readonly outstanding = new Map<string, Promise<void>>();
+  private readonly outstanding = new Map<string, { run: Promise<void>; stop: AbortController }>();
   private readonly retryAt = new Map<string, number>();
 
   constructor(private readonly deps: RolloutRunnerDeps) {
@@ -68,6 +70,8 @@ export class RolloutRunner {
 
   async drive(cluster: string, id: string, signal?: AbortSignal): Promise<RolloutState> {
     const control = new AbortController();
+    // Every step in flight listens for the drive's end: a batch of 1,000 is not a leak.
+    setMaxListeners(0, control.signal);
     const stopAll = () => control.abort(signal?.reason);
     signal?.addEventListener("abort", stopAll, { once: true });
     this.signal = control.signal;
@@ -169,6 +173,12 @@ export class RolloutRunner {
     return this.opening;
   }
 
+  /** Retires a journal so that only the next one writes (one writer per process, always). */
+  private dropJournal(journal: RolloutJournal, reason: string): void {
+    journal.retire(reason);
+    if (this.journal === journal) this.journal = undefined;
+  }
+
   /**
    * The state to decide on: this process's own last commit, read again only when another writer
    * committed since (checked with one get of the rollout's revision, at most every pollMs).
@@ -179,7 +189,7 @@ export class RolloutRunner {
       if (this.now() - this.lastCheckAt < this.pollMs) return journal.state;
       this.lastCheckAt = this.now();
       if (!(await journal.changedElsewhere())) return journal.state;
-      if (this.journal === journal) this.journal = undefined;
+      this.dropJournal(journal, "another writer committed");
       return (await this.openJournal()).state;
     });
   }
@@ -195,7 +205,7 @@ export class RolloutRunner {
         try {
           return await journal.update(change);
         } catch (err) {
-          if (this.journal === journal) this.journal = undefined;
+          this.dropJournal(journal, "a commit failed");
           if (!(err instanceof HoistError) || err.code !== "CONFLICT") throw err;
           this.conflicts += 1;
           (this.log ?? this.deps.logger).info({ what, err: err.message }, "the rollout was changed by another writer; reading it again");
@@ -260,6 +270,7 @@ export class RolloutRunner {
         if (!folded) return;
         for (const event of folded.events) log.info({ from: state.phase, to: folded.state.phase, event: decision.kind }, event.message);
         this.publishAll(folded.events);
+        if (decision.kind === "expire") this.abandonStale(folded.state);
       }
     }
   }
@@ -272,8 +283,11 @@ export class RolloutRunner {
   private launch(command: StepCommand, signal: AbortSignal): void {
     if (this.outstanding.has(command.key)) return;
     if ((this.retryAt.get(command.key) ?? 0) > this.now()) return;
+    const stop = new AbortController();
+    const stopWithDrive = () => stop.abort(signal.reason);
+    signal.addEventListener("abort", stopWithDrive, { once: true });
     const run = this.deps.effects
-      .runStep(command, signal)
+      .runStep(command, stop.signal)
       .then(async (result) => {
         this.retryAt.delete(command.key);
         await this.fold({ kind: "step", key: command.key, outcome: result.outcome, ...(result.error ? { error: result.error } : {}), at: this.now() });
@@ -286,10 +300,11 @@ export class RolloutRunner {
         this.retryAt.set(command.key, this.now() + (this.deps.retryMs ?? 1000));
       })
       .finally(() => {
+        signal.removeEventListener("abort", stopWithDrive);
         this.outstanding.delete(command.key);
         this.waker.notify();
       });
-    this.outstanding.set(command.key, run);
+    this.outstanding.set(command.key, { run, stop });
   }
 
   /** Folds a report (a step's result, the preflight's) into the state and commits it. */
@@ -310,8 +325,21 @@ export class RolloutRunner {
     }
   }
 
-  /** Waits for steps still running here (their outcomes must reach the state before we leave). */
+  /**
+   * Stops the runs of steps the state no longer has in flight (expired: their answer would change
+   * nothing), so that a health gate or a re-ask loop of a timed-out step does not keep the drive,
+   * and the process, waiting long after the rollout ended.
+   */
+  private abandonStale(state: RolloutState): void {
+    const inFlight = new Set(inFlightCommands(state).map((command) => command.key));
+    for (const [key, { stop }] of this.outstanding) {
+      if (!inFlight.has(key)) stop.abort(new HoistError("CANCELLED", `step ${key} is no longer in flight`));
+    }
+  }
+
+  /** Waits for steps still running here (their outcomes must reach the state before we leave); expired ones are stopped. */
   private async settle(): Promise<void> {
-    await Promise.allSettled([...this.outstanding.values()]);
+    if (this.journal) this.abandonStale(this.journal.state);
+    await Promise.allSettled([...this.outstanding.values()].map((entry) => entry.run));
   }
 }

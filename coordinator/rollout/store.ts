@@ -1,12 +1,13 @@
 import type { KV, KvEntry } from "nats";
 import type { z } from "zod";
 import { HoistError } from "../../shared/errors/index.ts";
-import { decodeJson, encodeJson, toBusError } from "../../shared/bus/index.ts";
+import { decodeJson, encodeJson, readLatest, toBusError } from "../../shared/bus/index.ts";
 import { formatIssues } from "../../shared/config/index.ts";
 import {
   allNodes,
   applyDelta,
   assembleRollout,
+  headerChanged,
   headerPart,
   isEmptyDelta,
   nodesOfHop,
@@ -32,9 +33,6 @@ export interface RolloutSummary {
   phase: RolloutPhase;
   createdAt: number;
 }
-
-/** How long the initial values of a rollout's watch may take before the read is given up (retryable). */
-const INITIAL_VALUES_MS = 10_000;
 
 /**
  * Rollout records in JetStream KV (bucket hoist_rollouts), laid out so that a write costs what it
@@ -112,8 +110,9 @@ export class RolloutStore {
     } catch (err) {
       throw toBusError(err, "listing rollouts");
     }
+    // A listing can name a key twice when it is written meanwhile.
     const found = await Promise.all(
-      keys.sort().map(async (key): Promise<RolloutSummary | undefined> => {
+      [...new Set(keys)].sort().map(async (key): Promise<RolloutSummary | undefined> => {
         const [cluster, , id] = key.split(".");
         if (!cluster || !id) return undefined;
         const wal = await this.get(`${key}.wal`);
@@ -143,8 +142,10 @@ export class RolloutStore {
   /**
    * Writes out what a delta changed, each key by compare-and-set on the revision in `revisions`
    * (updated in place). With `stored`, only keys whose stored value differs (a roll forward).
+   * Without `writeHeader` the header key is left as it is: a header that changed only its update
+   * time is in `wal`, which every reader lays over the keys, and is written with the next change.
    */
-  async writeDelta(cluster: string, id: string, delta: RolloutDelta, revisions: Map<string, number>, stored?: Map<string, string>): Promise<void> {
+  async writeDelta(cluster: string, id: string, delta: RolloutDelta, revisions: Map<string, number>, stored?: Map<string, string>, writeHeader = true): Promise<void> {
     const base = RolloutStore.key(cluster, id);
     const writes: [string, unknown][] = [
       ...delta.nodes.map((change): [string, unknown] => [nodeKey(base, change.hop, change.node), change.state]),
@@ -152,7 +153,7 @@ export class RolloutStore {
     ];
     await this.writeAll(writes, revisions, stored, `saving rollout ${id}`);
     // The header last: a reader that finds it current finds everything it names.
-    await this.writeAll([[base, delta.header]], revisions, stored, `saving rollout ${id}`);
+    if (writeHeader) await this.writeAll([[base, delta.header]], revisions, stored, `saving rollout ${id}`);
   }
 
   private async writeParts(state: RolloutState, revisions: Map<string, number> | Record<string, never>): Promise<void> {
@@ -201,7 +202,7 @@ export class RolloutStore {
     if (!header) return undefined;
     const revisions = new Map<string, number>([[base, header.revision]]);
     const stored = new Map<string, string>([[base, new TextDecoder().decode(header.value)]]);
-    const entries = await this.watchAll(`${base}.>`);
+    const entries = await readLatest(this.kv, `${base}.>`, `reading rollout ${id}`);
     const wal = entries.get(`${base}.wal`);
     if (!wal) {
       // A record of the single-key layout (Hoist before per-node keys): the header is the whole rollout.
@@ -226,36 +227,6 @@ export class RolloutStore {
       throw new HoistError("INTERNAL", `rollout ${id} of cluster ${cluster} is incomplete in KV: no ${assembled.missing.slice(0, 5).join(", ")}${assembled.missing.length > 5 ? ` and ${assembled.missing.length - 5} more` : ""}`);
     return { state: assembled.state, walRevision: wal.revision, revisions, stored, delta, legacy: false };
   }
-
-  /** The last value of every key under `filter`, by one watch that stops after the initial values. */
-  private async watchAll(filter: string): Promise<Map<string, KvEntry>> {
-    const entries = new Map<string, KvEntry>();
-    const state: { initialized: boolean; stop?: () => void } = { initialized: false };
-    const watcher = await this.kv
-      .watch({
-        key: filter,
-        initializedFn: () => {
-          state.initialized = true;
-          state.stop?.();
-        },
-      })
-      .catch((err: unknown) => {
-        throw toBusError(err, `reading ${filter}`);
-      });
-    state.stop = () => watcher.stop();
-    if (state.initialized) watcher.stop();
-    const timer = setTimeout(() => watcher.stop(), INITIAL_VALUES_MS);
-    try {
-      for await (const entry of watcher) {
-        if (entry.operation === "PUT" && entry.value.length > 0) entries.set(entry.key, entry);
-        else entries.delete(entry.key);
-      }
-    } finally {
-      clearTimeout(timer);
-    }
-    if (!state.initialized) throw new HoistError("TIMEOUT", `the rollout keys ${filter} did not arrive within ${INITIAL_VALUES_MS} ms`, { retryable: true });
-    return entries;
-  }
 }
 
 interface ReadRollout {
@@ -273,8 +244,6 @@ interface ReadRollout {
  * its own writes, and CONFLICT means another writer committed first (reopen and fold again).
  */
 export class RolloutJournal {
-  private queue: Promise<unknown> = Promise.resolve();
-
   constructor(
     private readonly store: RolloutStore,
     private current: RolloutState,
@@ -291,42 +260,89 @@ export class RolloutJournal {
     return this.walRevision;
   }
 
-  /** True when someone else committed since this journal's last commit (one KV get). */
+  /**
+   * True when someone else committed since this journal's last commit (one KV get). False while
+   * this journal's own commits are being written (the stored revision is then ours, or a foreign
+   * commit that our next compare-and-set will meet as CONFLICT), and for a revision older than
+   * ours (a replica that lags behind).
+   */
   async changedElsewhere(): Promise<boolean> {
-    return (await this.store.walRevision(this.current.cluster, this.current.id)) !== this.walRevision;
+    if (this.flushing || this.pending.length > 0) return false;
+    const stored = await this.store.walRevision(this.current.cluster, this.current.id);
+    return !this.flushing && this.pending.length === 0 && stored > this.walRevision;
+  }
+
+  /** Refuses every later change (CONFLICT): the writer reads the rollout again into a new journal. */
+  retire(reason: string): void {
+    this.broken ??= new HoistError("CONFLICT", `rollout ${this.current.id}: ${reason}`);
   }
 
   /**
    * Folds and commits: `change` gets the state as last committed (never a stale copy: changes run
    * one after another) and returns the next state with whatever else it has to say; only what
-   * changed is written (the header, the changed nodes, the new history entries). A commit that
-   * failed half-way leaves the journal unusable (every later call throws CONFLICT): reopen.
+   * changed is written (the header, the changed nodes, the new history entries). Changes that
+   * arrive while a commit is being written are folded together into the next one (group commit:
+   * a burst of 1,000 step results is a handful of commits, each still O(what changed)). A commit
+   * that failed leaves the journal unusable (every later call throws CONFLICT): reopen.
    */
   update<T extends { state: RolloutState }>(change: (state: RolloutState) => T): Promise<T> {
-    const run = this.queue.then(() => this.updateNow(change));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ change, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.flushing) void this.flush();
+    });
   }
 
   private broken: HoistError | undefined;
+  private flushing = false;
+  private readonly pending: PendingChange[] = [];
 
-  private async updateNow<T extends { state: RolloutState }>(change: (state: RolloutState) => T): Promise<T> {
-    if (this.broken) throw this.broken;
-    const result = change(this.current);
-    const next = result.state;
-    if (next === this.current) return result;
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.pending.length > 0) {
+        const group = this.pending.splice(0, GROUP_COMMIT_MAX);
+        if (this.broken) {
+          for (const item of group) item.reject(this.broken);
+          continue;
+        }
+        let next = this.current;
+        const results: { item: PendingChange; result?: { state: RolloutState }; error?: unknown }[] = [];
+        for (const item of group) {
+          try {
+            const result = item.change(next);
+            next = result.state;
+            results.push({ item, result });
+          } catch (error) {
+            results.push({ item, error });
+          }
+        }
+        try {
+          await this.commit(next);
+          for (const { item, result, error } of results)
+            if (result) item.resolve(result);
+            else item.reject(error);
+        } catch (err) {
+          for (const { item } of results) item.reject(err);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async commit(next: RolloutState): Promise<void> {
+    if (next === this.current) return;
     const delta = rolloutDelta(this.current, next, this.seq + 1);
     if (isEmptyDelta(this.current, delta)) {
       this.current = next;
-      return result;
+      return;
     }
     const { cluster, id } = next;
     try {
       this.walRevision = await this.store.writeWal(cluster, id, delta, this.walRevision);
       this.seq = delta.seq;
-      await this.store.writeDelta(cluster, id, delta, this.revisions);
+      await this.store.writeDelta(cluster, id, delta, this.revisions, undefined, headerChanged(this.current, delta));
       this.current = next;
-      return result;
     } catch (err) {
       // The wal may or may not have landed: only a fresh read knows what is committed.
       this.broken = new HoistError("CONFLICT", `rollout ${id} must be read again after a failed write`, { cause: err });
@@ -334,6 +350,15 @@ export class RolloutJournal {
     }
   }
 }
+
+interface PendingChange {
+  change: (state: RolloutState) => { state: RolloutState };
+  resolve: (value: unknown) => void;
+  reject: (reason: unknown) => void;
+}
+
+/** At most this many changes go into one commit (each usually touches one node: a commit stays far below NATS's max_payload). */
+const GROUP_COMMIT_MAX = 200;
 
 function nodeKey(base: string, hop: number, node: string): string {
   return `${base}.n.${hop}.${node}`;

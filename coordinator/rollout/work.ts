@@ -87,7 +87,8 @@ function rollingWork(rollout: RolloutState, hop: number, now: number): Work {
   if (plan.canaryBatches > 0 && batch >= plan.canaryBatches && rollout.strategy.canaryMode === "pause" && !promoted) {
     return { continuing, fresh: [], needsPromote: true };
   }
-  const members = refs.filter((ref) => plan.batches[batch]!.includes(ref.node));
+  const inBatch = new Set(plan.batches[batch]);
+  const members = refs.filter((ref) => inBatch.has(ref.node));
   const needsStage = (ref: NodeRef): boolean =>
     ref.state.inFlight?.step === "stage" || (!ref.state.inFlight && ref.state.track === "forward" && ref.state.todo[0] === "stage") || (ref.state.status === "rolled-back" && !rollout.failure);
   const everyoneStaged = !members.some(needsStage);

@@ -1,12 +1,8 @@
 import type { KV } from "nats";
-import { inventoryKey } from "../bus/index.ts";
-import { HoistError } from "../errors/index.ts";
+import { inventoryKey, readLatest } from "../bus/index.ts";
 import { parseInventoryEntry } from "./kv-entry.ts";
 import type { ObservedInventory } from "./observed.ts";
 import type { Logger } from "../logger/index.ts";
-
-/** How long the initial values of the inventory watch may take before the read is given up (retryable). */
-const INITIAL_VALUES_MS = 10_000;
 
 /**
  * Reads every node inventory the agents of `cluster` (or of all clusters) published to KV. `seenAt`
@@ -14,33 +10,16 @@ const INITIAL_VALUES_MS = 10_000;
  * that fail validation are skipped with a warning, never trusted. The coordinator (fleet inventory,
  * preflight) and the agent (peers in service) both read them so.
  *
- * One KV watch delivers every key's last value in one stream and stops once the initial values are
- * in: 1,000 records in ~40 ms, where listing the keys and getting each took ~160 ms (bench/README.md).
+ * One KV watch delivers every key's last value (readLatest, shared/bus/read-latest.ts): 1,000
+ * records in ~40 ms, where listing the keys and getting each took ~160 ms (bench/README.md).
  * @throws HoistError TIMEOUT (retryable) when the initial values do not arrive within 10 s.
  */
 export async function readInventories(kv: KV, cluster: string | undefined, logger?: Logger): Promise<Record<string, ObservedInventory>> {
   const result: Record<string, ObservedInventory> = {};
-  // initializedFn may run inside watch() itself (nothing to deliver), before `watcher` exists.
-  const state: { initialized: boolean; stop?: () => void } = { initialized: false };
-  const watcher = await kv.watch({
-    key: cluster === undefined ? ">" : `${cluster}.*`,
-    initializedFn: () => {
-      state.initialized = true;
-      state.stop?.();
-    },
-  });
-  state.stop = () => watcher.stop();
-  if (state.initialized) watcher.stop();
-  const timer = setTimeout(() => watcher.stop(), INITIAL_VALUES_MS);
-  try {
-    for await (const entry of watcher) {
-      const observed = parseInventoryEntry(entry.key, entry, logger);
-      if (observed) result[cluster === undefined ? entry.key : observed.inventory.node] = observed;
-    }
-  } finally {
-    clearTimeout(timer);
+  for (const entry of (await readLatest(kv, cluster === undefined ? ">" : `${cluster}.*`, "reading the inventory")).values()) {
+    const observed = parseInventoryEntry(entry.key, entry, logger);
+    if (observed) result[cluster === undefined ? entry.key : observed.inventory.node] = observed;
   }
-  if (!state.initialized) throw new HoistError("TIMEOUT", `the inventory in KV did not arrive within ${INITIAL_VALUES_MS} ms`, { retryable: true });
   return result;
 }
 
