@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { Events, type NatsConnection } from "nats";
 
 /**
@@ -7,14 +8,21 @@ import { Events, type NatsConnection } from "nats";
  * afterwards), so a caller can ask again at once under the same idempotency key.
  */
 export class ConnectionWatch {
-  private controller = new AbortController();
+  private controller = ConnectionWatch.fresh();
+
+  /** Every request in flight listens on it: a batch of 1,000 is not a leak. */
+  private static fresh(): AbortController {
+    const controller = new AbortController();
+    setMaxListeners(0, controller.signal);
+    return controller;
+  }
 
   constructor(nc: NatsConnection) {
     void (async () => {
       for await (const status of nc.status()) {
         if (status.type !== Events.Disconnect && status.type !== Events.Reconnect) continue;
         const lost = this.controller;
-        this.controller = new AbortController();
+        this.controller = ConnectionWatch.fresh();
         lost.abort();
       }
     })().catch(() => undefined);
