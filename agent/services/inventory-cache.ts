@@ -63,7 +63,7 @@ export class InventoryCache<T> {
   async get(): Promise<T> {
     const generation = this.generation;
     // Stamp before reading: a change during the read then moves the stamp past the stored one.
-    const stamp = await stampDirs(this.options.dirs);
+    const stamp = stampDirs(this.options.dirs);
     const now = this.now();
     const entry = this.entry;
     if (entry && entry.generation === generation && entry.key === stamp.key && now - entry.readAt < this.maxAgeMs) return entry.value;
