@@ -14,7 +14,7 @@ import { servicePaths } from "./services/service-paths.ts";
 import { activityOf, assertIdle, setActivity, trackOperation, type ManagedService } from "./services/managed-service.ts";
 import { ServiceHooks } from "./services/service-hooks.ts";
 import { ServiceControl } from "./services/service-control.ts";
-import { readServiceInventory } from "./services/service-inventory.ts";
+import { diskInventoryCache, readServiceInventory } from "./services/service-inventory.ts";
 import { takeVerifiedSnapshot } from "./services/take-snapshot.ts";
 import { toSnapshotSummary } from "./services/snapshot-summary.ts";
 import type { PeersInService } from "./services/peer-env.ts";
@@ -47,6 +47,15 @@ export interface NodeAgentOptions {
   peers?: PeersInService;
   /** Named in the owner lock so that a refused second writer can say who holds it (e.g. `hoist upgrade`). */
   command?: string;
+}
+
+/** Forgets the service's cached disk inventory once `work` (a change the agent makes) has ended, however it ended. */
+async function changing<T>(managed: ManagedService, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } finally {
+    managed.inventory.invalidate();
+  }
 }
 
 const EMPTY_HOST: HostFacts = {
@@ -93,7 +102,8 @@ export class NodeAgent implements NodeAgentApi {
     this.catalog = options.catalog;
     for (const service of config.services) {
       const paths = servicePaths(config, service);
-      this.services.set(service.name, { config: service, paths, store: new JournalStore(paths), activity: "idle" });
+      const store = new JournalStore(paths);
+      this.services.set(service.name, { config: service, paths, store, inventory: diskInventoryCache(service, paths, store), activity: "idle" });
     }
     this.hooks = new ServiceHooks(config, options.logger, undefined, options.peers);
     this.control = new ServiceControl(this.hooks, (managed, record) => this.runTracked(managed, record, "rb-stop"));
@@ -123,6 +133,7 @@ export class NodeAgent implements NodeAgentApi {
       const outcome = await resumeJournal(this.runnerDeps(managed), journal, this.config.maxResumeAttempts, (key, run) => trackOperation(managed, key, run));
       if (outcome) this.resumed.push(outcome);
       if (outcome?.result === "failed") managed.activity = "stopped";
+      managed.inventory.invalidate();
     }
     if (this.options.monitorHealth) for (const managed of this.services.values()) this.startMonitor(managed);
   }
@@ -185,7 +196,10 @@ export class NodeAgent implements NodeAgentApi {
       logger: this.options.logger.child({ node: this.node, cluster: this.cluster, service: managed.config.name }),
       ...(this.options.clusterOnce ? { clusterOnce: this.options.clusterOnce } : {}),
       ...(this.options.killAt ? { killAt: this.options.killAt } : {}),
-      onStep: (step) => setActivity(managed, activityOf(step)),
+      onStep: (step) => {
+        managed.inventory.invalidate();
+        setActivity(managed, activityOf(step));
+      },
       ...(ledger ? { track: (label: string) => ledger.tracker(label) } : {}),
       ...(this.options.peers ? { peers: this.options.peers } : {}),
     };
@@ -193,7 +207,7 @@ export class NodeAgent implements NodeAgentApi {
 
   /** Runs a journal from `first` as the service's operation in flight. */
   private runTracked(managed: ManagedService, record: JournalRecord, first: "stage" | "rb-stop", options: WorkOptions = {}): Promise<UpgradeOutcome> {
-    return trackOperation(managed, record.key, runJournal(this.runnerDeps(managed), record, first, options));
+    return changing(managed, trackOperation(managed, record.key, runJournal(this.runnerDeps(managed), record, first, options)));
   }
 
   /** The recorded outcome of a repeated request (same idempotency key), or the run it is still waiting for. */
@@ -229,7 +243,7 @@ export class NodeAgent implements NodeAgentApi {
     if (decision.action === "noop") {
       const now = new Date().toISOString();
       const outcome: UpgradeOutcome = { result: "noop", service: request.service, from: request.to, to: request.to, active: request.to, hops: [], startedAt: now, finishedAt: now };
-      if (request.key !== undefined) await managed.store.recordOutcome(outcome, request.key);
+      if (request.key !== undefined) await changing(managed, managed.store.recordOutcome(outcome, request.key));
       return outcome;
     }
     // A full-stop hop stopped the service on purpose: then the preflight probes are not asked.
@@ -266,7 +280,7 @@ export class NodeAgent implements NodeAgentApi {
       case "already-there": {
         const now = new Date().toISOString();
         const outcome: UpgradeOutcome = { result: "rolled-back", service, to: decision.to, active: decision.to, hops: [], startedAt: now, finishedAt: now };
-        if (options.key !== undefined) await managed.store.recordOutcome(outcome, options.key);
+        if (options.key !== undefined) await changing(managed, managed.store.recordOutcome(outcome, options.key));
         return outcome;
       }
       case "retry-journal": {
@@ -285,7 +299,7 @@ export class NodeAgent implements NodeAgentApi {
   async stage(service: string, version: string, options: WorkOptions & { artifact?: Artifact } = {}): Promise<ReleaseOnDisk> {
     const managed = this.managed(service);
     const artifact = options.artifact ?? findRelease(await this.catalogFor(service), version).artifact;
-    const staged = await stageRelease({ installRoot: managed.config.installRoot, version, artifact, cacheDir: managed.paths.artifacts, limits: managed.config.limits }, options);
+    const staged = await changing(managed, stageRelease({ installRoot: managed.config.installRoot, version, artifact, cacheDir: managed.paths.artifacts, limits: managed.config.limits }, options));
     const active = (await readCurrentVersion(managed.config.installRoot)) === version;
     return { version, sha256: staged.sha256, active };
   }
@@ -296,7 +310,7 @@ export class NodeAgent implements NodeAgentApi {
     await assertIdle(managed);
     const version = await readCurrentVersion(managed.config.installRoot);
     const backupContext = this.hooks.backupContext(managed, version, options.signal);
-    const info = await takeVerifiedSnapshot({ service: managed.config, snapshotsDir: managed.paths.snapshots, version, label: options.label ?? "", backupContext }, options);
+    const info = await changing(managed, takeVerifiedSnapshot({ service: managed.config, snapshotsDir: managed.paths.snapshots, version, label: options.label ?? "", backupContext }, options));
     return toSnapshotSummary(info);
   }
 
@@ -314,27 +328,32 @@ export class NodeAgent implements NodeAgentApi {
 
   /** See ServiceControl.restore: verified before the stop, the service started again whatever fails. */
   async restore(service: string, snapshotId: string, options: WorkOptions = {}): Promise<void> {
-    await this.control.restore(this.managed(service), snapshotId, options);
+    const managed = this.managed(service);
+    await changing(managed, this.control.restore(managed, snapshotId, options));
   }
 
   /** Starts the active release unless it already serves (a repeated start is harmless). */
   async startService(service: string, options: WorkOptions = {}): Promise<void> {
-    await this.control.start(this.managed(service), options);
+    const managed = this.managed(service);
+    await changing(managed, this.control.start(managed, options));
   }
 
   /** Stops the service with its stop hook (a full-stop hop stops every node before upgrading any). */
   async stopService(service: string, options: WorkOptions = {}): Promise<void> {
-    await this.control.stop(this.managed(service), options);
+    const managed = this.managed(service);
+    await changing(managed, this.control.stop(managed, options));
   }
 
   /** See ServiceControl.drain: snapshot first with `snapshots.before: drain`; recovery after a damaging failure. */
   async drain(service: string, options: WorkOptions = {}): Promise<void> {
-    await this.control.drain(this.managed(service), options);
+    const managed = this.managed(service);
+    await changing(managed, this.control.drain(managed, options));
   }
 
   /** Puts the node back into service, then waits for the afterRejoin probes. */
   async rejoin(service: string, options: WorkOptions = {}): Promise<void> {
-    await this.control.rejoin(this.managed(service), options);
+    const managed = this.managed(service);
+    await changing(managed, this.control.rejoin(managed, options));
   }
 
   health(service: string): ServingStatus {

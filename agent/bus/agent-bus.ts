@@ -27,8 +27,17 @@ import type { NodeAgentApi } from "../node-agent-api.ts";
 
 export interface AgentBusOptions {
   agentVersion: string;
-  /** How often the inventory (and its last-seen time) is written to KV. */
+  /**
+   * How often the inventory is looked at (from the agent's cache: no disk scan) and written to KV
+   * when it changed. Default 2000 ms.
+   */
   heartbeatMs?: number;
+  /**
+   * Longest time between two writes when nothing changed: the write that refreshes `lastSeen`.
+   * Readers call a node stale after 15 s (`hoist inventory`), 30 s (peers in service) or 60 s
+   * (plan), so the default 5000 ms leaves two missed writes of margin.
+   */
+  keepaliveMs?: number;
   /** Extra actions the bus can call (stop and start are not in NodeAgentApi). */
   stopService?: (service: string, signal?: AbortSignal) => Promise<void>;
   startService?: (service: string, signal?: AbortSignal) => Promise<void>;
@@ -54,6 +63,11 @@ const READ_VERBS: readonly AgentVerb[] = ["inventory", "health"];
 export class AgentBus {
   private service: Service | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  private stopHealthWatch: (() => void) | undefined;
+  /** The last inventory written (without lastSeen) and when: an unchanged one is written again only at the keepalive. */
+  private published: { json: string; at: number } | undefined;
+  /** Writes run one after the other, so that an older inventory never lands after a newer one. */
+  private publishing: Promise<void> = Promise.resolve();
   private readonly abort = new AbortController();
   private readonly outcomes: KeyedOutcomes | undefined;
   /** Upgrades this bus started, by service: a rollback for the service stops them first. */
@@ -91,11 +105,13 @@ export class AgentBus {
     await this.publishInventory();
     this.heartbeat = setInterval(() => void this.publishInventory(), this.options.heartbeatMs ?? 2000);
     this.heartbeat.unref();
+    this.stopHealthWatch = this.agent.onHealthChange(() => void this.publishInventory());
   }
 
   async stop(): Promise<void> {
     this.abort.abort();
     if (this.heartbeat) clearInterval(this.heartbeat);
+    this.stopHealthWatch?.();
     await this.service?.stop().catch(() => undefined);
   }
 
@@ -226,11 +242,25 @@ export class AgentBus {
     };
   }
 
-  /** Writes the inventory with a last-seen time; a failure is logged, the next heartbeat retries. */
-  async publishInventory(): Promise<void> {
+  /**
+   * Writes the inventory with a last-seen time when it changed since the last write or the
+   * keepalive is due. The inventory comes from the agent's cache, which the agent keeps fresh (its
+   * own changes invalidate it; another process's are seen by a stat of its dirs), so a heartbeat
+   * reads no listing and no file. A failure is logged; the next heartbeat writes again.
+   */
+  publishInventory(): Promise<void> {
+    this.publishing = this.publishing.then(() => this.publishIfDue());
+    return this.publishing;
+  }
+
+  private async publishIfDue(): Promise<void> {
     try {
       const inventory = await this.agent.inventory();
-      await this.inventoryKv.put(inventoryKey(this.agent.cluster, this.agent.node), encodeJson({ ...inventory, lastSeen: new Date().toISOString() }));
+      const json = JSON.stringify(inventory);
+      const now = Date.now();
+      if (this.published?.json === json && now - this.published.at < (this.options.keepaliveMs ?? 5000)) return;
+      await this.inventoryKv.put(inventoryKey(this.agent.cluster, this.agent.node), encodeJson({ ...inventory, lastSeen: new Date(now).toISOString() }));
+      this.published = { json, at: now };
     } catch (err) {
       if (!this.abort.signal.aborted) this.logger.debug({ err }, "inventory heartbeat failed");
     }

@@ -1,7 +1,7 @@
 import { statfs } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { cpu, mem, osInfo, time } from "systeminformation";
 import type { HostFacts } from "../node-agent-api.ts";
+import { readMemoryFacts, readStaticFacts, type StaticFacts } from "./os-facts.ts";
 import { HoistError } from "../../shared/errors/index.ts";
 import type { Logger } from "../../shared/logger/index.ts";
 
@@ -13,12 +13,10 @@ export interface HostFactsCacheOptions {
   logger?: Logger;
 }
 
-type StaticFacts = Pick<HostFacts, "hostname" | "os" | "kernel" | "arch" | "cpuModel" | "cpuCores">;
-
 /**
  * Host facts for the inventory, read once at start() and refreshed in the background, so get()
- * answers instantly. OS and CPU (slow to read: systeminformation runs commands) are read at start
- * only; memory, uptime and disks every `refreshMs`. A failed refresh keeps the last facts and logs.
+ * answers instantly. OS and CPU are read at start only (os-facts.ts); memory, uptime and disks
+ * every `refreshMs`. A failed refresh keeps the last facts and logs.
  * Timers are unref'd: the cache never keeps the process alive.
  */
 export class HostFactsCache {
@@ -65,12 +63,10 @@ export class HostFactsCache {
   }
 
   private async read(): Promise<HostFacts> {
-    const [staticFacts, memory, disks] = await Promise.all([this.readStatic(), mem(), Promise.all(this.paths.map(readDisk))]);
+    const [staticFacts, memory, disks] = await Promise.all([this.readStatic(), readMemoryFacts(), Promise.all(this.paths.map(readDisk))]);
     const facts: HostFacts = {
       ...staticFacts,
-      memTotalBytes: memory.total,
-      memFreeBytes: memory.available,
-      uptimeSeconds: Math.floor(time().uptime),
+      ...memory,
       disks,
       readAt: new Date().toISOString(),
     };
@@ -79,16 +75,7 @@ export class HostFactsCache {
   }
 
   private async readStatic(): Promise<StaticFacts> {
-    if (this.staticFacts) return this.staticFacts;
-    const [os, processor] = await Promise.all([osInfo(), cpu()]);
-    this.staticFacts = {
-      hostname: os.hostname,
-      os: [os.distro, os.release].filter(Boolean).join(" ") || os.platform,
-      kernel: os.kernel,
-      arch: os.arch,
-      cpuModel: [processor.manufacturer, processor.brand].filter(Boolean).join(" "),
-      cpuCores: processor.cores,
-    };
+    this.staticFacts ??= await readStaticFacts();
     return this.staticFacts;
   }
 }

@@ -5,7 +5,7 @@
  */
 import { createReadStream } from "node:fs";
 import { open } from "node:fs/promises";
-import { Parser, type ReadEntry } from "tar";
+import type { ReadEntry } from "tar";
 import { HoistError, throwIfAborted } from "../../shared/errors/index.ts";
 
 export interface ExtractLimits {
@@ -79,6 +79,8 @@ export async function sniffFormat(archivePath: string): Promise<"gzip" | "tar"> 
 
 /** Runs node-tar's parser over the file, handing entries one at a time to `handle` (which must consume the entry). */
 export async function parseArchive(archivePath: string, handle: (entry: ReadEntry, guard: <T>(work: Promise<T>) => Promise<T>) => void | Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  // node-tar is imported here, at the first stage, not when the agent starts: an idle agent never needs it.
+  const { Parser } = await import("tar");
   // strict: every warning (checksum failure, truncated body, zlib error) arrives as 'error'.
   const parser = new Parser({ strict: true, zstd: false, brotli: false });
   let failure: unknown;

@@ -8,4 +8,4 @@ export { stageRelease, type StageInput, type StagedRelease } from "./stage.ts";
 export { switchCurrent, readCurrentVersion } from "./switch-current.ts";
 export { carryPreservedFiles } from "./preserve.ts";
 export { listReleases, readReleaseMeta, pruneReleases, cleanPartials, releaseMetaSchema, type ReleaseInfo, type ReleaseMeta } from "./store.ts";
-export { releaseDir, releasesDir, isValidVersion, assertValidVersion } from "./layout.ts";
+export { releaseDir, releasesDir, metaDir, isValidVersion, assertValidVersion } from "./layout.ts";

@@ -3,6 +3,8 @@ import type { ServiceConfig } from "../config.ts";
 import type { HealthMonitor } from "../health/index.ts";
 import type { ServiceActivity, UpgradeOutcome } from "../node-agent-api.ts";
 import type { ServicePaths } from "./service-paths.ts";
+import type { InventoryCache } from "./inventory-cache.ts";
+import type { DiskInventory } from "./service-inventory.ts";
 import { isRollbackStep, type StepName, type JournalStore } from "../upgrade/index.ts";
 
 /** One service the agent manages: its config, its files, its journal, its monitor and what Hoist does to it now. */
@@ -10,6 +12,8 @@ export interface ManagedService {
   config: ServiceConfig;
   paths: ServicePaths;
   store: JournalStore;
+  /** Its releases, snapshots and last outcome as last read from disk; invalidated by every change the agent makes. */
+  inventory: InventoryCache<DiskInventory>;
   monitor?: HealthMonitor;
   activity: ServiceActivity;
   /** The operation running now, with its idempotency key. */

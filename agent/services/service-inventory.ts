@@ -1,28 +1,36 @@
-import { listReleases, readCurrentVersion, readReleaseMeta } from "../release/index.ts";
+import { listReleases, metaDir, readCurrentVersion, readReleaseMeta, releasesDir } from "../release/index.ts";
 import { listSnapshots } from "../snapshot/index.ts";
 import type { ServiceActivity, ServiceInventory, ServingStatus } from "../node-agent-api.ts";
-import { probesFor } from "../config.ts";
+import { probesFor, type ServiceConfig } from "../config.ts";
 import { checkProbe } from "../health/index.ts";
+import type { JournalStore } from "../upgrade/index.ts";
 import { activityOf, type ManagedService } from "./managed-service.ts";
+import { InventoryCache } from "./inventory-cache.ts";
+import type { ServicePaths } from "./service-paths.ts";
 import { toSnapshotSummary } from "./snapshot-summary.ts";
 
+/** The part of a service's inventory that is read from disk (health and activity are the agent's own). */
+export type DiskInventory = Pick<ServiceInventory, "activeVersion" | "activeSha256" | "releases" | "snapshots" | "lastUpgrade">;
+
 /**
- * What one service looks like on disk now: active release and its sha256, releases, snapshots, the
- * last outcome, health and activity. An owner knows its activity; a reader (`owned` false) reads it
- * from the journal the owner keeps.
+ * The cache of a service's disk inventory. Its dirs are the ones every change of it renames an
+ * entry in: the install root (`current`), releases/ and releases/.hoist (stage, prune), the
+ * snapshots dir (create, prune) and the service's state dir (journal, last result).
  */
-export async function readServiceInventory(managed: ManagedService, owned: boolean): Promise<ServiceInventory> {
-  const { installRoot } = managed.config;
-  const [active, releases, snapshots, lastUpgrade, activity] = await Promise.all([
-    readCurrentVersion(installRoot),
-    listReleases(installRoot),
-    listSnapshots(managed.paths.snapshots, managed.config.name),
-    managed.store.lastOutcome(),
-    owned ? Promise.resolve(managed.activity) : activityOnDisk(managed),
-  ]);
+export function diskInventoryCache(service: ServiceConfig, paths: ServicePaths, store: JournalStore): InventoryCache<DiskInventory> {
+  const { installRoot } = service;
+  return new InventoryCache({
+    read: () => readDiskInventory(service, paths, store),
+    dirs: [installRoot, releasesDir(installRoot), metaDir(installRoot), paths.snapshots, paths.root],
+  });
+}
+
+/** Reads the active release and its sha256, the releases, the snapshots and the last outcome from disk. */
+async function readDiskInventory(service: ServiceConfig, paths: ServicePaths, store: JournalStore): Promise<DiskInventory> {
+  const { installRoot } = service;
+  const [active, releases, snapshots, lastUpgrade] = await Promise.all([readCurrentVersion(installRoot), listReleases(installRoot), listSnapshots(paths.snapshots, service.name), store.lastOutcome()]);
   const activeMeta = active === undefined ? undefined : await readReleaseMeta(installRoot, active).catch(() => undefined);
   return {
-    name: managed.config.name,
     ...(active === undefined ? {} : { activeVersion: active }),
     ...(activeMeta?.sha256 === undefined ? {} : { activeSha256: activeMeta.sha256 }),
     releases: releases.map((release) => ({
@@ -33,7 +41,20 @@ export async function readServiceInventory(managed: ManagedService, owned: boole
     })),
     snapshots: snapshots.map(toSnapshotSummary),
     ...(lastUpgrade === undefined ? {} : { lastUpgrade }),
-    health: managed.monitor?.status ?? (owned ? "UNKNOWN" : await probeOnce(managed, active)),
+  };
+}
+
+/**
+ * What one service looks like now: active release and its sha256, releases, snapshots, the last
+ * outcome (from the service's disk inventory cache), health and activity. An owner knows its
+ * activity; a reader (`owned` false) reads it from the journal the owner keeps.
+ */
+export async function readServiceInventory(managed: ManagedService, owned: boolean): Promise<ServiceInventory> {
+  const [disk, activity] = await Promise.all([managed.inventory.get(), owned ? Promise.resolve(managed.activity) : activityOnDisk(managed)]);
+  return {
+    name: managed.config.name,
+    ...disk,
+    health: managed.monitor?.status ?? (owned ? "UNKNOWN" : await probeOnce(managed, disk.activeVersion)),
     activity,
   };
 }
