@@ -77,7 +77,7 @@ export function decideNext(rollout: RolloutState, now: number): Decision {
     return {
       kind: "fail",
       code: "TIMEOUT",
-      message: `no node finished its hop within the progress deadline (${formatMs(strategy.progressDeadlineMs)})${waiting.length > 0 ? `; still waiting for ${waiting.join(", ")}` : ""}`,
+      message: `no node finished its hop within the progress deadline (${formatMs(strategy.progressDeadlineMs)})${waiting.length > 0 ? `; still waiting for ${listSome(waiting)}` : ""}`,
     };
   }
 
@@ -118,7 +118,7 @@ export function decideNext(rollout: RolloutState, now: number): Decision {
         return { kind: "finish", phase: "reverted", reason: `${rollout.failure.message}; every upgraded node of the hop went back to ${rollout.plan.hops[hop]!.from}` };
       }
     }
-    const broken = failedNodes.length > 0 ? `; needs an operator: ${failedNodes.join(", ")}` : "";
+    const broken = failedNodes.length > 0 ? `; needs an operator: ${listSome(failedNodes)}` : "";
     return { kind: "finish", phase: "failed", reason: `${rollout.failure.message}${revertBroken ? "; the revert failed" : ""}${broken}` };
   }
 
@@ -138,4 +138,9 @@ export function decideNext(rollout: RolloutState, now: number): Decision {
     return { kind: "set-phase", phase: "waiting-promote", reason: `the canaries of ${rollout.plan.hops[hop]!.from} -> ${rollout.plan.hops[hop]!.to} are healthy; run \`hoist rollout promote\`` };
   }
   return { kind: "fail", code: "INTERNAL", message: `hop ${hop + 1} cannot make progress (nothing to send, nothing in flight); this is a bug` };
+}
+
+/** The first items of a list and how many more: a message stays short on a fleet of thousands (it is kept in the rollout header). */
+export function listSome(items: string[], shown = 10): string {
+  return items.length <= shown ? items.join(", ") : `${items.slice(0, shown).join(", ")} and ${items.length - shown} more`;
 }
