@@ -167,6 +167,9 @@ export function buildPlan(input: BuildPlanInput): Plan {
       alreadyOnTarget,
       batches: schedule.batches,
       canaryBatches: schedule.canaryBatches,
+      ...(hop.release.notes === undefined ? {} : { notes: hop.release.notes }),
+      ...(hop.release.notesUrl === undefined ? {} : { notesUrl: hop.release.notesUrl }),
+      requireConfirm: hop.release.requireConfirm,
       gate: describeGate(mode, strategy),
     };
   });

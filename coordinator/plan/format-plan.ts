@@ -21,6 +21,15 @@ function describeStrategy(strategy: Strategy): string {
 function formatHop(hop: PlannedHop, total: number, strategy: Strategy): string[] {
   const kind = [hop.downgrade ? "downgrade" : undefined, hop.minor ? "minor" : undefined].filter(Boolean).join(", ");
   const lines = [`Hop ${hop.index + 1}/${total}: ${hop.from} -> ${hop.to}${kind ? ` (${kind})` : ""}`];
+  if (hop.notes !== undefined)
+    lines.push(
+      ...hop.notes
+        .trim()
+        .split("\n")
+        .map((line, index) => `${index === 0 ? "  notes: " : "         "}${line}`),
+    );
+  if (hop.notesUrl !== undefined) lines.push(`  release notes: ${hop.notesUrl}`);
+  if (hop.requireConfirm) lines.push(`  confirm: read the notes of ${hop.to}; \`rollout start\` needs --confirm ${hop.to}`);
   lines.push(hop.mode === "rolling" ? `  strategy: rolling (${hop.reason})` : `  strategy: full-stop (${hop.reason})`);
   if (hop.migrations.length > 0) {
     const migrations = hop.migrations.map((migration) => (migration.scope === "cluster-once" ? `${migration.name} (cluster-once: the first node runs it, the others skip)` : `${migration.name} (every node)`));

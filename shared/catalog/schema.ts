@@ -23,6 +23,12 @@ export const releaseEntrySchema = z
     /** A minor hop: no data migration, only its own script. */
     minor: z.boolean().default(false),
     migrations: z.array(migrationSchema).default([]),
+    /** What an operator must know before this hop (a CHANGELOG's compatibility section), shown by `hoist plan`. */
+    notes: z.string().min(1).optional(),
+    /** Where the full release notes are. */
+    notesUrl: z.url().optional(),
+    /** A rollout through this release starts only with `--confirm VERSION` (breaking changes the operator must have read). */
+    requireConfirm: z.boolean().default(false),
   })
   .strict();
 
