@@ -2,8 +2,8 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { runHook, type ProcessTracker } from "../exec/index.ts";
 import { alreadyServing, createLogProbeState, waitHealthy, type LogProbeState } from "../health/index.ts";
-import { carryPreservedFiles, pruneReleases, readCurrentVersion, releaseDir, stageRelease, switchCurrent } from "../release/index.ts";
-import { attachBackups, createSnapshot, prepareSnapshotWorker, takeBackups, verifyBackups, pruneSnapshots, restoreBackups, restoreSnapshot, verifySnapshot, type BackupContext } from "../snapshot/index.ts";
+import { carryPreservedFiles, readCurrentVersion, releaseDir, stageRelease, switchCurrent } from "../release/index.ts";
+import { attachBackups, createSnapshot, prepareSnapshotWorker, takeBackups, verifyBackups, restoreBackups, restoreSnapshot, verifySnapshot, type BackupContext } from "../snapshot/index.ts";
 import { takeVerifiedSnapshot } from "../services/take-snapshot.ts";
 import { takeDrainSnapshot } from "../services/drain-snapshot.ts";
 import { peerEnv } from "../services/peer-env.ts";
@@ -16,6 +16,8 @@ import { hookEnv } from "../services/hook-env.ts";
 import type { StepName } from "./steps.ts";
 import type { JournalRecord } from "./journal-record.ts";
 import type { StepContext, StepFunction } from "./step-context.ts";
+import { permanentMigrations, readFinalizeState, writeFinalizeState } from "./finalize-state.ts";
+import { applyRetention, neededUntilFinalized } from "./retention.ts";
 
 function env(ctx: StepContext, extra: Record<string, string> = {}): Record<string, string> {
   return hookEnv(ctx.config, ctx.service, extra);
@@ -197,12 +199,35 @@ const rejoin: StepFunction = async (ctx) => {
   await verifyHealthy(ctx, ctx.record.target, "afterRejoin");
 };
 
+/**
+ * Records an upgrade that ran permanent migrations as waiting for `hoist finalize` (once per
+ * journal: a commit run again after a crash finds it there), then removes old releases and
+ * snapshots: never the active release, the one before it and its snapshot (the rollback's), nor
+ * what an upgrade waiting for finalize still needs.
+ */
 const commit: StepFunction = async (ctx) => {
-  const protect = [ctx.record.target, ...(ctx.record.previousVersion ? [ctx.record.previousVersion] : [])];
+  const permanent = permanentMigrations(ctx.record.hops);
+  let state = await readFinalizeState(ctx.paths.finalize);
+  const { previousVersion, snapshotId } = ctx.record;
+  if (permanent && previousVersion !== undefined && snapshotId !== undefined && !state.pending.some((pending) => pending.snapshotId === snapshotId)) {
+    state = { ...state, pending: [...state.pending, { ...permanent, before: previousVersion, snapshotId, since: new Date().toISOString() }] };
+    await writeFinalizeState(ctx.paths.finalize, state);
+    ctx.onProgress({
+      step: "commit",
+      message: `${permanent.release} ran permanent migrations (${permanent.migrations.join(", ")}): ${previousVersion} and snapshot ${snapshotId} are kept, and rollback works, until \`hoist finalize\``,
+    });
+  }
+  const needed = neededUntilFinalized(state);
   try {
-    const releases = await pruneReleases(ctx.service.installRoot, ctx.service.releases.keep, protect);
-    const snapshots = await pruneSnapshots(ctx.paths.snapshots, ctx.service.snapshots.keep, ctx.record.snapshotId ? [ctx.record.snapshotId] : []);
-    if (releases.length + snapshots.length > 0) ctx.logger.info({ releases, snapshots }, "pruned old releases and snapshots");
+    const removed = await applyRetention({
+      installRoot: ctx.service.installRoot,
+      snapshotsDir: ctx.paths.snapshots,
+      keepReleases: ctx.service.releases.keep,
+      keepSnapshots: ctx.service.snapshots.keep,
+      protectReleases: [ctx.record.target, ...(previousVersion ? [previousVersion] : []), ...needed.releases],
+      protectSnapshots: [...(snapshotId ? [snapshotId] : []), ...needed.snapshots],
+    });
+    if (removed.releases.length + removed.snapshots.length > 0) ctx.logger.info(removed, "pruned old releases and snapshots");
   } catch (err) {
     ctx.logger.warn({ err }, "pruning after commit failed; the upgrade itself is committed");
   }

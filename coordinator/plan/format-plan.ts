@@ -32,7 +32,10 @@ function formatHop(hop: PlannedHop, total: number, strategy: Strategy): string[]
   if (hop.requireConfirm) lines.push(`  confirm: read the notes of ${hop.to}; \`rollout start\` needs --confirm ${hop.to}`);
   lines.push(hop.mode === "rolling" ? `  strategy: rolling (${hop.reason})` : `  strategy: full-stop (${hop.reason})`);
   if (hop.migrations.length > 0) {
-    const migrations = hop.migrations.map((migration) => (migration.scope === "cluster-once" ? `${migration.name} (cluster-once: the first node runs it, the others skip)` : `${migration.name} (every node)`));
+    const migrations = hop.migrations.map(
+      (migration) =>
+        `${migration.name} (${migration.scope === "cluster-once" ? "cluster-once: the first node runs it, the others skip" : "every node"}${migration.permanent ? "; permanent: rollback works until `hoist finalize`" : ""})`,
+    );
     lines.push(`  migrations: ${migrations.join("; ")}`);
   }
   if (hop.alreadyOnTarget.length > 0) lines.push(`  skip: ${hop.alreadyOnTarget.join(", ")} (already on ${hop.to})`);

@@ -48,6 +48,12 @@ export const migrationSchema = z.object({
   /** `node`: every node runs it; `cluster-once`: the first node runs it under a cluster lock. */
   scope: z.enum(["node", "cluster-once"]).default("node"),
   timeoutMs: z.number().int().positive().default(300_000),
+  /**
+   * The migration cannot be undone by the old release (CockroachDB's point of no return): until
+   * `hoist finalize`, the release before it and its snapshot are kept so that rollback works; after
+   * it, rollback to before this release is refused.
+   */
+  permanent: z.boolean().optional(),
 });
 export type Migration = z.output<typeof migrationSchema>;
 
