@@ -235,6 +235,31 @@ describe("formatPlan", () => {
     expect(text).toContain("Preflight: ok (3 nodes answered");
   });
 
+  it("marks online (before-stop) and permanent migrations, and prints a hop's notes, URL and confirmation", () => {
+    const catalog = serviceCatalogSchema.parse({
+      releases: [
+        release("23.01"),
+        release("23.04", {
+          upgradeFrom: ["23.01"],
+          notes: "Compatibility: run the SQL changes of the upgrade notes first.",
+          notesUrl: "https://docs.ejabberd.im/admin/upgrade/",
+          requireConfirm: true,
+          migrations: [
+            { name: "sql-add-column", run: ["bin/sql"], when: "before-stop", scope: "cluster-once" },
+            { name: "mnesia-convert", run: ["bin/convert"], permanent: true },
+          ],
+        }),
+      ],
+    });
+    const text = formatPlan(plan({ n1: "23.01" }, "23.04", { catalog }));
+    expect(text).toContain(
+      "  migrations: sql-add-column (cluster-once: the first node runs it, the others skip; before stop, against the running old release); mnesia-convert (every node; permanent: rollback works until `hoist finalize`)",
+    );
+    expect(text).toContain(
+      "  notes: Compatibility: run the SQL changes of the upgrade notes first.\n  release notes: https://docs.ejabberd.im/admin/upgrade/\n  confirm: read the notes of 23.04; `rollout start` needs --confirm 23.04",
+    );
+  });
+
   it("prints the preflight failures node by node", () => {
     const text = formatPlan(plan({ n1: "1.0.0", n2: "1.1.1" }, "1.1.0"));
     expect(text).toContain("  n2: 1.1.1 (plan expects 1.0.0)");

@@ -37,6 +37,8 @@ export interface JournalRecord {
   skipDrain: boolean;
   /** When the snapshot is taken (`snapshots.before` of the service when the operation began; default stop). */
   snapshotBefore?: SnapshotBefore;
+  /** Whether the hops have `when: before-stop` migrations (the migrate-online step runs). */
+  onlineMigrations?: boolean;
   /** Migration names not to run here (cluster-once migrations another node already ran). */
   skipMigrations: string[];
   /** Step being run or about to run. */

@@ -27,6 +27,7 @@ export function newJournal(input: NewJournalInput, now = new Date()): JournalRec
     skipDrain: input.skipDrain ?? false,
     skipMigrations: input.skipMigrations ?? [],
     ...(input.snapshotBefore === undefined ? {} : { snapshotBefore: input.snapshotBefore }),
+    ...(input.kind === "upgrade" && input.previousVersion !== undefined && input.hops.some((hop) => hop.migrations.some((migration) => migration.when === "before-stop")) ? { onlineMigrations: true } : {}),
     step: input.kind === "upgrade" ? "stage" : "rb-stop",
     stepStatus: "started",
     drained: false,

@@ -150,29 +150,37 @@ const switchRelease: StepFunction = async (ctx) => {
   ctx.onProgress({ step: "switch", message: `current -> ${ctx.record.target}` });
 };
 
-const migrate: StepFunction = async (ctx) => {
+/**
+ * Runs the hops' migrations of one kind in order, from each hop's release dir, skipping those done
+ * (journaled as `hopIndex:name`) and the cluster-once ones another node ran. `before-stop` ones run
+ * while the old release still serves (HOIST_ACTIVE_RELEASE_DIR names its dir).
+ */
+async function runMigrations(ctx: StepContext, when: "after-switch" | "before-stop"): Promise<Partial<JournalRecord>> {
   const done = [...ctx.record.migrationsDone];
+  const step = ctx.record.step;
+  const active: Record<string, string> = ctx.record.previousVersion === undefined ? {} : { HOIST_ACTIVE_RELEASE_DIR: releaseDir(ctx.service.installRoot, ctx.record.previousVersion) };
   for (const [index, hop] of ctx.record.hops.entries()) {
     const dir = releaseDir(ctx.service.installRoot, hop.to);
     for (const migration of hop.migrations) {
+      if ((migration.when ?? "after-switch") !== when) continue;
       const id = `${index}:${migration.name}`;
       if (done.includes(id)) continue;
       if (ctx.record.skipMigrations.includes(migration.name)) {
-        ctx.onProgress({ step: "migrate", message: `skipping ${migration.name} (${migration.scope}: already run in the cluster)` });
+        ctx.onProgress({ step, message: `skipping ${migration.name} (${migration.scope}: already run in the cluster)` });
         continue;
       }
-      ctx.onProgress({ step: "migrate", message: `${hop.from} -> ${hop.to}: running ${migration.name}` });
+      ctx.onProgress({ step, message: `${hop.from} -> ${hop.to}: running ${migration.name}${when === "before-stop" ? ` against the running ${ctx.record.previousVersion}` : ""}` });
       const run = async () => {
         await runHook(`migration ${migration.name}`, migration, {
           cwd: dir,
-          env: env(ctx, { HOIST_FROM_VERSION: hop.from, HOIST_TO_VERSION: hop.to, HOIST_RELEASE_DIR: dir }),
+          env: env(ctx, { HOIST_FROM_VERSION: hop.from, HOIST_TO_VERSION: hop.to, HOIST_RELEASE_DIR: dir, ...(when === "before-stop" ? active : {}) }),
           signal: ctx.signal,
           ...child(ctx, `migration ${migration.name}`),
         });
       };
       if (migration.scope === "cluster-once" && ctx.clusterOnce) {
         const ran = await ctx.clusterOnce.runOnce({ service: ctx.service.name, version: hop.to, migration: migration.name }, run, ctx.signal);
-        if (ran === "skipped") ctx.onProgress({ step: "migrate", message: `${migration.name} already ran in the cluster; skipped` });
+        if (ran === "skipped") ctx.onProgress({ step, message: `${migration.name} already ran in the cluster; skipped` });
       } else {
         await run();
       }
@@ -180,7 +188,12 @@ const migrate: StepFunction = async (ctx) => {
     }
   }
   return { migrationsDone: done };
-};
+}
+
+const migrate: StepFunction = (ctx) => runMigrations(ctx, "after-switch");
+
+/** Online migrations (`when: before-stop`): against the old release while it still runs, before the stop. */
+const migrateOnline: StepFunction = (ctx) => runMigrations(ctx, "before-stop");
 
 const start: StepFunction = async (ctx) => {
   await beginLogWatch(ctx);
@@ -309,6 +322,7 @@ const rollbackRejoin: StepFunction = async (ctx) => {
 export const STEP_FUNCTIONS: Record<StepName, StepFunction> = {
   stage,
   drain,
+  "migrate-online": migrateOnline,
   stop,
   snapshot,
   switch: switchRelease,

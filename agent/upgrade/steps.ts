@@ -1,6 +1,6 @@
 /**
  * The steps of one node's upgrade, in order, and of its rollback.
- * Forward: stage -> drain -> stop -> snapshot -> switch -> migrate -> start -> verify -> rejoin -> commit.
+ * Forward: stage -> drain -> [migrate-online] -> stop -> snapshot -> switch -> migrate -> start -> verify -> rejoin -> commit.
  * Rollback (any failure after stop): rb-stop -> rb-restore -> rb-switch -> rb-start -> rb-verify -> rb-rejoin.
  */
 export const FORWARD_STEPS = [
@@ -8,6 +8,8 @@ export const FORWARD_STEPS = [
   "stage",
   /** Take the node out of service (load balancer, cluster membership) with the drain hook. */
   "drain",
+  /** Per hop: run the hop's `when: before-stop` migrations against the old release, still running (only when there are any). */
+  "migrate-online",
   /** Stop the service with its stop hook. */
   "stop",
   /** Archive every data dir with a manifest, then verify it; nothing changes before this holds. */
@@ -53,11 +55,13 @@ export type SnapshotBefore = "stop" | "drain";
 
 /**
  * The forward steps in the order they run: as FORWARD_STEPS, or with the snapshot moved before the
- * drain when the service declares `snapshots.before: drain` (ejabberd's leave_cluster wipes the node).
+ * drain when the service declares `snapshots.before: drain` (ejabberd's leave_cluster wipes the node);
+ * `migrate-online` only when the upgrade has `before-stop` migrations.
  */
-export function forwardOrder(snapshotBefore: SnapshotBefore = "stop"): readonly ForwardStep[] {
-  if (snapshotBefore === "stop") return FORWARD_STEPS;
-  return ["stage", "snapshot", "drain", "stop", ...FORWARD_STEPS.filter((step) => !["stage", "snapshot", "drain", "stop"].includes(step))];
+export function forwardOrder(snapshotBefore: SnapshotBefore = "stop", onlineMigrations = false): readonly ForwardStep[] {
+  const steps = onlineMigrations ? FORWARD_STEPS : FORWARD_STEPS.filter((step) => step !== "migrate-online");
+  if (snapshotBefore === "stop") return steps;
+  return ["stage", "snapshot", ...steps.filter((step) => !["stage", "snapshot"].includes(step))];
 }
 
 /** Steps after which the old release no longer runs: a failure from here on needs a rollback. */

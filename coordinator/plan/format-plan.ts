@@ -34,7 +34,7 @@ function formatHop(hop: PlannedHop, total: number, strategy: Strategy): string[]
   if (hop.migrations.length > 0) {
     const migrations = hop.migrations.map(
       (migration) =>
-        `${migration.name} (${migration.scope === "cluster-once" ? "cluster-once: the first node runs it, the others skip" : "every node"}${migration.permanent ? "; permanent: rollback works until `hoist finalize`" : ""})`,
+        `${migration.name} (${migration.scope === "cluster-once" ? "cluster-once: the first node runs it, the others skip" : "every node"}${migration.when === "before-stop" ? "; before stop, against the running old release" : ""}${migration.permanent ? "; permanent: rollback works until `hoist finalize`" : ""})`,
     );
     lines.push(`  migrations: ${migrations.join("; ")}`);
   }

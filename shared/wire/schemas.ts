@@ -54,6 +54,12 @@ export const migrationSchema = z.object({
    * it, rollback to before this release is refused.
    */
   permanent: z.boolean().optional(),
+  /**
+   * When it runs: `after-switch` (default: with the service stopped, after `current` points at the new
+   * release) or `before-stop` (an online migration, ejabberd's "apply the required changes in database"
+   * before stopping: against the old release while it still runs, so it must be compatible with it).
+   */
+  when: z.enum(["after-switch", "before-stop"]).optional(),
 });
 export type Migration = z.output<typeof migrationSchema>;
 
