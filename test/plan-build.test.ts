@@ -260,6 +260,41 @@ describe("formatPlan", () => {
     );
   });
 
+  it("merges the hops into one when the target ships the earlier scripts (Seafile): migrations in hop order, full stop if any hop is, confirmations and notes kept", () => {
+    const catalog = serviceCatalogSchema.parse({
+      releases: [
+        release("1.1.0"),
+        release("1.2.0", {
+          upgradeFrom: ["1.1.0"],
+          rolling: false,
+          fullStopReason: "1.2 changes the database",
+          notes: "back up first",
+          requireConfirm: true,
+          migrations: [{ name: "upgrade_1.1_1.2", run: ["upgrade/upgrade_1.1_1.2.sh"] }],
+        }),
+        release("1.3.0", { upgradeFrom: ["1.2.0"], includesEarlierMigrations: true, migrations: [{ name: "upgrade_1.2_1.3", run: ["upgrade/upgrade_1.2_1.3.sh"] }] }),
+      ],
+    });
+    const built = plan({ n1: "1.1.0", n2: "1.1.0" }, "1.3.0", { catalog });
+    expect(built.hops).toHaveLength(1);
+    expect(built.hops[0]).toMatchObject({
+      from: "1.1.0",
+      to: "1.3.0",
+      via: ["1.2.0"],
+      mode: "full-stop",
+      reason: "1.2 changes the database",
+      requireConfirm: true,
+      notes: "1.2.0: back up first",
+      artifact: { url: "web-1.3.0.tgz" },
+    });
+    expect(built.hops[0]!.migrations.map((migration) => [migration.name, migration.run])).toEqual([
+      ["1.2.0/upgrade_1.1_1.2", ["upgrade/upgrade_1.1_1.2.sh"]],
+      ["upgrade_1.2_1.3", ["upgrade/upgrade_1.2_1.3.sh"]],
+    ]);
+    expect(built.nodes[0]!.requiredBytes).toBe(100 * MiB);
+    expect(formatPlan(built)).toContain("Hop 1/1: 1.1.0 -> 1.3.0\n  via: 1.2.0 (not fetched: 1.3.0 ships their migrations, run from its package in order)");
+  });
+
   it("prints the preflight failures node by node", () => {
     const text = formatPlan(plan({ n1: "1.0.0", n2: "1.1.1" }, "1.1.0"));
     expect(text).toContain("  n2: 1.1.1 (plan expects 1.0.0)");

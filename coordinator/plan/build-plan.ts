@@ -167,6 +167,7 @@ export function buildPlan(input: BuildPlanInput): Plan {
       alreadyOnTarget,
       batches: schedule.batches,
       canaryBatches: schedule.canaryBatches,
+      ...(hop.via === undefined ? {} : { via: [...hop.via] }),
       ...(hop.release.notes === undefined ? {} : { notes: hop.release.notes }),
       ...(hop.release.notesUrl === undefined ? {} : { notesUrl: hop.release.notesUrl }),
       requireConfirm: hop.release.requireConfirm,

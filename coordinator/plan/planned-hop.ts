@@ -36,6 +36,8 @@ export const plannedHopSchema = z.object({
    */
   batches: z.array(z.array(z.string())),
   canaryBatches: z.number().int().nonnegative(),
+  /** Releases passed over: their scripts ship in `to`'s package (catalog includesEarlierMigrations). */
+  via: z.array(versionSchema).optional(),
   /** The release's notes and their URL, from the catalog. */
   notes: z.string().optional(),
   notesUrl: z.string().optional(),

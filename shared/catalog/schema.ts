@@ -27,6 +27,12 @@ export const releaseEntrySchema = z
     notes: z.string().min(1).optional(),
     /** Where the full release notes are. */
     notesUrl: z.url().optional(),
+    /**
+     * This release's package ships the migration scripts of every release before it (Seafile's
+     * upgrade/ dir: "You don't need to download server package 1.2.0"): a multi-hop upgrade ending
+     * here fetches only this release and runs every hop's migrations from its dir, in order.
+     */
+    includesEarlierMigrations: z.boolean().default(false),
     /** A rollout through this release starts only with `--confirm VERSION` (breaking changes the operator must have read). */
     requireConfirm: z.boolean().default(false),
   })
