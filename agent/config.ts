@@ -89,6 +89,23 @@ export const serviceSchema = z
     dataDirs: z.array(z.string().min(1)).min(1),
     /** Paths relative to a release dir carried from the old release into the new one (user config). */
     preserve: z.array(z.string().min(1)).default([]),
+    /**
+     * Data dirs that live inside the release dir (Alfresco's `dir.root=/alfresco-v.2/alf_data`,
+     * ejabberd's database/), carried from the old release into the new one at the switch: `copy`
+     * (verified file by file; the old release keeps its copy for a rollback) or `move` (instant,
+     * same filesystem; the upgrade's snapshot holds it for a rollback).
+     */
+    releaseData: z
+      .array(
+        z
+          .object({
+            /** Relative to the release dir. */
+            path: z.string().min(1),
+            mode: z.enum(["copy", "move"]).default("copy"),
+          })
+          .strict(),
+      )
+      .default([]),
     /** Extra environment for hooks, probes and migrations (the rest of the agent's env is not passed). */
     env: z.record(z.string(), z.string()).default({}),
     /** Run every hook, migration, command probe and backup as this user (e.g. `ejabberd`); a hook's own `user` wins. */

@@ -2,7 +2,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { runHook, type ProcessTracker } from "../exec/index.ts";
 import { alreadyServing, createLogProbeState, waitHealthy, type LogProbeState } from "../health/index.ts";
-import { carryPreservedFiles, readCurrentVersion, releaseDir, stageRelease, switchCurrent } from "../release/index.ts";
+import { carryPreservedFiles, carryReleaseData, releaseDataSnapshotDirs, readCurrentVersion, releaseDir, stageRelease, switchCurrent } from "../release/index.ts";
 import { attachBackups, createSnapshot, prepareSnapshotWorker, takeBackups, verifyBackups, restoreBackups, restoreSnapshot, verifySnapshot, type BackupContext } from "../snapshot/index.ts";
 import { takeVerifiedSnapshot } from "../services/take-snapshot.ts";
 import { takeDrainSnapshot } from "../services/drain-snapshot.ts";
@@ -130,8 +130,11 @@ const snapshot: StepFunction = async (ctx) => {
       return { snapshotId: taken };
     }
   }
+  // Release data moved at the switch leaves the old release: the snapshot keeps it for the rollback.
+  const moved = version === undefined ? [] : releaseDataSnapshotDirs(releaseDir(ctx.service.installRoot, version), ctx.service.releaseData);
+  const service = moved.length === 0 ? ctx.service : { ...ctx.service, dataDirs: [...ctx.service.dataDirs, ...moved] };
   const info = await takeVerifiedSnapshot(
-    { service: ctx.service, snapshotsDir: ctx.paths.snapshots, version, label: `before upgrade to ${ctx.record.target}`, backupContext: backupContext(ctx, version) },
+    { service, snapshotsDir: ctx.paths.snapshots, version, label: `before upgrade to ${ctx.record.target}`, backupContext: backupContext(ctx, version) },
     { signal: ctx.signal, onProgress: ctx.onProgress },
   );
   return { snapshotId: info.id };
@@ -145,6 +148,10 @@ const switchRelease: StepFunction = async (ctx) => {
       const copied = await carryPreservedFiles(from, releaseDir(installRoot, hop.to), [...preserve]);
       ctx.onProgress({ step: "switch", message: `carried ${copied.length} preserved path(s) into ${hop.to}` });
     }
+  }
+  if (ctx.record.previousVersion !== undefined && ctx.service.releaseData.length > 0) {
+    const carried = await carryReleaseData(releaseDir(installRoot, ctx.record.previousVersion), releaseDir(installRoot, ctx.record.target), ctx.service.releaseData);
+    for (const dir of carried) ctx.onProgress({ step: "switch", message: `${dir.mode === "copy" ? "copied" : "moved"} ${dir.path} into ${ctx.record.target} (${dir.files} files, ${dir.bytes} bytes, verified)` });
   }
   await switchCurrent(installRoot, ctx.record.target);
   ctx.onProgress({ step: "switch", message: `current -> ${ctx.record.target}` });
@@ -262,7 +269,8 @@ const rollbackRestore: StepFunction = async (ctx) => {
     const safety = await createSnapshot(
       {
         service: ctx.service.name,
-        dataDirs: [...ctx.service.dataDirs],
+        // Today's release data too (both modes: the rollback goes back to the old release's copy).
+        dataDirs: [...ctx.service.dataDirs, ...(ctx.record.activeBefore === undefined ? [] : releaseDataSnapshotDirs(releaseDir(ctx.service.installRoot, ctx.record.activeBefore), ctx.service.releaseData, ["copy", "move"]))],
         snapshotsDir: ctx.paths.snapshots,
         compression: ctx.service.snapshots.compression,
         label: `before rollback to ${ctx.record.target}`,
