@@ -266,6 +266,7 @@ export class NodeAgent implements NodeAgentApi {
       skipDrain: request.skipDrain ?? false,
       skipMigrations: request.skipMigrations ?? [],
       snapshotBefore: managed.config.snapshots.before,
+      validate: managed.config.validate !== undefined,
     });
     return this.runTracked(managed, record, "stage", options);
   }

@@ -54,6 +54,16 @@ describe("nextAfterStep with online migrations (when: before-stop)", () => {
   });
 });
 
+describe("nextAfterStep with validate (the new release on scratch data first)", () => {
+  it.each<[StepName, boolean, string]>([
+    ["stage", true, "validate"],
+    ["validate", true, "drain"],
+    ["validate", false, "aborted"],
+  ])("%s ok=%s -> %s", (step, ok, expected) => {
+    expect(nextAfterStep({ step, stopped: false, validate: true }, ok)).toBe(expected);
+  });
+});
+
 describe("nextOnResume", () => {
   it.each<[StepName, "started" | "done", boolean, number, string]>([
     ["stage", "started", false, 0, "stage"],

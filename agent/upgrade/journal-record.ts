@@ -39,6 +39,8 @@ export interface JournalRecord {
   snapshotBefore?: SnapshotBefore;
   /** Whether the hops have `when: before-stop` migrations (the migrate-online step runs). */
   onlineMigrations?: boolean;
+  /** Whether the validate step runs (the service had `validate` when the operation began). */
+  validate?: boolean;
   /** Migration names not to run here (cluster-once migrations another node already ran). */
   skipMigrations: string[];
   /** Step being run or about to run. */

@@ -11,6 +11,8 @@ export interface NewJournalInput {
   skipDrain?: boolean;
   skipMigrations?: string[];
   snapshotBefore?: JournalRecord["snapshotBefore"];
+  /** The service validates new releases on scratch data first. */
+  validate?: boolean;
 }
 
 /** A fresh journal record for an operation about to start (pure). */
@@ -28,6 +30,7 @@ export function newJournal(input: NewJournalInput, now = new Date()): JournalRec
     skipMigrations: input.skipMigrations ?? [],
     ...(input.snapshotBefore === undefined ? {} : { snapshotBefore: input.snapshotBefore }),
     ...(input.kind === "upgrade" && input.previousVersion !== undefined && input.hops.some((hop) => hop.migrations.some((migration) => migration.when === "before-stop")) ? { onlineMigrations: true } : {}),
+    ...(input.kind === "upgrade" && input.validate && input.previousVersion !== undefined ? { validate: true } : {}),
     step: input.kind === "upgrade" ? "stage" : "rb-stop",
     stepStatus: "started",
     drained: false,

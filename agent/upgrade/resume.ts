@@ -26,6 +26,7 @@ export async function resumeJournal(
       resumes: resumed.resumes,
       ...(record.snapshotBefore ? { snapshotBefore: record.snapshotBefore } : {}),
       ...(record.onlineMigrations ? { onlineMigrations: true } : {}),
+      ...(record.validate ? { validate: true } : {}),
     },
     maxResumeAttempts,
   );

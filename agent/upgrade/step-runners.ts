@@ -18,6 +18,7 @@ import type { JournalRecord } from "./journal-record.ts";
 import type { StepContext, StepFunction } from "./step-context.ts";
 import { permanentMigrations, readFinalizeState, writeFinalizeState } from "./finalize-state.ts";
 import { applyRetention, neededUntilFinalized } from "./retention.ts";
+import { validateRelease } from "./validate-step.ts";
 
 function env(ctx: StepContext, extra: Record<string, string> = {}): Record<string, string> {
   return hookEnv(ctx.config, ctx.service, extra);
@@ -329,6 +330,7 @@ const rollbackRejoin: StepFunction = async (ctx) => {
 /** The I/O of every step, by name; the transition table decides the order. */
 export const STEP_FUNCTIONS: Record<StepName, StepFunction> = {
   stage,
+  validate: validateRelease,
   drain,
   "migrate-online": migrateOnline,
   stop,

@@ -1,11 +1,13 @@
 /**
  * The steps of one node's upgrade, in order, and of its rollback.
- * Forward: stage -> drain -> [migrate-online] -> stop -> snapshot -> switch -> migrate -> start -> verify -> rejoin -> commit.
+ * Forward: stage -> [validate] -> drain -> [migrate-online] -> stop -> snapshot -> switch -> migrate -> start -> verify -> rejoin -> commit.
  * Rollback (any failure after stop): rb-stop -> rb-restore -> rb-switch -> rb-start -> rb-verify -> rb-rejoin.
  */
 export const FORWARD_STEPS = [
   /** Fetch, check and unpack every hop's release beside the active one; no downtime. */
   "stage",
+  /** With `validate` configured: start the new release on scratch data (another port) and check its probes; production untouched. */
+  "validate",
   /** Take the node out of service (load balancer, cluster membership) with the drain hook. */
   "drain",
   /** Per hop: run the hop's `when: before-stop` migrations against the old release, still running (only when there are any). */
@@ -56,10 +58,10 @@ export type SnapshotBefore = "stop" | "drain";
 /**
  * The forward steps in the order they run: as FORWARD_STEPS, or with the snapshot moved before the
  * drain when the service declares `snapshots.before: drain` (ejabberd's leave_cluster wipes the node);
- * `migrate-online` only when the upgrade has `before-stop` migrations.
+ * `migrate-online` only when the upgrade has `before-stop` migrations, `validate` only when the service validates.
  */
-export function forwardOrder(snapshotBefore: SnapshotBefore = "stop", onlineMigrations = false): readonly ForwardStep[] {
-  const steps = onlineMigrations ? FORWARD_STEPS : FORWARD_STEPS.filter((step) => step !== "migrate-online");
+export function forwardOrder(snapshotBefore: SnapshotBefore = "stop", onlineMigrations = false, validate = false): readonly ForwardStep[] {
+  const steps = FORWARD_STEPS.filter((step) => (step !== "migrate-online" || onlineMigrations) && (step !== "validate" || validate));
   if (snapshotBefore === "stop") return steps;
   return ["stage", "snapshot", ...steps.filter((step) => !["stage", "snapshot"].includes(step))];
 }

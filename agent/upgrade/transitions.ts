@@ -15,6 +15,8 @@ export interface MachineView {
   snapshotBefore?: SnapshotBefore;
   /** The upgrade has `before-stop` migrations: the migrate-online step runs between drain and stop. */
   onlineMigrations?: boolean;
+  /** The service validates the new release on scratch data (the validate step runs after stage). */
+  validate?: boolean;
 }
 
 export function isTerminal(state: NextState): state is TerminalState {
@@ -28,7 +30,7 @@ export function isRollbackStep(step: StepName): boolean {
 /**
  * The transition table of one node's upgrade (pure). After a step succeeds the next step follows;
  * after a failure:
- * - stage, or a snapshot taken before the drain: aborted (nothing changed);
+ * - stage, validate, or a snapshot taken before the drain: aborted (nothing changed);
  * - migrate-online: rb-rejoin, then aborted: the old release still runs (what the migration changed
  *   stays; an online migration must be compatible with the old release);
  * - drain: rb-rejoin, then aborted, while the service still serves; when the failed drain left it
@@ -46,11 +48,11 @@ export function nextAfterStep(view: MachineView, ok: boolean): NextState {
     return view.stopped ? "rolled-back" : "aborted";
   }
   if (ok) {
-    const order = forwardOrder(view.snapshotBefore, view.onlineMigrations);
+    const order = forwardOrder(view.snapshotBefore, view.onlineMigrations, view.validate);
     const index = order.indexOf(step as (typeof order)[number]);
     return order[index + 1] ?? "committed";
   }
-  if (step === "stage") return "aborted";
+  if (step === "stage" || step === "validate") return "aborted";
   if (step === "drain") return view.stopped ? "rb-stop" : "rb-rejoin";
   if (step === "migrate-online") return "rb-rejoin";
   if (step === "snapshot" && !view.stopped) return "aborted";
