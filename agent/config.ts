@@ -135,6 +135,8 @@ export const serviceSchema = z
         stop: hookSchema,
         drain: hookSchema.optional(),
         rejoin: hookSchema.optional(),
+        /** Load changed code into the running service (ejabberdctl update all): a patch hop runs it instead of stop and start. */
+        reload: hookSchema.optional(),
       })
       .strict(),
     health: z

@@ -267,6 +267,7 @@ export class NodeAgent implements NodeAgentApi {
       skipMigrations: request.skipMigrations ?? [],
       snapshotBefore: managed.config.snapshots.before,
       validate: managed.config.validate !== undefined,
+      canReload: managed.config.hooks.reload !== undefined,
     });
     return this.runTracked(managed, record, "stage", options);
   }

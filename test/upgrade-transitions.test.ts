@@ -64,6 +64,17 @@ describe("nextAfterStep with validate (the new release on scratch data first)", 
   });
 });
 
+describe("nextAfterStep for a patch hop (stage, patch, commit)", () => {
+  it.each<[StepName, boolean, boolean, string]>([
+    ["stage", true, false, "patch"],
+    ["patch", true, false, "commit"],
+    ["patch", false, true, "rolled-back"],
+    ["patch", false, false, "failed"],
+  ])("%s ok=%s undone=%s -> %s", (step, ok, patchUndone, expected) => {
+    expect(nextAfterStep({ step, stopped: false, patch: true, patchUndone }, ok)).toBe(expected);
+  });
+});
+
 describe("nextOnResume", () => {
   it.each<[StepName, "started" | "done", boolean, number, string]>([
     ["stage", "started", false, 0, "stage"],

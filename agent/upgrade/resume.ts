@@ -27,6 +27,7 @@ export async function resumeJournal(
       ...(record.snapshotBefore ? { snapshotBefore: record.snapshotBefore } : {}),
       ...(record.onlineMigrations ? { onlineMigrations: true } : {}),
       ...(record.validate ? { validate: true } : {}),
+      ...(record.patch ? { patch: true } : {}),
     },
     maxResumeAttempts,
   );

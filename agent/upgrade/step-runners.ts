@@ -2,7 +2,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { runHook, type ProcessTracker } from "../exec/index.ts";
 import { alreadyServing, createLogProbeState, waitHealthy, type LogProbeState } from "../health/index.ts";
-import { carryPreservedFiles, carryReleaseData, releaseDataSnapshotDirs, readCurrentVersion, releaseDir, stageRelease, switchCurrent } from "../release/index.ts";
+import { applyPatch, diffReleaseFiles, undoPatch, carryPreservedFiles, carryReleaseData, releaseDataSnapshotDirs, readCurrentVersion, releaseDir, stageRelease, switchCurrent } from "../release/index.ts";
 import { attachBackups, createSnapshot, prepareSnapshotWorker, takeBackups, verifyBackups, restoreBackups, restoreSnapshot, verifySnapshot, type BackupContext } from "../snapshot/index.ts";
 import { takeVerifiedSnapshot } from "../services/take-snapshot.ts";
 import { takeDrainSnapshot } from "../services/drain-snapshot.ts";
@@ -254,6 +254,48 @@ const commit: StepFunction = async (ctx) => {
   }
 };
 
+/**
+ * A patch hop (ejabberd's "update only changed *.beam files, then `update`"): the files of the
+ * staged release that differ from the running one (listed with their sha256) replace those of the
+ * active release dir in place, their originals kept aside first; the reload hook loads them into
+ * the running service (no stop, no start) and the verify probes must hold. On success `current`
+ * points at the new release (the same files) and the old release gets its originals back, for a
+ * later rollback. On failure the originals go back, the reload hook runs again and the probes are
+ * checked: the outcome is rolled-back, or failed when that does not hold either. Leftovers of a
+ * crash inside this step are undone first.
+ */
+const patch: StepFunction = async (ctx) => {
+  const { installRoot } = ctx.service;
+  const previous = ctx.record.previousVersion!;
+  const reload = ctx.service.hooks.reload!;
+  const activeDir = releaseDir(installRoot, previous);
+  const backupDir = join(ctx.paths.root, "patch-backup");
+  await undoPatch(activeDir, backupDir);
+  const files = await diffReleaseFiles(activeDir, releaseDir(installRoot, ctx.record.target));
+  ctx.onProgress({ step: "patch", message: `replacing ${files.length} changed file(s) of ${previous} in place: ${files.map((file) => `${file.path} (sha256 ${file.sha256.slice(0, 12)})`).join(", ") || "none"}` });
+  try {
+    await applyPatch(activeDir, releaseDir(installRoot, ctx.record.target), backupDir, files);
+    await runServiceHook(ctx, "reload", reload, previous);
+    await verifyHealthy(ctx, previous);
+  } catch (err) {
+    const error = toHoistError(err);
+    if (error.code === "CANCELLED") throw error;
+    ctx.onProgress({ step: "patch", message: `the patch failed (${error.message}); putting the ${files.length} original file(s) back and reloading` });
+    try {
+      await undoPatch(activeDir, backupDir);
+      await runServiceHook(ctx, "reload", reload, previous);
+      await verifyHealthy(ctx, previous);
+    } catch (undoErr) {
+      ctx.logger.error({ err: undoErr }, "undoing the patch failed; the node needs an operator");
+      throw new StepFailure(error, { patchUndone: false });
+    }
+    throw new StepFailure(error, { patchUndone: true });
+  }
+  await switchCurrent(installRoot, ctx.record.target);
+  await undoPatch(activeDir, backupDir);
+  ctx.onProgress({ step: "patch", message: `current -> ${ctx.record.target}; ${previous} has its original files again` });
+};
+
 const rollbackStop: StepFunction = async (ctx) => {
   if (!ctx.record.stopped) return;
   const running = await readCurrentVersion(ctx.service.installRoot);
@@ -340,6 +382,7 @@ export const STEP_FUNCTIONS: Record<StepName, StepFunction> = {
   start,
   verify,
   rejoin,
+  patch,
   commit,
   "rb-stop": rollbackStop,
   "rb-restore": rollbackRestore,

@@ -1,5 +1,6 @@
 /**
  * The steps of one node's upgrade, in order, and of its rollback.
+ * Patch (a lone `kind: patch` hop): stage -> [validate] -> patch -> commit.
  * Forward: stage -> [validate] -> drain -> [migrate-online] -> stop -> snapshot -> switch -> migrate -> start -> verify -> rejoin -> commit.
  * Rollback (any failure after stop): rb-stop -> rb-restore -> rb-switch -> rb-start -> rb-verify -> rb-rejoin.
  */
@@ -26,6 +27,8 @@ export const FORWARD_STEPS = [
   "verify",
   /** Put the node back into service with the rejoin hook. */
   "rejoin",
+  /** A patch operation only (instead of drain .. rejoin): replace the changed files in place, reload, verify; undone on failure. */
+  "patch",
   /** Record success, prune old releases and snapshots. */
   "commit",
 ] as const;
@@ -60,8 +63,9 @@ export type SnapshotBefore = "stop" | "drain";
  * drain when the service declares `snapshots.before: drain` (ejabberd's leave_cluster wipes the node);
  * `migrate-online` only when the upgrade has `before-stop` migrations, `validate` only when the service validates.
  */
-export function forwardOrder(snapshotBefore: SnapshotBefore = "stop", onlineMigrations = false, validate = false): readonly ForwardStep[] {
-  const steps = FORWARD_STEPS.filter((step) => (step !== "migrate-online" || onlineMigrations) && (step !== "validate" || validate));
+export function forwardOrder(snapshotBefore: SnapshotBefore = "stop", onlineMigrations = false, validate = false, patch = false): readonly ForwardStep[] {
+  if (patch) return ["stage", ...(validate ? (["validate"] as const) : []), "patch", "commit"];
+  const steps = FORWARD_STEPS.filter((step) => step !== "patch" && (step !== "migrate-online" || onlineMigrations) && (step !== "validate" || validate));
   if (snapshotBefore === "stop") return steps;
   return ["stage", "snapshot", ...steps.filter((step) => !["stage", "snapshot"].includes(step))];
 }

@@ -17,6 +17,10 @@ export interface MachineView {
   onlineMigrations?: boolean;
   /** The service validates the new release on scratch data (the validate step runs after stage). */
   validate?: boolean;
+  /** A patch operation (stage, patch, commit). */
+  patch?: boolean;
+  /** A failed patch step put the old files back and reloaded them. */
+  patchUndone?: boolean;
 }
 
 export function isTerminal(state: NextState): state is TerminalState {
@@ -31,6 +35,7 @@ export function isRollbackStep(step: StepName): boolean {
  * The transition table of one node's upgrade (pure). After a step succeeds the next step follows;
  * after a failure:
  * - stage, validate, or a snapshot taken before the drain: aborted (nothing changed);
+ * - patch: rolled-back when it put the old files back and reloaded them, else failed;
  * - migrate-online: rb-rejoin, then aborted: the old release still runs (what the migration changed
  *   stays; an online migration must be compatible with the old release);
  * - drain: rb-rejoin, then aborted, while the service still serves; when the failed drain left it
@@ -48,11 +53,12 @@ export function nextAfterStep(view: MachineView, ok: boolean): NextState {
     return view.stopped ? "rolled-back" : "aborted";
   }
   if (ok) {
-    const order = forwardOrder(view.snapshotBefore, view.onlineMigrations, view.validate);
+    const order = forwardOrder(view.snapshotBefore, view.onlineMigrations, view.validate, view.patch);
     const index = order.indexOf(step as (typeof order)[number]);
     return order[index + 1] ?? "committed";
   }
   if (step === "stage" || step === "validate") return "aborted";
+  if (step === "patch") return view.patchUndone ? "rolled-back" : "failed";
   if (step === "drain") return view.stopped ? "rb-stop" : "rb-rejoin";
   if (step === "migrate-online") return "rb-rejoin";
   if (step === "snapshot" && !view.stopped) return "aborted";

@@ -168,6 +168,7 @@ export function buildPlan(input: BuildPlanInput): Plan {
       batches: schedule.batches,
       canaryBatches: schedule.canaryBatches,
       ...(hop.via === undefined ? {} : { via: [...hop.via] }),
+      ...(hop.release.kind === "patch" ? { kind: "patch" as const } : {}),
       ...(hop.release.notes === undefined ? {} : { notes: hop.release.notes }),
       ...(hop.release.notesUrl === undefined ? {} : { notesUrl: hop.release.notesUrl }),
       requireConfirm: hop.release.requireConfirm,

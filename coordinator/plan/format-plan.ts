@@ -21,6 +21,7 @@ function describeStrategy(strategy: Strategy): string {
 function formatHop(hop: PlannedHop, total: number, strategy: Strategy): string[] {
   const kind = [hop.downgrade ? "downgrade" : undefined, hop.minor ? "minor" : undefined].filter(Boolean).join(", ");
   const lines = [`Hop ${hop.index + 1}/${total}: ${hop.from} -> ${hop.to}${kind ? ` (${kind})` : ""}`];
+  if (hop.kind === "patch") lines.push("  kind: patch (`hoist upgrade` on a node replaces only the changed files and reloads; a rollout runs it as a full hop)");
   if (hop.via !== undefined) lines.push(`  via: ${hop.via.join(", ")} (not fetched: ${hop.to} ships their migrations, run from its package in order)`);
   if (hop.notes !== undefined)
     lines.push(

@@ -36,6 +36,8 @@ export const plannedHopSchema = z.object({
    */
   batches: z.array(z.array(z.string())),
   canaryBatches: z.number().int().nonnegative(),
+  /** patch: a module update (only changed files, reload hook); recorded for the plan's reader. */
+  kind: z.enum(["full", "patch"]).optional(),
   /** Releases passed over: their scripts ship in `to`'s package (catalog includesEarlierMigrations). */
   via: z.array(versionSchema).optional(),
   /** The release's notes and their URL, from the catalog. */

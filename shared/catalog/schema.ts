@@ -20,6 +20,13 @@ export const releaseEntrySchema = z
     rolling: z.boolean().default(true),
     /** Why the hop needs a full stop, shown by the planner. */
     fullStopReason: z.string().optional(),
+    /**
+     * full (default): stop, switch, start. patch (ejabberd's module update): only the files that
+     * differ from the running release are replaced in place, then the service's `reload` hook runs
+     * instead of a stop and start; on failure the old files go back. Used when the hop is the only
+     * one of the upgrade and the service has a reload hook; otherwise the hop runs as a full one.
+     */
+    kind: z.enum(["full", "patch"]).default("full"),
     /** A minor hop: no data migration, only its own script. */
     minor: z.boolean().default(false),
     migrations: z.array(migrationSchema).default([]),
