@@ -89,6 +89,42 @@ export const serviceSchema = z
     dataDirs: z.array(z.string().min(1)).min(1),
     /** Paths relative to a release dir carried from the old release into the new one (user config). */
     preserve: z.array(z.string().min(1)).default([]),
+    /**
+     * Validate before touching production data (Alfresco's step 2: upgrade a copy of the repository
+     * first): before the drain, the new release is started on scratch data (empty, or a copy of the
+     * data dirs with the hops' node-scope migrations run on it) with `env` on top of the service's
+     * (another port, run dir), its `probes` must hold, then it is stopped and the scratch data
+     * removed. A failure aborts the upgrade with production untouched.
+     */
+    validate: z
+      .object({
+        data: z.enum(["empty", "clone"]).default("clone"),
+        /** Overrides for the scratch instance: another port, another run/pid dir. */
+        env: z.record(z.string(), z.string()).default({}),
+        /** Probes against the scratch instance (its port, its log). */
+        probes: z.array(probeSchema).min(1),
+        minHealthyMs: z.number().int().nonnegative().default(2000),
+        healthyDeadlineMs: z.number().int().positive().default(60_000),
+      })
+      .strict()
+      .optional(),
+    /**
+     * Data dirs that live inside the release dir (Alfresco's `dir.root=/alfresco-v.2/alf_data`,
+     * ejabberd's database/), carried from the old release into the new one at the switch: `copy`
+     * (verified file by file; the old release keeps its copy for a rollback) or `move` (instant,
+     * same filesystem; the upgrade's snapshot holds it for a rollback).
+     */
+    releaseData: z
+      .array(
+        z
+          .object({
+            /** Relative to the release dir. */
+            path: z.string().min(1),
+            mode: z.enum(["copy", "move"]).default("copy"),
+          })
+          .strict(),
+      )
+      .default([]),
     /** Extra environment for hooks, probes and migrations (the rest of the agent's env is not passed). */
     env: z.record(z.string(), z.string()).default({}),
     /** Run every hook, migration, command probe and backup as this user (e.g. `ejabberd`); a hook's own `user` wins. */
@@ -99,6 +135,8 @@ export const serviceSchema = z
         stop: hookSchema,
         drain: hookSchema.optional(),
         rejoin: hookSchema.optional(),
+        /** Load changed code into the running service (ejabberdctl update all): a patch hop runs it instead of stop and start. */
+        reload: hookSchema.optional(),
       })
       .strict(),
     health: z

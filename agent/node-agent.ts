@@ -22,6 +22,7 @@ import { OwnerLock } from "./state/owner-lock.ts";
 import { ProcessLedger, type ReapedProcess } from "./state/process-ledger.ts";
 import type { HostFacts, NodeAgentApi, NodeInventory, ReleaseOnDisk, ServingStatus, SnapshotSummary, UpgradeOutcome, UpgradeRequest } from "./node-agent-api.ts";
 import { JournalStore, newJournal, runJournal, resumeJournal, planHops, decideRollback, decideUpgrade, type JournalRecord, type RunnerDeps, type OperationView, type ClusterOnceGate } from "./upgrade/index.ts";
+import { applyRetention, dropPendingFinalize, readFinalizeState, writeFinalizeState, type FinalizedUpgrade } from "./upgrade/index.ts";
 
 export const AGENT_VERSION = "0.1.0";
 
@@ -218,8 +219,14 @@ export class NodeAgent implements NodeAgentApi {
   }
 
   private async operationView(managed: ManagedService): Promise<OperationView> {
-    const [journal, current, last] = await Promise.all([managed.store.load(), readCurrentVersion(managed.config.installRoot), managed.store.lastOutcome()]);
-    return { inFlight: managed.inFlight !== undefined, ...(journal ? { journal } : {}), ...(current === undefined ? {} : { current }), ...(last ? { last } : {}) };
+    const [journal, current, last, finalize] = await Promise.all([managed.store.load(), readCurrentVersion(managed.config.installRoot), managed.store.lastOutcome(), readFinalizeState(managed.paths.finalize)]);
+    return {
+      inFlight: managed.inFlight !== undefined,
+      ...(journal ? { journal } : {}),
+      ...(current === undefined ? {} : { current }),
+      ...(last ? { last } : {}),
+      finalized: finalize.finalized,
+    };
   }
 
   private async catalogFor(service: string): Promise<ServiceCatalog> {
@@ -259,6 +266,8 @@ export class NodeAgent implements NodeAgentApi {
       skipDrain: request.skipDrain ?? false,
       skipMigrations: request.skipMigrations ?? [],
       snapshotBefore: managed.config.snapshots.before,
+      validate: managed.config.validate !== undefined,
+      canReload: managed.config.hooks.reload !== undefined,
     });
     return this.runTracked(managed, record, "stage", options);
   }
@@ -290,9 +299,41 @@ export class NodeAgent implements NodeAgentApi {
       }
       case "undo-last": {
         const record = newJournal({ kind: "rollback", service, previousVersion: decision.to, target: decision.to, hops: [], ...(options.key === undefined ? {} : { key: options.key }), skipDrain: true });
-        return this.runTracked(managed, { ...record, snapshotId: decision.snapshotId, ...(view.current === undefined ? {} : { activeBefore: view.current }) }, "rb-stop", options);
+        const outcome = await this.runTracked(managed, { ...record, snapshotId: decision.snapshotId, ...(view.current === undefined ? {} : { activeBefore: view.current }) }, "rb-stop", options);
+        if (outcome.result === "rolled-back") await dropPendingFinalize(managed.paths.finalize, decision.snapshotId);
+        return outcome;
       }
     }
+  }
+
+  /**
+   * `hoist finalize`: makes the permanent migrations of every upgrade waiting for it final. From now
+   * on rollback to before those releases is refused (FINALIZED), and the releases and snapshots kept
+   * only for such a rollback are removed by the service's retention (`releases.keep`, `snapshots.keep`).
+   * @throws HoistError WRONG_STATE when nothing waits for finalize, BUSY during another operation.
+   */
+  async finalize(service: string): Promise<{ finalized: FinalizedUpgrade[]; removed: { releases: string[]; snapshots: string[] } }> {
+    const managed = this.managed(service);
+    await assertIdle(managed);
+    const state = await readFinalizeState(managed.paths.finalize);
+    if (state.pending.length === 0)
+      throw new HoistError("WRONG_STATE", `nothing to finalize for ${service}: no upgrade with permanent migrations is waiting (finalized so far: ${state.finalized.map((done) => done.release).join(", ") || "none"})`);
+    const at = new Date().toISOString();
+    const finalized = state.pending.map((pending) => ({ release: pending.release, before: pending.before, at }));
+    await writeFinalizeState(managed.paths.finalize, { pending: [], finalized: [...state.finalized, ...finalized] });
+    const current = await readCurrentVersion(managed.config.installRoot);
+    const view = await this.operationView(managed);
+    const rollback = decideRollback(view, service);
+    const removed = await applyRetention({
+      installRoot: managed.config.installRoot,
+      snapshotsDir: managed.paths.snapshots,
+      keepReleases: managed.config.releases.keep,
+      keepSnapshots: managed.config.snapshots.keep,
+      protectReleases: [...(current ? [current] : []), ...(rollback.action === "undo-last" ? [rollback.to] : [])],
+      protectSnapshots: rollback.action === "undo-last" ? [rollback.snapshotId] : [],
+    });
+    this.options.logger.info({ service, finalized, removed }, "finalized");
+    return { finalized, removed };
   }
 
   /** Stages a release beside the active one; the artifact comes with the call (coordinator) or from the catalog. */

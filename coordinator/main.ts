@@ -3,6 +3,8 @@ import type { Logger } from "../shared/logger/index.ts";
 import { startLocalNatsServer, type LocalNatsServer } from "../shared/nats-server/index.ts";
 import type { AgentClientOptions } from "../shared/proto/index.ts";
 import { openBus, type Bus } from "./bus/open-bus.ts";
+import { startAnnouncer, type Announcer } from "./announce/announcer.ts";
+import type { ResolvedWebhook } from "./announce/webhook-config.ts";
 import { coordinatorIdentity } from "./rollout/make-runner.ts";
 import { startRolloutScan } from "./rollout/scan-loop.ts";
 import { startDashboard, type RunningDashboard } from "./dashboard/server.ts";
@@ -23,6 +25,8 @@ export interface CoordinatorOptions {
   dashboard?: { listen: ListenAddress; token?: string };
   /** HOST:PORT to serve Prometheus metrics on (docs/metrics.md); none: no metrics listener. */
   metricsListen?: string;
+  /** Webhooks to announce rollout events to (none: no announcements). */
+  webhooks?: readonly ResolvedWebhook[];
 }
 
 export interface RunningCoordinator {
@@ -37,8 +41,8 @@ export interface RunningCoordinator {
 
 /**
  * The coordinator daemon: the bus (an embedded nats-server when no URL is given) and the scan loop
- * that drives rollouts (coordinator/rollout/scan-loop.ts), and the web dashboard and the metrics
- * listener when asked. Only wiring here.
+ * that drives rollouts (coordinator/rollout/scan-loop.ts), the web dashboard and the metrics
+ * listener when asked, and the announcer when webhooks are configured (coordinator/announce). Only wiring here.
  */
 export async function runCoordinator(options: CoordinatorOptions, logger: Logger): Promise<RunningCoordinator> {
   let embedded: LocalNatsServer | undefined;
@@ -62,6 +66,14 @@ export async function runCoordinator(options: CoordinatorOptions, logger: Logger
         throw err;
       })
     : undefined;
+  const announcer: Announcer | undefined = options.webhooks?.length
+    ? await startAnnouncer({ nc: bus.nc, webhooks: options.webhooks, logger: logger.child({ part: "announce" }) }).catch(async (err: unknown) => {
+        await metrics?.stop();
+        await bus.close();
+        await embedded?.stop();
+        throw err;
+      })
+    : undefined;
   const scan = await startRolloutScan({ bus, owner, logger, agentGrpc: options.agentGrpc, ...(options.scanMs === undefined ? {} : { scanMs: options.scanMs }) });
   let dashboard: RunningDashboard | undefined;
   try {
@@ -69,6 +81,7 @@ export async function runCoordinator(options: CoordinatorOptions, logger: Logger
   } catch (err) {
     await scan.stop();
     await metrics?.stop();
+    await announcer?.stop();
     await bus.close();
     await embedded?.stop();
     throw err;
@@ -84,6 +97,7 @@ export async function runCoordinator(options: CoordinatorOptions, logger: Logger
       await dashboard?.stop();
       await metrics?.stop();
       await scan.stop();
+      await announcer?.stop();
       await bus.close();
       await embedded?.stop();
     },

@@ -6,25 +6,9 @@ import { makeTempDir } from "./helpers/temp-dir.ts";
 import { makeSampleNode, type SampleNode } from "./helpers/sample-node.ts";
 import { runHoist } from "./helpers/hoist-cli.ts";
 import { FIXTURE_HOOKS_DIR, releaseOf, writeCustomCatalog } from "./helpers/custom-catalog.ts";
-import { createTestDatabase, databaseState, MARIADB, POSTGRES, sql, type Engine } from "./helpers/databases.ts";
+import { createTestDatabase, databaseState, MARIADB, POSTGRES, SEED, sql, type Engine } from "./helpers/databases.ts";
 
 const DB_MIGRATE = join(FIXTURE_HOOKS_DIR, "db-migrate.sh");
-
-const SEED: Record<Engine, string[]> = {
-  postgresql: [
-    "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL, qty int NOT NULL, CHECK (qty >= 0))",
-    "CREATE INDEX items_name ON items (name)",
-    "CREATE TABLE notes (id int PRIMARY KEY, item int REFERENCES items (id) ON DELETE CASCADE, body text)",
-    "INSERT INTO items (name, qty) SELECT 'item-' || g, g FROM generate_series(1, 300) g",
-    "INSERT INTO notes SELECT g, g, repeat('n', g % 50) FROM generate_series(1, 300, 7) g",
-  ],
-  mariadb: [
-    "CREATE TABLE items (id int AUTO_INCREMENT PRIMARY KEY, name varchar(64) NOT NULL, qty int NOT NULL, KEY items_name (name)) ENGINE=InnoDB",
-    "CREATE TABLE notes (id int PRIMARY KEY, item int, body text, FOREIGN KEY (item) REFERENCES items (id) ON DELETE CASCADE) ENGINE=InnoDB",
-    "INSERT INTO items (name, qty) SELECT CONCAT('item-', seq), seq FROM seq_1_to_300",
-    "INSERT INTO notes SELECT seq, seq, REPEAT('n', seq % 50) FROM seq_1_to_300_step_7",
-  ],
-};
 
 /**
  * A kv node (installed at 1.1.0) whose service also keeps data in a database of its own, declared

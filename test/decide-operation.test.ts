@@ -37,6 +37,29 @@ describe("decideRollback", () => {
     ["a fresh install has nothing to go back to", { inFlight: false, current: "1.0.0", last: committed(undefined, "1.0.0", "s0") }, undefined, "refuse WRONG_STATE"],
     ["never ran anything", { inFlight: false }, undefined, "refuse WRONG_STATE"],
     ["the last operation rolled back already", { inFlight: false, current: "1.0.0", last: { ...committed("1.0.0", "1.1.0", "s1"), result: "rolled-back" } }, undefined, "refuse WRONG_STATE"],
+    [
+      "the last upgrade went through a finalized release",
+      {
+        inFlight: false,
+        current: "1.1.1",
+        last: {
+          ...committed("1.0.0", "1.1.1", "s1"),
+          hops: [
+            { from: "1.0.0", to: "1.1.0" },
+            { from: "1.1.0", to: "1.1.1" },
+          ],
+        },
+        finalized: [{ release: "1.1.0", at: "2026-12-01T00:02:00Z" }],
+      },
+      undefined,
+      "refuse FINALIZED",
+    ],
+    [
+      "an earlier release was finalized, the last upgrade is after it",
+      { inFlight: false, current: "1.1.1", last: { ...committed("1.1.0", "1.1.1", "s2"), hops: [{ from: "1.1.0", to: "1.1.1" }] }, finalized: [{ release: "1.1.0", at: "2026-12-01T00:02:00Z" }] },
+      undefined,
+      "undo-last 1.1.0 s2",
+    ],
     ["someone switched the release by hand since", { inFlight: false, current: "1.2.0", last: committed("1.0.0", "1.1.0", "s1") }, undefined, "refuse WRONG_STATE"],
   ])("%s -> %s", (_why, view, to, expected) => {
     const decision = decideRollback(view, "kv", to);

@@ -235,6 +235,66 @@ describe("formatPlan", () => {
     expect(text).toContain("Preflight: ok (3 nodes answered");
   });
 
+  it("marks online (before-stop) and permanent migrations, and prints a hop's notes, URL and confirmation", () => {
+    const catalog = serviceCatalogSchema.parse({
+      releases: [
+        release("23.01"),
+        release("23.04", {
+          upgradeFrom: ["23.01"],
+          notes: "Compatibility: run the SQL changes of the upgrade notes first.",
+          notesUrl: "https://docs.ejabberd.im/admin/upgrade/",
+          requireConfirm: true,
+          migrations: [
+            { name: "sql-add-column", run: ["bin/sql"], when: "before-stop", scope: "cluster-once" },
+            { name: "mnesia-convert", run: ["bin/convert"], permanent: true },
+          ],
+        }),
+      ],
+    });
+    const text = formatPlan(plan({ n1: "23.01" }, "23.04", { catalog }));
+    expect(text).toContain(
+      "  migrations: sql-add-column (cluster-once: the first node runs it, the others skip; before stop, against the running old release); mnesia-convert (every node; permanent: rollback works until `hoist finalize`)",
+    );
+    expect(text).toContain(
+      "  notes: Compatibility: run the SQL changes of the upgrade notes first.\n  release notes: https://docs.ejabberd.im/admin/upgrade/\n  confirm: read the notes of 23.04; `rollout start` needs --confirm 23.04",
+    );
+  });
+
+  it("merges the hops into one when the target ships the earlier scripts (Seafile): migrations in hop order, full stop if any hop is, confirmations and notes kept", () => {
+    const catalog = serviceCatalogSchema.parse({
+      releases: [
+        release("1.1.0"),
+        release("1.2.0", {
+          upgradeFrom: ["1.1.0"],
+          rolling: false,
+          fullStopReason: "1.2 changes the database",
+          notes: "back up first",
+          requireConfirm: true,
+          migrations: [{ name: "upgrade_1.1_1.2", run: ["upgrade/upgrade_1.1_1.2.sh"] }],
+        }),
+        release("1.3.0", { upgradeFrom: ["1.2.0"], includesEarlierMigrations: true, migrations: [{ name: "upgrade_1.2_1.3", run: ["upgrade/upgrade_1.2_1.3.sh"] }] }),
+      ],
+    });
+    const built = plan({ n1: "1.1.0", n2: "1.1.0" }, "1.3.0", { catalog });
+    expect(built.hops).toHaveLength(1);
+    expect(built.hops[0]).toMatchObject({
+      from: "1.1.0",
+      to: "1.3.0",
+      via: ["1.2.0"],
+      mode: "full-stop",
+      reason: "1.2 changes the database",
+      requireConfirm: true,
+      notes: "1.2.0: back up first",
+      artifact: { url: "web-1.3.0.tgz" },
+    });
+    expect(built.hops[0]!.migrations.map((migration) => [migration.name, migration.run])).toEqual([
+      ["1.2.0/upgrade_1.1_1.2", ["upgrade/upgrade_1.1_1.2.sh"]],
+      ["upgrade_1.2_1.3", ["upgrade/upgrade_1.2_1.3.sh"]],
+    ]);
+    expect(built.nodes[0]!.requiredBytes).toBe(100 * MiB);
+    expect(formatPlan(built)).toContain("Hop 1/1: 1.1.0 -> 1.3.0\n  via: 1.2.0 (not fetched: 1.3.0 ships their migrations, run from its package in order)");
+  });
+
   it("prints the preflight failures node by node", () => {
     const text = formatPlan(plan({ n1: "1.0.0", n2: "1.1.1" }, "1.1.0"));
     expect(text).toContain("  n2: 1.1.1 (plan expects 1.0.0)");

@@ -37,6 +37,44 @@ describe("nextAfterStep", () => {
   });
 });
 
+describe("nextAfterStep with online migrations (when: before-stop)", () => {
+  it.each<[StepName, boolean, boolean, string, string]>([
+    ["drain", true, false, "stop", "migrate-online"],
+    ["migrate-online", true, false, "stop", "stop"],
+    ["migrate-online", false, false, "stop", "rb-rejoin"],
+    ["drain", true, false, "drain", "migrate-online"],
+    ["snapshot", true, false, "drain", "drain"],
+  ])("%s ok=%s stopped=%s snapshot before %s -> %s", (step, ok, stopped, snapshotBefore, expected) => {
+    expect(nextAfterStep({ step, stopped, onlineMigrations: true, snapshotBefore: snapshotBefore as "stop" | "drain" }, ok)).toBe(expected);
+  });
+
+  it("a crash inside the online migration re-runs it on resume (the old release still serves; done migrations are skipped)", () => {
+    expect(nextOnResume({ step: "migrate-online", stepStatus: "started", stopped: false, resumes: 0, onlineMigrations: true }, 3)).toBe("migrate-online");
+    expect(nextOnResume({ step: "drain", stepStatus: "done", stopped: false, resumes: 0, onlineMigrations: true }, 3)).toBe("migrate-online");
+  });
+});
+
+describe("nextAfterStep with validate (the new release on scratch data first)", () => {
+  it.each<[StepName, boolean, string]>([
+    ["stage", true, "validate"],
+    ["validate", true, "drain"],
+    ["validate", false, "aborted"],
+  ])("%s ok=%s -> %s", (step, ok, expected) => {
+    expect(nextAfterStep({ step, stopped: false, validate: true }, ok)).toBe(expected);
+  });
+});
+
+describe("nextAfterStep for a patch hop (stage, patch, commit)", () => {
+  it.each<[StepName, boolean, boolean, string]>([
+    ["stage", true, false, "patch"],
+    ["patch", true, false, "commit"],
+    ["patch", false, true, "rolled-back"],
+    ["patch", false, false, "failed"],
+  ])("%s ok=%s undone=%s -> %s", (step, ok, patchUndone, expected) => {
+    expect(nextAfterStep({ step, stopped: false, patch: true, patchUndone }, ok)).toBe(expected);
+  });
+});
+
 describe("nextOnResume", () => {
   it.each<[StepName, "started" | "done", boolean, number, string]>([
     ["stage", "started", false, 0, "stage"],

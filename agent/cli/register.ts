@@ -71,6 +71,18 @@ export function registerAgentCommands(program: Command): void {
       reportOutcome(outcome, options.json, ["rolled-back"]);
     });
 
+  withCommonOptions(program.command("finalize"))
+    .description("make the permanent migrations of the last upgrade(s) final: rollback to before them is refused from now on, and the release and snapshot kept for it are removed by retention")
+    .option("--json", "print what was finalized and removed as JSON")
+    .action(async (options: AgentCliOptions & JsonFlag) => {
+      const { agent, service } = await openAgent(options, "owner", "hoist finalize");
+      const result = await agent.finalize(service);
+      if (options.json) return printJson(result);
+      for (const done of result.finalized) process.stdout.write(`${service}: finalized ${done.release} (rollback to ${done.before} is no longer possible)\n`);
+      const removed = [...result.removed.releases.map((version) => `release ${version}`), ...result.removed.snapshots.map((id) => `snapshot ${id}`)];
+      process.stdout.write(`${service}: removed ${removed.length === 0 ? "nothing" : removed.join(", ")}\n`);
+    });
+
   withCommonOptions(program.command("status"))
     .description("show the active release, its artifact sha256, releases and snapshots on disk, the last upgrade result, and an operation in progress (read-only: never resumes or changes anything)")
     .option("--json", "print as JSON")

@@ -42,7 +42,7 @@ export async function carryPreservedFiles(fromDir: string, toDir: string, paths:
   return copied;
 }
 
-function checkPreservePath(path: string): string {
+export function checkPreservePath(path: string): string {
   const refuse = (why: string) => new HoistError("INVALID_ARGUMENT", `preserve path ${JSON.stringify(path)} ${why}; list paths relative to the release dir`, { details: { path } });
   if (typeof path !== "string" || path.length === 0) throw refuse("is empty");
   if (path.includes("\0")) throw refuse("contains a NUL byte");

@@ -9,6 +9,8 @@ export interface ServicePaths {
   /** Outcomes recorded by idempotency key. */
   results: string;
   lastResult: string;
+  /** Upgrades with permanent migrations waiting for `hoist finalize`, and the last one finalized. */
+  finalize: string;
   snapshots: string;
   /** Downloaded artifacts, by sha256 (shared by all services). */
   artifacts: string;
@@ -21,6 +23,7 @@ export function servicePaths(config: AgentConfig, service: ServiceConfig): Servi
     journal: join(root, "journal.json"),
     results: join(root, "results"),
     lastResult: join(root, "last-result.json"),
+    finalize: join(root, "finalize.json"),
     snapshots: join(root, "snapshots"),
     artifacts: join(config.stateDir, "artifacts"),
   };

@@ -11,6 +11,8 @@ export interface OperationView {
   current?: string;
   /** The last recorded outcome. */
   last?: UpgradeOutcome;
+  /** Releases finalized with `hoist finalize` (their permanent migrations cannot be undone). */
+  finalized?: readonly { release: string; at: string }[];
 }
 
 export type UpgradeDecision = { action: "refuse"; code: "BUSY" | "WRONG_STATE"; message: string } | { action: "noop" } | { action: "start" };
@@ -30,7 +32,7 @@ export function decideUpgrade(view: OperationView, service: string, to: string):
 }
 
 export type RollbackDecision =
-  | { action: "refuse"; code: "BUSY" | "WRONG_STATE"; message: string }
+  | { action: "refuse"; code: "BUSY" | "WRONG_STATE" | "FINALIZED"; message: string }
   /** The coordinator's recovery asked for a version that is active already and nothing is pending. */
   | { action: "already-there"; to: string }
   /** Run the pending (halted or interrupted) operation's rollback again from rb-stop. */
@@ -40,7 +42,8 @@ export type RollbackDecision =
 
 /**
  * What `rollback` does (pure): retry the pending operation's rollback; or, with none pending, undo
- * the last committed upgrade if the node still runs what it installed; otherwise refuse saying why.
+ * the last committed upgrade if the node still runs what it installed and it went through no
+ * finalized release (FINALIZED); otherwise refuse saying why.
  * `to` is the version the coordinator's recovery wants (already active: nothing to do).
  */
 export function decideRollback(view: OperationView, service: string, to?: string): RollbackDecision {
@@ -53,6 +56,14 @@ export function decideRollback(view: OperationView, service: string, to?: string
   }
   if (view.current !== last.to) {
     return { action: "refuse", code: "WRONG_STATE", message: `the active release of ${service} is ${view.current ?? "none"}, not ${last.to} from the last upgrade; refusing to roll back` };
+  }
+  const crossed = view.finalized?.find((done) => last.hops.some((hop) => hop.to === done.release));
+  if (crossed) {
+    return {
+      action: "refuse",
+      code: "FINALIZED",
+      message: `${service} ${crossed.release} was finalized (${crossed.at}): its permanent migrations cannot be undone, so rollback to ${last.from} is refused; fix forward with an upgrade to a newer release`,
+    };
   }
   return { action: "undo-last", to: last.from, snapshotId: last.snapshotId };
 }

@@ -9,3 +9,5 @@ export { planHops } from "./plan-hops.ts";
 export { resumeJournal } from "./resume.ts";
 export { runJournal, finishJournal, type RunnerDeps } from "./upgrade-runner.ts";
 export type { ClusterOnceGate, StepContext } from "./step-context.ts";
+export { readFinalizeState, writeFinalizeState, dropPendingFinalize, permanentMigrations, type FinalizeState, type FinalizedUpgrade, type PendingFinalize } from "./finalize-state.ts";
+export { applyRetention, neededUntilFinalized } from "./retention.ts";

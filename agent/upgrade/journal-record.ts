@@ -7,6 +7,8 @@ export interface JournalHop {
   to: string;
   artifact: Artifact;
   migrations: Migration[];
+  /** A patch hop (catalog `kind: patch`). */
+  kind?: "patch";
 }
 
 export interface JournalEvent {
@@ -37,6 +39,14 @@ export interface JournalRecord {
   skipDrain: boolean;
   /** When the snapshot is taken (`snapshots.before` of the service when the operation began; default stop). */
   snapshotBefore?: SnapshotBefore;
+  /** Whether the hops have `when: before-stop` migrations (the migrate-online step runs). */
+  onlineMigrations?: boolean;
+  /** A patch operation: stage, patch (replace changed files, reload, verify; undone on failure), commit. */
+  patch?: boolean;
+  /** Set by a failed patch step: the old files are back and the old code reloaded (so the outcome is rolled-back, not failed). */
+  patchUndone?: boolean;
+  /** Whether the validate step runs (the service had `validate` when the operation began). */
+  validate?: boolean;
   /** Migration names not to run here (cluster-once migrations another node already ran). */
   skipMigrations: string[];
   /** Step being run or about to run. */

@@ -11,6 +11,10 @@ export interface NewJournalInput {
   skipDrain?: boolean;
   skipMigrations?: string[];
   snapshotBefore?: JournalRecord["snapshotBefore"];
+  /** The service validates new releases on scratch data first. */
+  validate?: boolean;
+  /** The service has a reload hook (a lone patch hop runs as a patch). */
+  canReload?: boolean;
 }
 
 /** A fresh journal record for an operation about to start (pure). */
@@ -27,6 +31,9 @@ export function newJournal(input: NewJournalInput, now = new Date()): JournalRec
     skipDrain: input.skipDrain ?? false,
     skipMigrations: input.skipMigrations ?? [],
     ...(input.snapshotBefore === undefined ? {} : { snapshotBefore: input.snapshotBefore }),
+    ...(input.kind === "upgrade" && input.previousVersion !== undefined && input.hops.some((hop) => hop.migrations.some((migration) => migration.when === "before-stop")) ? { onlineMigrations: true } : {}),
+    ...(input.kind === "upgrade" && input.validate && input.previousVersion !== undefined ? { validate: true } : {}),
+    ...(input.kind === "upgrade" && input.canReload && input.previousVersion !== undefined && input.hops.length === 1 && input.hops[0]!.kind === "patch" ? { patch: true } : {}),
     step: input.kind === "upgrade" ? "stage" : "rb-stop",
     stepStatus: "started",
     drained: false,

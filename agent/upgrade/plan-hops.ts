@@ -26,5 +26,6 @@ export async function planHops(request: UpgradeRequest, current: string | undefi
     to: hop.to,
     artifact: { ...hop.release.artifact },
     migrations: hop.downgrade ? [] : hop.release.migrations.map((migration) => ({ ...migration, run: [...migration.run] })),
+    ...(hop.release.kind === "patch" && !hop.downgrade ? { kind: "patch" as const } : {}),
   }));
 }

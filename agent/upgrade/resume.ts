@@ -18,7 +18,19 @@ export async function resumeJournal(
   if (record.halted) return undefined;
   const resumed: JournalRecord = { ...record, resumes: record.resumes + 1 };
   await deps.store.save(resumed);
-  const next = nextOnResume({ step: record.step, stepStatus: record.stepStatus, stopped: record.stopped, resumes: resumed.resumes, ...(record.snapshotBefore ? { snapshotBefore: record.snapshotBefore } : {}) }, maxResumeAttempts);
+  const next = nextOnResume(
+    {
+      step: record.step,
+      stepStatus: record.stepStatus,
+      stopped: record.stopped,
+      resumes: resumed.resumes,
+      ...(record.snapshotBefore ? { snapshotBefore: record.snapshotBefore } : {}),
+      ...(record.onlineMigrations ? { onlineMigrations: true } : {}),
+      ...(record.validate ? { validate: true } : {}),
+      ...(record.patch ? { patch: true } : {}),
+    },
+    maxResumeAttempts,
+  );
   deps.logger.warn({ step: record.step, resumes: resumed.resumes, next }, "found an interrupted operation");
   if (next === "crash-loop") {
     const halted: JournalRecord = {

@@ -2,8 +2,8 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { runHook, type ProcessTracker } from "../exec/index.ts";
 import { alreadyServing, createLogProbeState, waitHealthy, type LogProbeState } from "../health/index.ts";
-import { carryPreservedFiles, pruneReleases, readCurrentVersion, releaseDir, stageRelease, switchCurrent } from "../release/index.ts";
-import { attachBackups, createSnapshot, prepareSnapshotWorker, takeBackups, verifyBackups, pruneSnapshots, restoreBackups, restoreSnapshot, verifySnapshot, type BackupContext } from "../snapshot/index.ts";
+import { applyPatch, diffReleaseFiles, undoPatch, carryPreservedFiles, carryReleaseData, releaseDataSnapshotDirs, readCurrentVersion, releaseDir, stageRelease, switchCurrent } from "../release/index.ts";
+import { attachBackups, createSnapshot, prepareSnapshotWorker, takeBackups, verifyBackups, restoreBackups, restoreSnapshot, verifySnapshot, type BackupContext } from "../snapshot/index.ts";
 import { takeVerifiedSnapshot } from "../services/take-snapshot.ts";
 import { takeDrainSnapshot } from "../services/drain-snapshot.ts";
 import { peerEnv } from "../services/peer-env.ts";
@@ -16,6 +16,9 @@ import { hookEnv } from "../services/hook-env.ts";
 import type { StepName } from "./steps.ts";
 import type { JournalRecord } from "./journal-record.ts";
 import type { StepContext, StepFunction } from "./step-context.ts";
+import { permanentMigrations, readFinalizeState, writeFinalizeState } from "./finalize-state.ts";
+import { applyRetention, neededUntilFinalized } from "./retention.ts";
+import { validateRelease } from "./validate-step.ts";
 
 function env(ctx: StepContext, extra: Record<string, string> = {}): Record<string, string> {
   return hookEnv(ctx.config, ctx.service, extra);
@@ -128,8 +131,11 @@ const snapshot: StepFunction = async (ctx) => {
       return { snapshotId: taken };
     }
   }
+  // Release data moved at the switch leaves the old release: the snapshot keeps it for the rollback.
+  const moved = version === undefined ? [] : releaseDataSnapshotDirs(releaseDir(ctx.service.installRoot, version), ctx.service.releaseData);
+  const service = moved.length === 0 ? ctx.service : { ...ctx.service, dataDirs: [...ctx.service.dataDirs, ...moved] };
   const info = await takeVerifiedSnapshot(
-    { service: ctx.service, snapshotsDir: ctx.paths.snapshots, version, label: `before upgrade to ${ctx.record.target}`, backupContext: backupContext(ctx, version) },
+    { service, snapshotsDir: ctx.paths.snapshots, version, label: `before upgrade to ${ctx.record.target}`, backupContext: backupContext(ctx, version) },
     { signal: ctx.signal, onProgress: ctx.onProgress },
   );
   return { snapshotId: info.id };
@@ -144,33 +150,45 @@ const switchRelease: StepFunction = async (ctx) => {
       ctx.onProgress({ step: "switch", message: `carried ${copied.length} preserved path(s) into ${hop.to}` });
     }
   }
+  if (ctx.record.previousVersion !== undefined && ctx.service.releaseData.length > 0) {
+    const carried = await carryReleaseData(releaseDir(installRoot, ctx.record.previousVersion), releaseDir(installRoot, ctx.record.target), ctx.service.releaseData);
+    for (const dir of carried) ctx.onProgress({ step: "switch", message: `${dir.mode === "copy" ? "copied" : "moved"} ${dir.path} into ${ctx.record.target} (${dir.files} files, ${dir.bytes} bytes, verified)` });
+  }
   await switchCurrent(installRoot, ctx.record.target);
   ctx.onProgress({ step: "switch", message: `current -> ${ctx.record.target}` });
 };
 
-const migrate: StepFunction = async (ctx) => {
+/**
+ * Runs the hops' migrations of one kind in order, from each hop's release dir, skipping those done
+ * (journaled as `hopIndex:name`) and the cluster-once ones another node ran. `before-stop` ones run
+ * while the old release still serves (HOIST_ACTIVE_RELEASE_DIR names its dir).
+ */
+async function runMigrations(ctx: StepContext, when: "after-switch" | "before-stop"): Promise<Partial<JournalRecord>> {
   const done = [...ctx.record.migrationsDone];
+  const step = ctx.record.step;
+  const active: Record<string, string> = ctx.record.previousVersion === undefined ? {} : { HOIST_ACTIVE_RELEASE_DIR: releaseDir(ctx.service.installRoot, ctx.record.previousVersion) };
   for (const [index, hop] of ctx.record.hops.entries()) {
     const dir = releaseDir(ctx.service.installRoot, hop.to);
     for (const migration of hop.migrations) {
+      if ((migration.when ?? "after-switch") !== when) continue;
       const id = `${index}:${migration.name}`;
       if (done.includes(id)) continue;
       if (ctx.record.skipMigrations.includes(migration.name)) {
-        ctx.onProgress({ step: "migrate", message: `skipping ${migration.name} (${migration.scope}: already run in the cluster)` });
+        ctx.onProgress({ step, message: `skipping ${migration.name} (${migration.scope}: already run in the cluster)` });
         continue;
       }
-      ctx.onProgress({ step: "migrate", message: `${hop.from} -> ${hop.to}: running ${migration.name}` });
+      ctx.onProgress({ step, message: `${hop.from} -> ${hop.to}: running ${migration.name}${when === "before-stop" ? ` against the running ${ctx.record.previousVersion}` : ""}` });
       const run = async () => {
         await runHook(`migration ${migration.name}`, migration, {
           cwd: dir,
-          env: env(ctx, { HOIST_FROM_VERSION: hop.from, HOIST_TO_VERSION: hop.to, HOIST_RELEASE_DIR: dir }),
+          env: env(ctx, { HOIST_FROM_VERSION: hop.from, HOIST_TO_VERSION: hop.to, HOIST_RELEASE_DIR: dir, ...(when === "before-stop" ? active : {}) }),
           signal: ctx.signal,
           ...child(ctx, `migration ${migration.name}`),
         });
       };
       if (migration.scope === "cluster-once" && ctx.clusterOnce) {
         const ran = await ctx.clusterOnce.runOnce({ service: ctx.service.name, version: hop.to, migration: migration.name }, run, ctx.signal);
-        if (ran === "skipped") ctx.onProgress({ step: "migrate", message: `${migration.name} already ran in the cluster; skipped` });
+        if (ran === "skipped") ctx.onProgress({ step, message: `${migration.name} already ran in the cluster; skipped` });
       } else {
         await run();
       }
@@ -178,7 +196,12 @@ const migrate: StepFunction = async (ctx) => {
     }
   }
   return { migrationsDone: done };
-};
+}
+
+const migrate: StepFunction = (ctx) => runMigrations(ctx, "after-switch");
+
+/** Online migrations (`when: before-stop`): against the old release while it still runs, before the stop. */
+const migrateOnline: StepFunction = (ctx) => runMigrations(ctx, "before-stop");
 
 const start: StepFunction = async (ctx) => {
   await beginLogWatch(ctx);
@@ -197,15 +220,80 @@ const rejoin: StepFunction = async (ctx) => {
   await verifyHealthy(ctx, ctx.record.target, "afterRejoin");
 };
 
+/**
+ * Records an upgrade that ran permanent migrations as waiting for `hoist finalize` (once per
+ * journal: a commit run again after a crash finds it there), then removes old releases and
+ * snapshots: never the active release, the one before it and its snapshot (the rollback's), nor
+ * what an upgrade waiting for finalize still needs.
+ */
 const commit: StepFunction = async (ctx) => {
-  const protect = [ctx.record.target, ...(ctx.record.previousVersion ? [ctx.record.previousVersion] : [])];
+  const permanent = permanentMigrations(ctx.record.hops);
+  let state = await readFinalizeState(ctx.paths.finalize);
+  const { previousVersion, snapshotId } = ctx.record;
+  if (permanent && previousVersion !== undefined && snapshotId !== undefined && !state.pending.some((pending) => pending.snapshotId === snapshotId)) {
+    state = { ...state, pending: [...state.pending, { ...permanent, before: previousVersion, snapshotId, since: new Date().toISOString() }] };
+    await writeFinalizeState(ctx.paths.finalize, state);
+    ctx.onProgress({
+      step: "commit",
+      message: `${permanent.release} ran permanent migrations (${permanent.migrations.join(", ")}): ${previousVersion} and snapshot ${snapshotId} are kept, and rollback works, until \`hoist finalize\``,
+    });
+  }
+  const needed = neededUntilFinalized(state);
   try {
-    const releases = await pruneReleases(ctx.service.installRoot, ctx.service.releases.keep, protect);
-    const snapshots = await pruneSnapshots(ctx.paths.snapshots, ctx.service.snapshots.keep, ctx.record.snapshotId ? [ctx.record.snapshotId] : []);
-    if (releases.length + snapshots.length > 0) ctx.logger.info({ releases, snapshots }, "pruned old releases and snapshots");
+    const removed = await applyRetention({
+      installRoot: ctx.service.installRoot,
+      snapshotsDir: ctx.paths.snapshots,
+      keepReleases: ctx.service.releases.keep,
+      keepSnapshots: ctx.service.snapshots.keep,
+      protectReleases: [ctx.record.target, ...(previousVersion ? [previousVersion] : []), ...needed.releases],
+      protectSnapshots: [...(snapshotId ? [snapshotId] : []), ...needed.snapshots],
+    });
+    if (removed.releases.length + removed.snapshots.length > 0) ctx.logger.info(removed, "pruned old releases and snapshots");
   } catch (err) {
     ctx.logger.warn({ err }, "pruning after commit failed; the upgrade itself is committed");
   }
+};
+
+/**
+ * A patch hop (ejabberd's "update only changed *.beam files, then `update`"): the files of the
+ * staged release that differ from the running one (listed with their sha256) replace those of the
+ * active release dir in place, their originals kept aside first; the reload hook loads them into
+ * the running service (no stop, no start) and the verify probes must hold. On success `current`
+ * points at the new release (the same files) and the old release gets its originals back, for a
+ * later rollback. On failure the originals go back, the reload hook runs again and the probes are
+ * checked: the outcome is rolled-back, or failed when that does not hold either. Leftovers of a
+ * crash inside this step are undone first.
+ */
+const patch: StepFunction = async (ctx) => {
+  const { installRoot } = ctx.service;
+  const previous = ctx.record.previousVersion!;
+  const reload = ctx.service.hooks.reload!;
+  const activeDir = releaseDir(installRoot, previous);
+  const backupDir = join(ctx.paths.root, "patch-backup");
+  await undoPatch(activeDir, backupDir);
+  const files = await diffReleaseFiles(activeDir, releaseDir(installRoot, ctx.record.target));
+  ctx.onProgress({ step: "patch", message: `replacing ${files.length} changed file(s) of ${previous} in place: ${files.map((file) => `${file.path} (sha256 ${file.sha256.slice(0, 12)})`).join(", ") || "none"}` });
+  try {
+    await applyPatch(activeDir, releaseDir(installRoot, ctx.record.target), backupDir, files);
+    await runServiceHook(ctx, "reload", reload, previous);
+    await verifyHealthy(ctx, previous);
+  } catch (err) {
+    const error = toHoistError(err);
+    if (error.code === "CANCELLED") throw error;
+    ctx.onProgress({ step: "patch", message: `the patch failed (${error.message}); putting the ${files.length} original file(s) back and reloading` });
+    try {
+      await undoPatch(activeDir, backupDir);
+      await runServiceHook(ctx, "reload", reload, previous);
+      await verifyHealthy(ctx, previous);
+    } catch (undoErr) {
+      ctx.logger.error({ err: undoErr }, "undoing the patch failed; the node needs an operator");
+      throw new StepFailure(error, { patchUndone: false });
+    }
+    throw new StepFailure(error, { patchUndone: true });
+  }
+  await switchCurrent(installRoot, ctx.record.target);
+  await undoPatch(activeDir, backupDir);
+  ctx.onProgress({ step: "patch", message: `current -> ${ctx.record.target}; ${previous} has its original files again` });
 };
 
 const rollbackStop: StepFunction = async (ctx) => {
@@ -224,7 +312,8 @@ const rollbackRestore: StepFunction = async (ctx) => {
     const safety = await createSnapshot(
       {
         service: ctx.service.name,
-        dataDirs: [...ctx.service.dataDirs],
+        // Today's release data too (both modes: the rollback goes back to the old release's copy).
+        dataDirs: [...ctx.service.dataDirs, ...(ctx.record.activeBefore === undefined ? [] : releaseDataSnapshotDirs(releaseDir(ctx.service.installRoot, ctx.record.activeBefore), ctx.service.releaseData, ["copy", "move"]))],
         snapshotsDir: ctx.paths.snapshots,
         compression: ctx.service.snapshots.compression,
         label: `before rollback to ${ctx.record.target}`,
@@ -283,7 +372,9 @@ const rollbackRejoin: StepFunction = async (ctx) => {
 /** The I/O of every step, by name; the transition table decides the order. */
 export const STEP_FUNCTIONS: Record<StepName, StepFunction> = {
   stage,
+  validate: validateRelease,
   drain,
+  "migrate-online": migrateOnline,
   stop,
   snapshot,
   switch: switchRelease,
@@ -291,6 +382,7 @@ export const STEP_FUNCTIONS: Record<StepName, StepFunction> = {
   start,
   verify,
   rejoin,
+  patch,
   commit,
   "rb-stop": rollbackStop,
   "rb-restore": rollbackRestore,

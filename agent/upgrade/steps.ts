@@ -1,13 +1,18 @@
 /**
  * The steps of one node's upgrade, in order, and of its rollback.
- * Forward: stage -> drain -> stop -> snapshot -> switch -> migrate -> start -> verify -> rejoin -> commit.
+ * Patch (a lone `kind: patch` hop): stage -> [validate] -> patch -> commit.
+ * Forward: stage -> [validate] -> drain -> [migrate-online] -> stop -> snapshot -> switch -> migrate -> start -> verify -> rejoin -> commit.
  * Rollback (any failure after stop): rb-stop -> rb-restore -> rb-switch -> rb-start -> rb-verify -> rb-rejoin.
  */
 export const FORWARD_STEPS = [
   /** Fetch, check and unpack every hop's release beside the active one; no downtime. */
   "stage",
+  /** With `validate` configured: start the new release on scratch data (another port) and check its probes; production untouched. */
+  "validate",
   /** Take the node out of service (load balancer, cluster membership) with the drain hook. */
   "drain",
+  /** Per hop: run the hop's `when: before-stop` migrations against the old release, still running (only when there are any). */
+  "migrate-online",
   /** Stop the service with its stop hook. */
   "stop",
   /** Archive every data dir with a manifest, then verify it; nothing changes before this holds. */
@@ -22,6 +27,8 @@ export const FORWARD_STEPS = [
   "verify",
   /** Put the node back into service with the rejoin hook. */
   "rejoin",
+  /** A patch operation only (instead of drain .. rejoin): replace the changed files in place, reload, verify; undone on failure. */
+  "patch",
   /** Record success, prune old releases and snapshots. */
   "commit",
 ] as const;
@@ -53,11 +60,14 @@ export type SnapshotBefore = "stop" | "drain";
 
 /**
  * The forward steps in the order they run: as FORWARD_STEPS, or with the snapshot moved before the
- * drain when the service declares `snapshots.before: drain` (ejabberd's leave_cluster wipes the node).
+ * drain when the service declares `snapshots.before: drain` (ejabberd's leave_cluster wipes the node);
+ * `migrate-online` only when the upgrade has `before-stop` migrations, `validate` only when the service validates.
  */
-export function forwardOrder(snapshotBefore: SnapshotBefore = "stop"): readonly ForwardStep[] {
-  if (snapshotBefore === "stop") return FORWARD_STEPS;
-  return ["stage", "snapshot", "drain", "stop", ...FORWARD_STEPS.filter((step) => !["stage", "snapshot", "drain", "stop"].includes(step))];
+export function forwardOrder(snapshotBefore: SnapshotBefore = "stop", onlineMigrations = false, validate = false, patch = false): readonly ForwardStep[] {
+  if (patch) return ["stage", ...(validate ? (["validate"] as const) : []), "patch", "commit"];
+  const steps = FORWARD_STEPS.filter((step) => step !== "patch" && (step !== "migrate-online" || onlineMigrations) && (step !== "validate" || validate));
+  if (snapshotBefore === "stop") return steps;
+  return ["stage", "snapshot", ...steps.filter((step) => !["stage", "snapshot"].includes(step))];
 }
 
 /** Steps after which the old release no longer runs: a failure from here on needs a rollback. */

@@ -13,6 +13,14 @@ export interface MachineView {
   stopped: boolean;
   /** When the snapshot is taken (default stop). */
   snapshotBefore?: SnapshotBefore;
+  /** The upgrade has `before-stop` migrations: the migrate-online step runs between drain and stop. */
+  onlineMigrations?: boolean;
+  /** The service validates the new release on scratch data (the validate step runs after stage). */
+  validate?: boolean;
+  /** A patch operation (stage, patch, commit). */
+  patch?: boolean;
+  /** A failed patch step put the old files back and reloaded them. */
+  patchUndone?: boolean;
 }
 
 export function isTerminal(state: NextState): state is TerminalState {
@@ -26,7 +34,10 @@ export function isRollbackStep(step: StepName): boolean {
 /**
  * The transition table of one node's upgrade (pure). After a step succeeds the next step follows;
  * after a failure:
- * - stage, or a snapshot taken before the drain: aborted (nothing changed);
+ * - stage, validate, or a snapshot taken before the drain: aborted (nothing changed);
+ * - patch: rolled-back when it put the old files back and reloaded them, else failed;
+ * - migrate-online: rb-rejoin, then aborted: the old release still runs (what the migration changed
+ *   stays; an online migration must be compatible with the old release);
  * - drain: rb-rejoin, then aborted, while the service still serves; when the failed drain left it
  *   down (`stopped` set by the drain step), the whole rollback: stop, restore, start, verify, rejoin;
  * - stop .. rejoin: the rollback from rb-stop;
@@ -42,12 +53,14 @@ export function nextAfterStep(view: MachineView, ok: boolean): NextState {
     return view.stopped ? "rolled-back" : "aborted";
   }
   if (ok) {
-    const order = forwardOrder(view.snapshotBefore);
+    const order = forwardOrder(view.snapshotBefore, view.onlineMigrations, view.validate, view.patch);
     const index = order.indexOf(step as (typeof order)[number]);
     return order[index + 1] ?? "committed";
   }
-  if (step === "stage") return "aborted";
+  if (step === "stage" || step === "validate") return "aborted";
+  if (step === "patch") return view.patchUndone ? "rolled-back" : "failed";
   if (step === "drain") return view.stopped ? "rb-stop" : "rb-rejoin";
+  if (step === "migrate-online") return "rb-rejoin";
   if (step === "snapshot" && !view.stopped) return "aborted";
   if (step === "commit") return "committed";
   if (STEPS_AFTER_STOP.includes(step)) return "rb-stop";

@@ -1,6 +1,7 @@
 import { Option, type Command } from "commander";
 import { createLogger } from "../../shared/logger/index.ts";
 import { runCoordinator } from "../main.ts";
+import { loadCoordinatorConfig } from "../config.ts";
 import { agentGrpcFromFlags, withAgentGrpcOptions, type AgentGrpcFlags } from "./agent-grpc-flags.ts";
 import { dashboardFromFlags, withHttpOptions, type HttpFlags } from "./http-flags.ts";
 
@@ -14,9 +15,11 @@ export function registerCoordinatorCommand(program: Command): void {
     .option("--nats-port <port>", "port of the embedded nats-server (0: a free one)", "4222")
     .option("--log-level <level>", "trace, debug, info, warn or error", "info")
     .addOption(new Option("--metrics-listen <addr>", "serve Prometheus metrics on HOST:PORT /metrics (e.g. 127.0.0.1:7413; unauthenticated: keep it on loopback or firewalled)").env("HOIST_METRICS_LISTEN"))
-    .action(async (flags: AgentGrpcFlags & HttpFlags & { nats?: string; natsToken?: string; natsReplicas?: string; stateDir: string; natsPort: string; logLevel: string; metricsListen?: string }) => {
+    .option("-c, --config <file>", "coordinator config (YAML): announcement webhooks (docs/config.md)")
+    .action(async (flags: AgentGrpcFlags & HttpFlags & { config?: string; nats?: string; natsToken?: string; natsReplicas?: string; stateDir: string; natsPort: string; logLevel: string; metricsListen?: string }) => {
       const dashboard = dashboardFromFlags(flags);
       const logger = createLogger({ level: flags.logLevel });
+      const config = flags.config === undefined ? undefined : await loadCoordinatorConfig(flags.config);
       const running = await runCoordinator(
         {
           ...(flags.nats ? { natsUrls: flags.nats.split(",") } : {}),
@@ -27,6 +30,7 @@ export function registerCoordinatorCommand(program: Command): void {
           agentGrpc: agentGrpcFromFlags(flags),
           ...(dashboard ? { dashboard } : {}),
           ...(flags.metricsListen ? { metricsListen: flags.metricsListen } : {}),
+          ...(config ? { webhooks: config.webhooks } : {}),
         },
         logger,
       );

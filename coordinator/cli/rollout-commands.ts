@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { HoistError } from "../../shared/errors/index.ts";
 import { createLogger } from "../../shared/logger/index.ts";
 import { formatPlan } from "../plan/format-plan.ts";
+import { checkConfirmations } from "../plan/confirmations.ts";
 import { isTerminal, type RolloutState } from "../rollout/state.ts";
 import { startRollout } from "../rollout/start-rollout.ts";
 import { RolloutStore } from "../rollout/store.ts";
@@ -71,11 +72,19 @@ export function registerRolloutCommands(program: Command): void {
     .description("plan, check preflight, record the rollout, and drive it here with live progress (or leave it to `hoist coordinator` with --detach)")
     .option("--detach", "record the rollout and return; a running `hoist coordinator` drives it")
     .option("--quiet", "no live progress, only the final status")
-    .action(async (flags: PlanFlags & AgentGrpcFlags & { detach?: boolean; quiet?: boolean }) => {
+    .option("--confirm <versions>", "comma-separated versions whose release notes you have read (catalog `requireConfirm: true`)")
+    .action(async (flags: PlanFlags & AgentGrpcFlags & { detach?: boolean; quiet?: boolean; confirm?: string }) => {
       const bus = await openBus(flags, "hoist rollout start", { reconnectForever: true });
       try {
         const plan = await retryBus("planning", () => planFromBus(bus, flags), bus.retry);
         if (!flags.json && !flags.quiet) write(formatPlan(plan));
+        checkConfirmations(
+          plan,
+          (flags.confirm ?? "")
+            .split(",")
+            .map((version) => version.trim())
+            .filter(Boolean),
+        );
         const started = await startRollout(bus, plan);
         if (started.kind === "nothing-to-do") {
           write(`nothing to do: every node of ${flags.cluster} already runs ${flags.to}`);

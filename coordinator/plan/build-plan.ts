@@ -152,7 +152,7 @@ export function buildPlan(input: BuildPlanInput): Plan {
     const alreadyOnTarget = ordered.filter((node) => firstHopOf.get(node)! > index);
     const { mode, reason } = decideHopStrategy(hop, ordered.length);
     const schedule = mode === "rolling" ? planBatchSchedule(nodes, { ...strategy, order: "given" }) : { batches: [nodes.slice(0, 1), nodes.slice(1)].filter((batch) => batch.length > 0), canaryBatches: 0 };
-    const migrations = hop.release.migrations.map((migration) => ({ name: migration.name, scope: migration.scope, run: [...migration.run], timeoutMs: migration.timeoutMs }));
+    const migrations = hop.release.migrations.map((migration) => ({ ...migration, run: [...migration.run] }));
     return {
       index,
       from: hop.from,
@@ -167,6 +167,11 @@ export function buildPlan(input: BuildPlanInput): Plan {
       alreadyOnTarget,
       batches: schedule.batches,
       canaryBatches: schedule.canaryBatches,
+      ...(hop.via === undefined ? {} : { via: [...hop.via] }),
+      ...(hop.release.kind === "patch" ? { kind: "patch" as const } : {}),
+      ...(hop.release.notes === undefined ? {} : { notes: hop.release.notes }),
+      ...(hop.release.notesUrl === undefined ? {} : { notesUrl: hop.release.notesUrl }),
+      requireConfirm: hop.release.requireConfirm,
       gate: describeGate(mode, strategy),
     };
   });

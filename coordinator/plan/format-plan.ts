@@ -21,9 +21,23 @@ function describeStrategy(strategy: Strategy): string {
 function formatHop(hop: PlannedHop, total: number, strategy: Strategy): string[] {
   const kind = [hop.downgrade ? "downgrade" : undefined, hop.minor ? "minor" : undefined].filter(Boolean).join(", ");
   const lines = [`Hop ${hop.index + 1}/${total}: ${hop.from} -> ${hop.to}${kind ? ` (${kind})` : ""}`];
+  if (hop.kind === "patch") lines.push("  kind: patch (`hoist upgrade` on a node replaces only the changed files and reloads; a rollout runs it as a full hop)");
+  if (hop.via !== undefined) lines.push(`  via: ${hop.via.join(", ")} (not fetched: ${hop.to} ships their migrations, run from its package in order)`);
+  if (hop.notes !== undefined)
+    lines.push(
+      ...hop.notes
+        .trim()
+        .split("\n")
+        .map((line, index) => `${index === 0 ? "  notes: " : "         "}${line}`),
+    );
+  if (hop.notesUrl !== undefined) lines.push(`  release notes: ${hop.notesUrl}`);
+  if (hop.requireConfirm) lines.push(`  confirm: read the notes of ${hop.to}; \`rollout start\` needs --confirm ${hop.to}`);
   lines.push(hop.mode === "rolling" ? `  strategy: rolling (${hop.reason})` : `  strategy: full-stop (${hop.reason})`);
   if (hop.migrations.length > 0) {
-    const migrations = hop.migrations.map((migration) => (migration.scope === "cluster-once" ? `${migration.name} (cluster-once: the first node runs it, the others skip)` : `${migration.name} (every node)`));
+    const migrations = hop.migrations.map(
+      (migration) =>
+        `${migration.name} (${migration.scope === "cluster-once" ? "cluster-once: the first node runs it, the others skip" : "every node"}${migration.when === "before-stop" ? "; before stop, against the running old release" : ""}${migration.permanent ? "; permanent: rollback works until `hoist finalize`" : ""})`,
+    );
     lines.push(`  migrations: ${migrations.join("; ")}`);
   }
   if (hop.alreadyOnTarget.length > 0) lines.push(`  skip: ${hop.alreadyOnTarget.join(", ")} (already on ${hop.to})`);

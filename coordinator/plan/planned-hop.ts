@@ -36,6 +36,15 @@ export const plannedHopSchema = z.object({
    */
   batches: z.array(z.array(z.string())),
   canaryBatches: z.number().int().nonnegative(),
+  /** patch: a module update (only changed files, reload hook); recorded for the plan's reader. */
+  kind: z.enum(["full", "patch"]).optional(),
+  /** Releases passed over: their scripts ship in `to`'s package (catalog includesEarlierMigrations). */
+  via: z.array(versionSchema).optional(),
+  /** The release's notes and their URL, from the catalog. */
+  notes: z.string().optional(),
+  notesUrl: z.string().optional(),
+  /** The rollout starts only with `--confirm` naming `to` (optional for rollouts recorded before it existed). */
+  requireConfirm: z.boolean().optional(),
   /** The health gate of the hop, in words. */
   gate: z.string(),
 });

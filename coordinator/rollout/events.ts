@@ -7,6 +7,9 @@ export interface RolloutEvent {
   type: "transition" | "step";
   rollout: string;
   cluster: string;
+  /** The service being upgraded and the rollout's target (read by announcements). */
+  service?: string;
+  to?: string;
   phase: RolloutPhase;
   message: string;
   at: string;
@@ -16,9 +19,13 @@ export interface RolloutEvent {
   outcome?: StepOutcome;
 }
 
+function about(state: RolloutState): { service?: string; to?: string } {
+  return { service: state.service, to: state.target };
+}
+
 /** A transition of the rollout, in the phase it is in afterwards. */
 export function transitionEvent(state: RolloutState, message: string, at: number): RolloutEvent {
-  return { type: "transition", rollout: state.id, cluster: state.cluster, phase: state.phase, message, at: new Date(at).toISOString() };
+  return { type: "transition", rollout: state.id, cluster: state.cluster, ...about(state), phase: state.phase, message, at: new Date(at).toISOString() };
 }
 
 /** How one step on one node ended, as folded into the state. */
@@ -27,6 +34,7 @@ export function stepEvent(state: RolloutState, step: { node: string; key: string
     type: "step",
     rollout: state.id,
     cluster: state.cluster,
+    ...about(state),
     // Step events have always said "running", whatever the phase (a step finishing while paused or reverting).
     phase: "running",
     node: step.node,

@@ -20,9 +20,28 @@ export const releaseEntrySchema = z
     rolling: z.boolean().default(true),
     /** Why the hop needs a full stop, shown by the planner. */
     fullStopReason: z.string().optional(),
+    /**
+     * full (default): stop, switch, start. patch (ejabberd's module update): only the files that
+     * differ from the running release are replaced in place, then the service's `reload` hook runs
+     * instead of a stop and start; on failure the old files go back. Used when the hop is the only
+     * one of the upgrade and the service has a reload hook; otherwise the hop runs as a full one.
+     */
+    kind: z.enum(["full", "patch"]).default("full"),
     /** A minor hop: no data migration, only its own script. */
     minor: z.boolean().default(false),
     migrations: z.array(migrationSchema).default([]),
+    /** What an operator must know before this hop (a CHANGELOG's compatibility section), shown by `hoist plan`. */
+    notes: z.string().min(1).optional(),
+    /** Where the full release notes are. */
+    notesUrl: z.url().optional(),
+    /**
+     * This release's package ships the migration scripts of every release before it (Seafile's
+     * upgrade/ dir: "You don't need to download server package 1.2.0"): a multi-hop upgrade ending
+     * here fetches only this release and runs every hop's migrations from its dir, in order.
+     */
+    includesEarlierMigrations: z.boolean().default(false),
+    /** A rollout through this release starts only with `--confirm VERSION` (breaking changes the operator must have read). */
+    requireConfirm: z.boolean().default(false),
   })
   .strict();
 

@@ -7,6 +7,8 @@ export interface Hop {
   to: string;
   release: ReleaseEntry;
   downgrade: boolean;
+  /** Releases passed over without being fetched: their migrations run from `to`'s package (includesEarlierMigrations). */
+  via?: string[];
 }
 
 export interface PlanPathOptions {
@@ -71,10 +73,34 @@ export function planUpgradePath(catalog: ServiceCatalog, from: string | undefine
   }
   const versions = [to];
   while (versions[0] !== from) versions.unshift(previous.get(versions[0]!)!);
-  return versions.slice(1).map((version, index) => ({
+  const hops = versions.slice(1).map((version, index) => ({
     from: versions[index]!,
     to: version,
     release: findRelease(catalog, version),
     downgrade: false,
   }));
+  return target.includesEarlierMigrations && hops.length > 1 ? [mergeIntoTarget(hops)] : hops;
+}
+
+/**
+ * One hop from the first `from` to the target whose package ships every earlier hop's scripts: the
+ * target's release with the migrations of every hop in order (an intermediate release's migration
+ * renamed `VERSION/NAME`, so names stay unique), rolling only if every hop is, minor only if every
+ * hop is, needing confirmation if any does, with every hop's notes. The releases in between are never fetched.
+ */
+function mergeIntoTarget(hops: readonly Hop[]): Hop {
+  const last = hops[hops.length - 1]!;
+  const migrations = hops.flatMap((hop) => hop.release.migrations.map((migration) => (hop === last ? migration : { ...migration, name: `${hop.to}/${migration.name}` })));
+  const fullStop = hops.find((hop) => !hop.release.rolling);
+  const release: ReleaseEntry = {
+    ...last.release,
+    migrations,
+    rolling: fullStop === undefined,
+    minor: hops.every((hop) => hop.release.minor),
+    // The notes and confirmation of a release passed over still apply.
+    requireConfirm: hops.some((hop) => hop.release.requireConfirm),
+    ...(hops.some((hop) => hop !== last && hop.release.notes !== undefined) ? { notes: hops.flatMap((hop) => (hop.release.notes === undefined ? [] : [`${hop.to}: ${hop.release.notes}`])).join("\n") } : {}),
+    ...(fullStop?.release.fullStopReason === undefined ? {} : { fullStopReason: fullStop.release.fullStopReason }),
+  };
+  return { from: hops[0]!.from, to: last.to, release, downgrade: false, via: hops.slice(0, -1).map((hop) => hop.to) };
 }

@@ -44,6 +44,10 @@ export const ERROR_CODES = {
   CONFLICT: { grpc: "ABORTED", retryable: true },
   /** This coordinator does not hold (or lost) the cluster lease. */
   LEASE_LOST: { grpc: "FAILED_PRECONDITION", retryable: false },
+  /** Rollback refused: the upgrade ran permanent migrations and was finalized (`hoist finalize`). */
+  FINALIZED: { grpc: "FAILED_PRECONDITION", retryable: false },
+  /** A release of the plan must be confirmed (`--confirm VERSION`) after reading its notes. */
+  CONFIRMATION_REQUIRED: { grpc: "FAILED_PRECONDITION", retryable: false },
   /** A preflight check failed. */
   PREFLIGHT_FAILED: { grpc: "FAILED_PRECONDITION", retryable: false },
   /** A peer (agent, NATS, gRPC server) could not be reached. */

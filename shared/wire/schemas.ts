@@ -48,6 +48,18 @@ export const migrationSchema = z.object({
   /** `node`: every node runs it; `cluster-once`: the first node runs it under a cluster lock. */
   scope: z.enum(["node", "cluster-once"]).default("node"),
   timeoutMs: z.number().int().positive().default(300_000),
+  /**
+   * The migration cannot be undone by the old release (CockroachDB's point of no return): until
+   * `hoist finalize`, the release before it and its snapshot are kept so that rollback works; after
+   * it, rollback to before this release is refused.
+   */
+  permanent: z.boolean().optional(),
+  /**
+   * When it runs: `after-switch` (default: with the service stopped, after `current` points at the new
+   * release) or `before-stop` (an online migration, ejabberd's "apply the required changes in database"
+   * before stopping: against the old release while it still runs, so it must be compatible with it).
+   */
+  when: z.enum(["after-switch", "before-stop"]).optional(),
 });
 export type Migration = z.output<typeof migrationSchema>;
 

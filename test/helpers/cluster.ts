@@ -6,7 +6,7 @@ import { connect, type NatsConnection } from "nats";
 import { makeSampleNode, type SampleNode } from "./sample-node.ts";
 import { startNatsServer, type NatsServerHandle } from "./nats-server.ts";
 import { HOIST_BIN, runHoist, type CliResult } from "./hoist-cli.ts";
-import { freePort, sampleCatalogPath } from "./sample-service.ts";
+import { freePort, sampleCatalogPath, type SampleServiceConfig } from "./sample-service.ts";
 import { waitFor } from "./wait-for.ts";
 import { openBuckets, type HoistBuckets } from "../../shared/bus/index.ts";
 import { readInventories } from "../../shared/inventory/index.ts";
@@ -79,6 +79,8 @@ export interface StartClusterOptions {
   nats?: { url: string; urls: string[]; stop(): Promise<void> };
   /** Agents serve Prometheus metrics (`metrics.listen` on a free loopback port; see ClusterNode.metricsAddress). */
   agentMetrics?: boolean;
+  /** Edits each node's kv service entry before its config is written (databases, env). */
+  editService?: (service: SampleServiceConfig, node: string) => void;
 }
 
 async function exitOf(child: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
@@ -146,6 +148,7 @@ export async function startCluster(root: string, options: StartClusterOptions): 
         sharedDb,
         minHealthyMs: 300,
         lifetime: options.lifetime ?? "test",
+        ...(options.editService ? { editService: (service: SampleServiceConfig) => options.editService!(service, `n${index}`) } : {}),
         extra: {
           catalog: options.agentsWithoutCatalog ? undefined : catalog,
           grpc: { listen: "127.0.0.1:0", insecure: true },

@@ -6,7 +6,7 @@ import { sampleCatalogPath } from "./sample-service.ts";
 interface CatalogRelease {
   version: string;
   artifact: { url: string; sha256: string; size?: number };
-  migrations: { name: string; run: string[]; scope?: string; timeoutMs?: number }[];
+  migrations: { name: string; run: string[]; scope?: string; timeoutMs?: number; permanent?: boolean; when?: string }[];
   [key: string]: unknown;
 }
 

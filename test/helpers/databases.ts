@@ -72,3 +72,20 @@ export async function databaseState(engine: Engine, database: string): Promise<{
   for (const table of tables) rows[table] = await sql(engine, database, engine === "postgresql" ? `SELECT * FROM "${table}" ORDER BY 1` : `SELECT * FROM \`${table}\` ORDER BY 1`);
   return { schema, rows };
 }
+
+/** Tables a kv variant keeps in its database (items with an index and a check, notes referencing them), 300 items. */
+export const SEED: Record<Engine, string[]> = {
+  postgresql: [
+    "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL, qty int NOT NULL, CHECK (qty >= 0))",
+    "CREATE INDEX items_name ON items (name)",
+    "CREATE TABLE notes (id int PRIMARY KEY, item int REFERENCES items (id) ON DELETE CASCADE, body text)",
+    "INSERT INTO items (name, qty) SELECT 'item-' || g, g FROM generate_series(1, 300) g",
+    "INSERT INTO notes SELECT g, g, repeat('n', g % 50) FROM generate_series(1, 300, 7) g",
+  ],
+  mariadb: [
+    "CREATE TABLE items (id int AUTO_INCREMENT PRIMARY KEY, name varchar(64) NOT NULL, qty int NOT NULL, KEY items_name (name)) ENGINE=InnoDB",
+    "CREATE TABLE notes (id int PRIMARY KEY, item int, body text, FOREIGN KEY (item) REFERENCES items (id) ON DELETE CASCADE) ENGINE=InnoDB",
+    "INSERT INTO items (name, qty) SELECT CONCAT('item-', seq), seq FROM seq_1_to_300",
+    "INSERT INTO notes SELECT seq, seq, REPEAT('n', seq % 50) FROM seq_1_to_300_step_7",
+  ],
+};
