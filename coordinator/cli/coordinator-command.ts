@@ -1,6 +1,4 @@
 import { Option, type Command } from "commander";
-import { createLogger } from "../../shared/logger/index.ts";
-import { runCoordinator } from "../main.ts";
 import { agentGrpcFromFlags, withAgentGrpcOptions, type AgentGrpcFlags } from "./agent-grpc-flags.ts";
 import { dashboardFromFlags, withHttpOptions, type HttpFlags } from "./http-flags.ts";
 
@@ -16,6 +14,8 @@ export function registerCoordinatorCommand(program: Command): void {
     .addOption(new Option("--metrics-listen <addr>", "serve Prometheus metrics on HOST:PORT /metrics (e.g. 127.0.0.1:7413; unauthenticated: keep it on loopback or firewalled)").env("HOIST_METRICS_LISTEN"))
     .action(async (flags: AgentGrpcFlags & HttpFlags & { nats?: string; natsToken?: string; natsReplicas?: string; stateDir: string; natsPort: string; logLevel: string; metricsListen?: string }) => {
       const dashboard = dashboardFromFlags(flags);
+      // Loaded when the command runs, not when `hoist` starts (see cli/main.ts).
+      const [{ createLogger }, { runCoordinator }] = await Promise.all([import("../../shared/logger/index.ts"), import("../main.ts")]);
       const logger = createLogger({ level: flags.logLevel });
       const running = await runCoordinator(
         {
