@@ -18,6 +18,12 @@ const program = new Command()
   .showHelpAfterError("(run with --help for usage)")
   .exitOverride();
 
+/** Whether the command that runs was given --json: its errors then go to stdout as JSON too. */
+let jsonOutput = false;
+program.hook("preAction", (_program, actionCommand) => {
+  jsonOutput = actionCommand.opts().json === true;
+});
+
 registerAgentCommands(program);
 registerAgentRunCommand(program);
 registerAgentStatusCommand(program);
@@ -30,7 +36,9 @@ try {
     process.exitCode = err.exitCode;
   } else {
     const error = err instanceof HoistError ? err : toHoistError(err);
+    if (jsonOutput) process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message, retryable: error.retryable } }, null, 2)}\n`);
     process.stderr.write(`hoist: error [${error.code}]: ${error.message}\n`);
+    // A stack only for a bug (INTERNAL: an error nobody expected); expected errors say what to do instead.
     if (error.code === "INTERNAL" && error.cause instanceof Error && error.cause.stack) process.stderr.write(`${error.cause.stack}\n`);
     process.exitCode = error.code === "INVALID_ARGUMENT" || error.code === "CONFIG_INVALID" ? 2 : 1;
   }
