@@ -7,14 +7,19 @@ import { askInventories } from "../inventory/ask-agents.ts";
 import { strategyFromFlags } from "./strategy-from-flags.ts";
 import { openBus, type Bus } from "../bus/open-bus.ts";
 import type { PlanFlags } from "./plan-command.ts";
+import type { AgentClientOptions } from "../../shared/proto/index.ts";
+import { probeAgentsGrpc } from "../health/probe-agents-grpc.ts";
 
 /**
  * Reads the inventories the agents published, asks every agent for a fresh one (so a node whose agent
- * died seconds ago fails the preflight at once), and builds the plan on what they said.
+ * died seconds ago fails the preflight at once), and builds the plan on what they said. With
+ * `agentGrpc` (the rollout's settings: `rollout start`), each agent's gRPC endpoint is opened with
+ * them too, so a TLS mismatch fails the preflight instead of the health gate.
  */
-export async function planFromBus(bus: Bus, flags: PlanFlags): Promise<Plan> {
+export async function planFromBus(bus: Bus, flags: PlanFlags, options: { agentGrpc?: AgentClientOptions } = {}): Promise<Plan> {
   const catalog = serviceCatalog(await loadCatalog(flags.catalog), flags.service);
   const { inventories, unanswered } = await askInventories(bus.nc, flags.cluster, await readInventories(bus.buckets.inventory, flags.cluster));
+  const grpcUnreachable = options.agentGrpc ? await probeAgentsGrpc(Object.keys(inventories), inventories, { ...options.agentGrpc, cluster: flags.cluster }) : undefined;
   return buildPlan({
     catalog,
     service: flags.service,
@@ -24,6 +29,7 @@ export async function planFromBus(bus: Bus, flags: PlanFlags): Promise<Plan> {
     strategy: strategyFromFlags(flags),
     inventories,
     unanswered,
+    ...(grpcUnreachable ? { grpcUnreachable } : {}),
     now: Date.now(),
   });
 }

@@ -59,7 +59,7 @@ async function driveInForeground(bus: Bus, rollout: Pick<RolloutState, "cluster"
 export async function startRolloutCommand(flags: PlanFlags & AgentGrpcFlags & { detach?: boolean; quiet?: boolean }): Promise<void> {
   const bus = await openBus(flags, "hoist rollout start", { reconnectForever: true });
   try {
-    const plan = await retryBus("planning", () => planFromBus(bus, flags), bus.retry);
+    const plan = await retryBus("planning", () => planFromBus(bus, flags, { agentGrpc: agentGrpcFromFlags(flags) }), bus.retry);
     if (!flags.json && !flags.quiet) write(formatPlan(plan));
     const started = await startRollout(bus, plan);
     if (started.kind === "nothing-to-do") {
