@@ -134,7 +134,7 @@ describe("preflight: the grpc check (when the caller probed each agent's gRPC en
     return { ...base, inventory: { ...base.inventory, grpcAddress: `10.0.0.1:7443` } };
   };
 
-  it.each([
+  it.each<{ name: string; grpcUnreachable: Record<string, string> | undefined; inventory: ObservedInventory; status: string | undefined }>([
     { name: "not probed: no grpc check", grpcUnreachable: undefined, inventory: withAddress("n1"), status: undefined },
     { name: "probed and answered", grpcUnreachable: {}, inventory: withAddress("n1"), status: "pass" },
     { name: "probed and failed", grpcUnreachable: { n1: "TLS mismatch with gRPC at 10.0.0.1:7443 (wrong version number)" }, inventory: withAddress("n1"), status: "fail" },

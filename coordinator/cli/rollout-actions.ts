@@ -16,8 +16,11 @@ import type { PlanFlags } from "./plan-command.ts";
 import type { RolloutRef } from "./rollout-commands.ts";
 import { agentGrpcFromFlags, type AgentGrpcFlags } from "./agent-grpc-flags.ts";
 import { followClusterEvents } from "./follow.ts";
+import { createProgressLines } from "../../shared/format/index.ts";
 
-const write = (line: string) => process.stdout.write(`${line}\n`);
+/** What the rollout commands print: live progress lines (see createProgressLines) and lines above them. */
+const out = createProgressLines(process.stdout);
+const write = (line: string) => out.print(line);
 
 /**
  * Drives a rollout in this process, printing live progress, until it ends; exit code 0 only on success.
@@ -29,7 +32,7 @@ async function driveInForeground(bus: Bus, rollout: Pick<RolloutState, "cluster"
   const runner = makeRunner(bus, rollout.cluster, owner, logger, agentGrpcFromFlags(flags), {
     onBusWait: (wait) => write(`${formatBusWait(wait)} (this coordinator keeps its lease)`),
   });
-  const subscription = flags.quiet ? undefined : followClusterEvents(bus.nc, rollout.cluster, write);
+  const subscription = flags.quiet ? undefined : followClusterEvents(bus.nc, rollout.cluster, out);
   const interrupt = new AbortController();
   const onSignal = () => {
     write("interrupted: this process stops driving; the rollout stays recorded and `hoist rollout drive` or `hoist coordinator` picks it up where it stopped");
@@ -45,6 +48,8 @@ async function driveInForeground(bus: Bus, rollout: Pick<RolloutState, "cluster"
       });
     }
     const final = await runner.drive(rollout.cluster, rollout.id, interrupt.signal);
+    subscription?.unsubscribe();
+    out.done();
     write(formatRolloutStatus(final));
     if (final.phase !== "succeeded") process.exitCode = 1;
     return final;
@@ -52,6 +57,7 @@ async function driveInForeground(bus: Bus, rollout: Pick<RolloutState, "cluster"
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     subscription?.unsubscribe();
+    out.done();
   }
 }
 
@@ -98,12 +104,13 @@ export async function rolloutStatusCommand(flags: RolloutRef & { follow?: boolea
     let state = await find(flags.id);
     write(flags.json ? JSON.stringify(state, null, 2) : formatRolloutStatus(state));
     if (!flags.follow || isTerminal(state.phase)) return;
-    const subscription = followClusterEvents(bus.nc, flags.cluster, write);
+    const subscription = followClusterEvents(bus.nc, flags.cluster, out);
     while (!isTerminal(state.phase)) {
       await new Promise((resolve) => setTimeout(resolve, 1000));
       state = await find(state.id);
     }
     subscription.unsubscribe();
+    out.done();
     write(formatRolloutStatus(state));
   } finally {
     await bus.close();
