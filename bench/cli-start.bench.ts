@@ -10,7 +10,7 @@
  *
  * Environment (read here only: this file is a main):
  *   HOIST_BENCH_CLI_ROUNDS   rounds (default 15; median and min reported)
- *   HOIST_BENCH_OUT          write the figures as JSON to this file (default: print only)
+ * The figures are also written to bench/results/runs/cli-start-latest.json (git-ignored).
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -18,6 +18,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { stringify } from "yaml";
+import { benchResultFile } from "./results-file.ts";
 import { ensureSampleReleases, freePort, killSampleServer, readSamplePid, sampleCatalogPath, sampleServiceConfig } from "../test/helpers/sample-service.ts";
 
 const root = join(import.meta.dirname, "..");
@@ -73,6 +74,6 @@ const loadAtEnd = loadavg();
 process.stdout.write(`${rounds} rounds, ${cpus().length} cores, load ${loadAtStart[0]!.toFixed(2)} at start, ${loadAtEnd[0]!.toFixed(2)} at end\n`);
 process.stdout.write(`${"command".padEnd(38)} ${"median s".padStart(9)} ${"min s".padStart(7)} ${"x node".padStart(7)}\n`);
 for (const row of table) process.stdout.write(`${row.command.padEnd(38)} ${row.medianS.toFixed(3).padStart(9)} ${row.minS.toFixed(3).padStart(7)} ${row.ratioToNode.toFixed(2).padStart(7)}\n`);
-if (process.env.HOIST_BENCH_OUT) {
-  await writeFile(process.env.HOIST_BENCH_OUT, `${JSON.stringify({ when: new Date().toISOString(), cores: cpus().length, rounds, loadAtStart, loadAtEnd, table }, null, 2)}\n`);
-}
+const out = await benchResultFile("cli-start-latest.json");
+await writeFile(out, `${JSON.stringify({ when: new Date().toISOString(), cores: cpus().length, rounds, loadAtStart, loadAtEnd, table }, null, 2)}\n`);
+process.stdout.write(`written ${out}\n`);
