@@ -37,4 +37,3 @@ await rename(target, old).catch((err) => {
 });
 await rename(outdir, target);
 await rm(old, { recursive: true, force: true });
-

@@ -76,7 +76,8 @@ describe("createProgressLines", () => {
     lines.done();
     const written = terminal.text();
     const newlines = written.split("\n").length - 1;
-    const movedUp = [...written.matchAll(/\x1b\[(\d+)A/g)].reduce((sum, match) => sum + Number(match[1]), 0);
+    const cursorUp = new RegExp(`${String.fromCharCode(27)}\\[(\\d+)A`, "g");
+    const movedUp = [...written.matchAll(cursorUp)].reduce((sum, match) => sum + Number(match[1]), 0);
     expect(newlines - movedUp).toBe(4);
   });
 

@@ -9,7 +9,10 @@ export const GRPC_PROBE_DEADLINE_MS = 5000;
 function gist(message: string): string {
   const ssl = /SSL routines:[^:]*:([^:]+)/.exec(message);
   if (ssl) return ssl[1]!;
-  return message.split("\n", 1)[0]!.replace(/; check that the agent runs.*$/, "").replace(/^agent at \S+: /, "");
+  return message
+    .split("\n", 1)[0]!
+    .replace(/; check that the agent runs.*$/, "")
+    .replace(/^agent at \S+: /, "");
 }
 
 /** Why the agent's gRPC endpoint could not be used, in words an operator can act on. */
@@ -33,11 +36,7 @@ export function describeGrpcFailure(address: string, code: string, message: stri
  * for the preflight (`grpcUnreachable`). Nodes without an inventory or address are left to the
  * preflight's other checks. All nodes are asked at once; each within GRPC_PROBE_DEADLINE_MS.
  */
-export async function probeAgentsGrpc(
-  nodes: readonly string[],
-  inventories: Readonly<Record<string, ObservedInventory | undefined>>,
-  options: AgentClientOptions & { cluster: string },
-): Promise<Record<string, string>> {
+export async function probeAgentsGrpc(nodes: readonly string[], inventories: Readonly<Record<string, ObservedInventory | undefined>>, options: AgentClientOptions & { cluster: string }): Promise<Record<string, string>> {
   const failures: Record<string, string> = {};
   await Promise.all(
     nodes.map(async (node) => {

@@ -149,7 +149,11 @@ export class NatsRolloutEffects implements RolloutEffects {
   async preflight(rollout: RolloutState): Promise<{ ok: boolean; messages: string[] }> {
     const known = await readInventories(this.options.inventoryKv, rollout.cluster, this.options.logger);
     const { inventories, unanswered } = await askInventories(this.options.nc, rollout.cluster, known);
-    const grpcUnreachable = await probeAgentsGrpc(rollout.plan.nodes.map((node) => node.node), inventories, { ...this.options.agentGrpc, cluster: rollout.cluster });
+    const grpcUnreachable = await probeAgentsGrpc(
+      rollout.plan.nodes.map((node) => node.node),
+      inventories,
+      { ...this.options.agentGrpc, cluster: rollout.cluster },
+    );
     const expectedFrom = Object.fromEntries(rollout.plan.nodes.map((node) => [node.node, node.expectedVersion]));
     const requiredBytes = Object.fromEntries(rollout.plan.nodes.map((node) => [node.node, node.requiredBytes]));
     const result = runPreflight({

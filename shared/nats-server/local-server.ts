@@ -87,7 +87,11 @@ async function launch(binary: string, args: string[]): Promise<ChildProcess> {
 }
 
 function exitedAtStart(child: ChildProcess, port: number | undefined): HoistError {
-  const reason = (lastWords.get(child) ?? "").trim().split("\n").pop()?.replace(/^\[\d+\]\s+\S+\s+\S+\s+/, "");
+  const reason = (lastWords.get(child) ?? "")
+    .trim()
+    .split("\n")
+    .pop()
+    ?.replace(/^\[\d+\]\s+\S+\s+\S+\s+/, "");
   const where = port === undefined ? "" : ` on port ${port}`;
   return new HoistError("UNAVAILABLE", `nats-server exited with code ${child.exitCode} instead of listening${where}${reason ? `: ${reason}` : ""}`, { details: { ...(port === undefined ? {} : { port }) } });
 }
@@ -97,7 +101,7 @@ const START_BOUND_MS = 30_000;
 
 /** The port our server (`child`, by pid) says it listens on, once it does (it writes the file once it listens). */
 async function readPortsFile(portsDir: string, child: ChildProcess, port: number | undefined): Promise<number> {
-  for (const started = Date.now(); Date.now() - started < START_BOUND_MS; ) {
+  for (const started = Date.now(); Date.now() - started < START_BOUND_MS;) {
     if (child.exitCode !== null || child.signalCode !== null) throw exitedAtStart(child, port);
     const name = (await readdir(portsDir).catch(() => [] as string[])).find((file) => file.endsWith(`_${child.pid}.ports`));
     if (name) {
