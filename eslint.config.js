@@ -23,7 +23,7 @@ const sharedFaceZones = sharedAreas.map((area) => ({
 
 export default tseslint.config(
   {
-    ignores: ["node_modules/**", ".cache/**", "shared/proto/generated/**", "bench/results/**", "tmp/**"],
+    ignores: ["node_modules/**", ".cache/**", "shared/proto/generated/**", "bench/results/**", "tmp/**", "dist/**"],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,

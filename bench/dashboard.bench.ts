@@ -8,10 +8,10 @@
  *   events   an event published on HOIST_EVENTS until it is in the page's log;
  *   records  a control recorded in KV (requestControl, as `hoist rollout pause` does) until the page
  *            shows the rollout's new buttons.
- * Prints medians and maxima and writes bench/results/dashboard-latest.json. See bench/README.md.
+ * Prints medians and maxima and writes bench/results/runs/dashboard-latest.json (git-ignored). See bench/README.md.
  */
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,6 +24,7 @@ import { startDashboard } from "../coordinator/dashboard/server.ts";
 import { findRollout, requestControl } from "../coordinator/rollout/controls.ts";
 import { RolloutStore } from "../coordinator/rollout/store.ts";
 import { startFleet } from "../scripts/fleet-sim/fleet.ts";
+import { benchResultFile } from "./results-file.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const HOIST = join(root, "bin", "hoist.mjs");
@@ -161,9 +162,9 @@ try {
   results.loadAtEnd = loadavg();
   log(`  page load / terminal (inventory + rollout status) = ${(median(loads) / median(cli)).toFixed(2)}x (medians)`);
   await requestControl(rolloutStore, cluster, running.id, "abort", "dashboard bench").catch(() => undefined);
-  await mkdir(join(root, "bench", "results"), { recursive: true });
-  await writeFile(join(root, "bench", "results", "dashboard-latest.json"), `${JSON.stringify(results, null, 2)}\n`);
-  log("  wrote bench/results/dashboard-latest.json");
+  const out = await benchResultFile("dashboard-latest.json");
+  await writeFile(out, `${JSON.stringify(results, null, 2)}\n`);
+  log(`  wrote ${out}`);
 } finally {
   rollout?.kill("SIGKILL");
   await browser.close();

@@ -22,6 +22,7 @@ import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
 import { attachBackups, restoreBackups, takeBackups, verifyBackups, type SnapshotExtras } from "../agent/snapshot/index.ts";
 import type { DatabaseSpec } from "../agent/database/index.ts";
+import { benchResultFile } from "./results-file.ts";
 
 const run = promisify(execFile);
 const pgMb = Number(process.env.HOIST_BENCH_DB_MB ?? 1024);
@@ -174,8 +175,7 @@ async function main(): Promise<void> {
   console.log("");
   for (const [name, ratio] of Object.entries(ratios)) console.log(`${name} = ${ratio.toFixed(2)}x`);
   console.log(notes);
-  await mkdir(join(import.meta.dirname, "results"), { recursive: true });
-  await writeFile(join(import.meta.dirname, "results", "database-latest.json"), `${JSON.stringify({ when: new Date().toISOString(), cores: cpus().length, rounds, table, ratios, notes }, null, 2)}\n`);
+  await writeFile(await benchResultFile("database-latest.json"), `${JSON.stringify({ when: new Date().toISOString(), cores: cpus().length, rounds, table, ratios, notes }, null, 2)}\n`);
 }
 
 await main();

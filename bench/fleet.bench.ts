@@ -22,6 +22,7 @@ import { decodeJson } from "../shared/bus/index.ts";
 import { startFleet } from "../scripts/fleet-sim/fleet.ts";
 import { DEFAULT_TIMINGS, SIM_STEPS, type SimStep } from "../scripts/fleet-sim/timing.ts";
 import { analyzeRollout } from "./fleet/analyze.ts";
+import { benchResultFile } from "./results-file.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const HOIST = join(root, "bin", "hoist.mjs");
@@ -355,7 +356,7 @@ try {
   await rm(store, { recursive: true, force: true });
 }
 
-const out = join(root, "bench", "results", env.HOIST_FLEET_OUT ?? "fleet-latest.json");
+const out = await benchResultFile(env.HOIST_FLEET_OUT ?? "fleet-latest.json");
 await mkdir(dirname(out), { recursive: true });
 await writeFile(out, `${JSON.stringify(results, null, 2)}\n`);
 log(`written ${out}`);

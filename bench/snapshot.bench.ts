@@ -23,6 +23,7 @@ import { createSnapshot, prepareSnapshotWorker, restoreSnapshot, verifySnapshot,
 import { SnapshotWorker } from "../agent/snapshot/worker-client.ts";
 import { hashTree } from "../test/helpers/hash-tree.ts";
 import { generateDataDir, type GeneratedData } from "./generate-data.ts";
+import { benchResultFile } from "./results-file.ts";
 
 const run = promisify(execFile);
 const GENERATOR_VERSION = 1;
@@ -223,10 +224,9 @@ async function main(): Promise<void> {
   for (const [name, bytes] of Object.entries(sizes)) console.log(`${name.padEnd(44)} ${mib(bytes)} MiB`);
   console.log(`\nrestored data dir identical to the original: ${identical}`);
 
-  const out = join(import.meta.dirname, "results");
-  await mkdir(out, { recursive: true });
-  await writeFile(join(out, "latest.json"), `${JSON.stringify(result, null, 2)}\n`);
-  console.log(`results written to ${join(out, "latest.json")}`);
+  const out = await benchResultFile("latest.json");
+  await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(`results written to ${out}`);
 }
 
 function mib(bytes: number): string {

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { HoistError } from "../shared/errors/index.ts";
 import type { Logger } from "../shared/logger/index.ts";
 import { startLocalNatsServer, type LocalNatsServer } from "../shared/nats-server/index.ts";
 import type { AgentClientOptions } from "../shared/proto/index.ts";
@@ -40,6 +41,24 @@ export interface RunningCoordinator {
 }
 
 /**
+ * Starts the coordinator's own nats-server. It never attaches to a server it did not start: when
+ * the port is taken, UNAVAILABLE says so and how to go on.
+ */
+async function startEmbeddedNats(options: CoordinatorOptions): Promise<LocalNatsServer> {
+  try {
+    return await startLocalNatsServer({ storeDir: join(options.stateDir, "nats"), port: options.embeddedPort });
+  } catch (err) {
+    if (!(err instanceof HoistError) || err.code !== "UNAVAILABLE" || options.embeddedPort === 0) throw err;
+    const port = options.embeddedPort;
+    throw new HoistError(
+      "UNAVAILABLE",
+      `cannot start the embedded nats-server on port ${port} (${err.message}); is another server using the port? Use that server with --nats nats://127.0.0.1:${port}, or give the embedded one another port (--nats-port, 0 for any free one)`,
+      { cause: err, details: { port } },
+    );
+  }
+}
+
+/**
  * The coordinator daemon: the bus (an embedded nats-server when no URL is given) and the scan loop
  * that drives rollouts (coordinator/rollout/scan-loop.ts), the web dashboard and the metrics
  * listener when asked, and the announcer when webhooks are configured (coordinator/announce). Only wiring here.
@@ -48,7 +67,7 @@ export async function runCoordinator(options: CoordinatorOptions, logger: Logger
   let embedded: LocalNatsServer | undefined;
   let natsUrl = options.natsUrls?.join(",");
   if (!natsUrl) {
-    embedded = await startLocalNatsServer({ storeDir: join(options.stateDir, "nats"), port: options.embeddedPort });
+    embedded = await startEmbeddedNats(options);
     natsUrl = embedded.url;
     logger.info({ url: natsUrl }, "started the embedded nats-server (JetStream)");
   }

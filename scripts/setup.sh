@@ -11,31 +11,33 @@ set -euo pipefail
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+# shellcheck source=lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
 
 missing=()
-command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
-command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
-command -v tar >/dev/null 2>&1 || missing+=(tar)
-command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-[ -x /usr/bin/chromium ] || missing+=(chromium)
-[ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql)
-command -v pg_dump >/dev/null 2>&1 && command -v pg_restore >/dev/null 2>&1 || missing+=(postgresql-client)
-[ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
-command -v mariadb-dump >/dev/null 2>&1 || missing+=(mariadb-client)
-# gRPC contract: protoc and the well-known types compile proto/ into the descriptors reflection serves
-# (npm run gen:proto, test/grpc-types.test.ts); Debian's Python gRPC is the non-grpc-js reflection client.
-command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
-[ -f /usr/include/google/protobuf/timestamp.proto ] || missing+=(libprotobuf-dev)
-/usr/bin/python3 -c 'import grpc' >/dev/null 2>&1 || missing+=(python3-grpcio)
-/usr/bin/python3 -c 'import google.protobuf' >/dev/null 2>&1 || missing+=(python3-protobuf)
-# systemd-analyze verifies the unit files in examples/systemd (test/systemd-units.test.ts).
-command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+declare -A why
+need() { missing+=("$1"); why[$1]="$2"; }
+command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need nats-server "the NATS server: \`hoist coordinator\` embeds one, the demo and the tests start their own"
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need haproxy "the load balancer of the demo and of the drain/rejoin hook tests"
+command -v tar >/dev/null 2>&1 || need tar "GNU tar: the snapshot benchmark's yardstick"
+command -v openssl >/dev/null 2>&1 || need openssl "makes the TLS certificates of the gRPC security tests"
+[ -x /usr/bin/chromium ] || need chromium "the browser the dashboard test drives (playwright-core)"
+[ -x /usr/lib/postgresql/15/bin/postgres ] || need postgresql "PostgreSQL 15 for the database snapshot tests"
+command -v pg_dump >/dev/null 2>&1 && command -v pg_restore >/dev/null 2>&1 || need postgresql-client "pg_dump/pg_restore: how Hoist snapshots PostgreSQL databases"
+[ -x /usr/sbin/mariadbd ] || need mariadb-server "MariaDB for the database snapshot tests"
+command -v mariadb-dump >/dev/null 2>&1 || need mariadb-client "mariadb-dump: how Hoist snapshots MariaDB databases"
+command -v protoc >/dev/null 2>&1 || need protobuf-compiler "protoc: compiles proto/ into the descriptors gRPC reflection serves (npm run gen:proto, test/grpc-types.test.ts)"
+[ -f /usr/include/google/protobuf/timestamp.proto ] || need libprotobuf-dev "the protobuf well-known types (google/protobuf/timestamp.proto) protoc needs"
+/usr/bin/python3 -c 'import grpc' >/dev/null 2>&1 || need python3-grpcio "Python gRPC: the reflection test's client that is not grpc-js"
+/usr/bin/python3 -c 'import google.protobuf' >/dev/null 2>&1 || need python3-protobuf "Python protobuf, for that client"
+command -v systemd-analyze >/dev/null 2>&1 || need systemd "systemd-analyze verifies the unit files in examples/systemd (test/systemd-units.test.ts)"
 
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup: installing ${missing[*]} from Debian's packages"
+  echo "setup: installing from Debian's packages:"
+  for package in "${missing[@]}"; do echo "  ${package}: ${why[$package]}"; done
   export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  apt_update
+  apt_install "${missing[@]}"
 fi
 
 # PostgreSQL: start the cluster when it is down; trust logins from 127.0.0.1 (the tests' servers).

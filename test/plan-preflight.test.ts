@@ -127,3 +127,23 @@ describe("runPreflight", () => {
     expect(result.messages).toEqual(["node n9: is in cluster prod but not in the plan; plan again"]);
   });
 });
+
+describe("preflight: the grpc check (when the caller probed each agent's gRPC endpoint)", () => {
+  const withAddress = (node: string): ObservedInventory => {
+    const base = observed(node);
+    return { ...base, inventory: { ...base.inventory, grpcAddress: `10.0.0.1:7443` } };
+  };
+
+  it.each<{ name: string; grpcUnreachable: Record<string, string> | undefined; inventory: ObservedInventory; status: string | undefined }>([
+    { name: "not probed: no grpc check", grpcUnreachable: undefined, inventory: withAddress("n1"), status: undefined },
+    { name: "probed and answered", grpcUnreachable: {}, inventory: withAddress("n1"), status: "pass" },
+    { name: "probed and failed", grpcUnreachable: { n1: "TLS mismatch with gRPC at 10.0.0.1:7443 (wrong version number)" }, inventory: withAddress("n1"), status: "fail" },
+    { name: "no gRPC address published", grpcUnreachable: {}, inventory: observed("n1"), status: "fail" },
+  ])("$name", ({ grpcUnreachable, inventory, status }) => {
+    const result = runPreflight(input({ n1: inventory }, grpcUnreachable === undefined ? {} : { grpcUnreachable }));
+    const check = result.nodes[0]!.checks.find((item) => item.check === "grpc");
+    expect(check?.status).toBe(status);
+    expect(result.ok).toBe(status !== "fail");
+    if (status === "fail") expect(result.messages[0]).toMatch(/^node n1: /);
+  });
+});

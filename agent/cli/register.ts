@@ -1,10 +1,15 @@
 import type { Command } from "commander";
 import { HoistError } from "../../shared/errors/index.ts";
 import { createProgressPrinter } from "./progress-printer.ts";
-import { openAgent, type AgentCliOptions } from "./open-agent.ts";
 import { formatNodeStatus, formatOutcomeLine } from "./format-status.ts";
-import { formatOperation, readOperation } from "./operation-status.ts";
+import type { AgentCliOptions } from "./open-agent.ts";
 import type { UpgradeOutcome } from "../node-agent-api.ts";
+
+// Each action imports what it needs when it runs (`await import`), so that `hoist --help` and the
+// other commands do not load the agent (and its dependencies) at start.
+async function openAgent(...args: Parameters<typeof import("./open-agent.ts").openAgent>) {
+  return (await import("./open-agent.ts")).openAgent(...args);
+}
 
 interface JsonFlag {
   json?: boolean;
@@ -88,6 +93,7 @@ export function registerAgentCommands(program: Command): void {
     .option("--json", "print as JSON")
     .action(async (options: AgentCliOptions & JsonFlag) => {
       const { agent, config } = await openAgent(options, "reader", "hoist status");
+      const { formatOperation, readOperation } = await import("./operation-status.ts");
       const inventory = await agent.inventory();
       const services = await Promise.all(
         inventory.services

@@ -1,7 +1,4 @@
 import { Option, type Command } from "commander";
-import { createLogger } from "../../shared/logger/index.ts";
-import { loadAgentConfig } from "../config.ts";
-import { runAgent } from "../main.ts";
 
 /** How long `hoist agent run` may take to stop after SIGTERM/SIGINT before it exits regardless. */
 const STOP_BOUND_MS = 4000;
@@ -16,6 +13,8 @@ export function registerAgentRunCommand(program: Command): void {
     .option("--log-level <level>", "trace, debug, info, warn or error", "info")
     .addOption(new Option("--metrics-listen <addr>", "serve Prometheus metrics on HOST:PORT /metrics (overrides metrics.listen of the config; e.g. 127.0.0.1:7412)").env("HOIST_METRICS_LISTEN"))
     .action(async (options: { config: string; logLevel: string; metricsListen?: string }) => {
+      // Loaded when the command runs, not when `hoist` starts (see cli/main.ts).
+      const [{ createLogger }, { loadAgentConfig }, { runAgent }] = await Promise.all([import("../../shared/logger/index.ts"), import("../config.ts"), import("../main.ts")]);
       const loaded = await loadAgentConfig(options.config);
       const config = options.metricsListen ? Object.freeze({ ...loaded, metrics: Object.freeze({ listen: options.metricsListen }) }) : loaded;
       const logger = createLogger({ level: options.logLevel }).child({ node: config.node, cluster: config.cluster });

@@ -2,7 +2,7 @@ import { formatBytes } from "../../shared/format/index.ts";
 import { readFile } from "node:fs/promises";
 import { Command, Option } from "commander";
 import { toHoistError, type HoistError } from "../../shared/errors/index.ts";
-import { createAgentClient, type AgentClientOptions, type NodeInventory, type ServiceInventory, type UpgradeOutcome } from "../../shared/proto/index.ts";
+import type { AgentClient, AgentClientOptions, NodeInventory, ServiceInventory, UpgradeOutcome } from "../../shared/proto/index.ts";
 
 /** Options of `hoist agent status`. */
 export interface AgentStatusOptions extends AgentClientOptions {
@@ -28,8 +28,10 @@ export interface AgentStatusOptions extends AgentClientOptions {
 export async function runAgentStatus(options: AgentStatusOptions): Promise<number> {
   const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;
-  let client: ReturnType<typeof createAgentClient> | undefined;
+  let client: AgentClient | undefined;
   try {
+    // Loaded here, not at the top: `hoist` registers this command at every start, gRPC is needed only when it runs.
+    const { createAgentClient } = await import("../../shared/proto/index.ts");
     const token = options.token ?? (options.tokenFile === undefined ? undefined : await readToken(options.tokenFile));
     client = createAgentClient(options.target, {
       insecure: options.insecure,

@@ -78,6 +78,15 @@ export type PackedChunkHandler = (view: Uint8Array, segments: number[], bytesDon
 type Terminal = { ok: true; result: unknown } | { ok: false; error: Error };
 
 /**
+ * The worker's entry file, next to this module. From the sources (tsx) a bootstrap registers tsx in
+ * the thread first; in the built CLI (scripts/build-cli.mjs) it is the compiled worker, in the same
+ * dist/cli/ folder as the chunk holding this code.
+ */
+function workerEntry(): URL {
+  return new URL(import.meta.url.endsWith(".ts") ? "./worker-bootstrap.mjs" : "./snapshot-worker.mjs", import.meta.url);
+}
+
+/**
  * The main-thread side of the snapshot worker thread (worker.ts). One worker serves one operation
  * (create, verify or restore), its jobs one after the other. Cancelling (signal, or a failing
  * handler/feeder) is cooperative — the worker closes its files and answers — so no file
@@ -94,7 +103,7 @@ export class SnapshotWorker {
   constructor() {
     const buffers = Array.from({ length: SLOTS }, () => new SharedArrayBuffer(CHUNK_BYTES));
     this.slots = buffers.map((buffer) => new Uint8Array(buffer));
-    this.worker = new Worker(new URL("./worker-bootstrap.mjs", import.meta.url), { workerData: { abort: this.abortFlag.buffer, slots: buffers } });
+    this.worker = new Worker(workerEntry(), { workerData: { abort: this.abortFlag.buffer, slots: buffers } });
     this.worker.on("message", (message: FromWorker) => this.listeners.get(message.job)?.(message));
     const die = (err: Error) => {
       this.dead ??= err;

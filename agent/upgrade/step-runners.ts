@@ -72,6 +72,19 @@ export function hasDrainHooks(record: Pick<JournalRecord, "skipDrain" | "previou
   return !record.skipDrain && record.previousVersion !== undefined;
 }
 
+/**
+ * Why an upgrade step will do nothing (said in its progress line instead of "started"/"done"), or
+ * undefined when it runs. Pure; mirrors the checks of the drain, stop and rejoin step functions.
+ */
+export function skippedStepReason(step: string, record: Pick<JournalRecord, "skipDrain" | "previousVersion">, hooks: { drain?: unknown; rejoin?: unknown }): string | undefined {
+  if (step === "stop" && record.previousVersion === undefined) return "fresh install, nothing runs yet";
+  if (step !== "drain" && step !== "rejoin") return undefined;
+  if (record.previousVersion === undefined) return "fresh install";
+  if (record.skipDrain) return "the coordinator drains and rejoins the node itself";
+  if (hooks[step] === undefined) return `no ${step} hook`;
+  return undefined;
+}
+
 const stage: StepFunction = async (ctx) => {
   for (const [index, hop] of ctx.record.hops.entries()) {
     ctx.onProgress({ step: "stage", message: `staging ${hop.to} (${index + 1}/${ctx.record.hops.length})` });

@@ -8,7 +8,7 @@ import type { ProcessTracker } from "../exec/index.ts";
 import type { PeersInService } from "../services/peer-env.ts";
 import type { JournalEvent, JournalRecord } from "./journal-record.ts";
 import type { JournalStore } from "./journal-store.ts";
-import { STEP_FUNCTIONS, hasDrainHooks } from "./step-runners.ts";
+import { STEP_FUNCTIONS, hasDrainHooks, skippedStepReason } from "./step-runners.ts";
 import { StepFailure } from "./step-failure.ts";
 import { clearDrainSnapshot } from "../services/drain-snapshot.ts";
 import { publishOperationEnded, publishStepEnded } from "../metrics/channels.ts";
@@ -67,7 +67,8 @@ export async function runJournal(deps: RunnerDeps, initial: JournalRecord, first
     await deps.store.save(record);
     if (deps.killAt === `${step}:started`) process.kill(process.pid, "SIGKILL");
     deps.onStep?.(step);
-    onProgress({ step, message: `${step} started` });
+    const skipped = skippedStepReason(step, record, deps.service.hooks);
+    onProgress({ step, message: skipped === undefined ? `${step} started` : `${step} skipped: ${skipped}` });
     log.info({ from: record.history.at(-2)?.step, to: step, event: "started" }, "step started");
     const signal = isRollbackStep(step) ? neverAborted : (options.signal ?? neverAborted);
     const began = performance.now();
@@ -91,7 +92,7 @@ export async function runJournal(deps: RunnerDeps, initial: JournalRecord, first
       record = { ...record, ...(patch ?? {}), stepStatus: "done", updatedAt: new Date().toISOString(), history: [...record.history, event(step, "done")] };
       await deps.store.save(record);
       if (deps.killAt === `${step}:done`) process.kill(process.pid, "SIGKILL");
-      onProgress({ step, message: `${step} done` });
+      if (skipped === undefined) onProgress({ step, message: `${step} done` });
       state = nextAfterStep(record, true);
     } catch (err) {
       const error = toHoistError(err);

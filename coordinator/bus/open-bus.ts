@@ -1,6 +1,7 @@
 import type { NatsConnection } from "nats";
-import { connectBus, ensureEventsStream, formatBusWait, openBuckets, parseReplicas, retryBus, type BusWait, type HoistBuckets, type RetryBusOptions } from "../../shared/bus/index.ts";
+import { connectBus, ensureEventsStream, requireJetStream, formatBusWait, openBuckets, parseReplicas, retryBus, type BusWait, type HoistBuckets, type RetryBusOptions } from "../../shared/bus/index.ts";
 import { HoistError } from "../../shared/errors/index.ts";
+import { CLI_BUS_BUDGET_MS } from "./cli-budget.ts";
 
 /** Where the control plane is, as operator commands and the daemon are told it (strings, as given on the command line). */
 export interface BusAddress {
@@ -29,15 +30,15 @@ export interface OpenBusOptions {
   reconnectForever?: boolean;
 }
 
-/** How long operator commands (status, inventory, controls) retry NATS trouble before a clear error. */
-export const CLI_BUS_BUDGET_MS = 20_000;
+export { CLI_BUS_BUDGET_MS };
 
 /** Connects a command or the daemon to NATS and opens the control plane's buckets and stream (retried through brief NATS trouble). */
 export async function openBus(flags: BusAddress, name: string, options: OpenBusOptions = {}): Promise<Bus> {
   const budgetMs = flags.natsWaitMs === undefined ? CLI_BUS_BUDGET_MS : Number(flags.natsWaitMs);
   if (!Number.isFinite(budgetMs) || budgetMs < 0) throw new HoistError("INVALID_ARGUMENT", `--nats-wait-ms must be a number of milliseconds, got ${flags.natsWaitMs}`);
+  const servers = flags.nats.split(",").map((url) => url.trim());
   const nc = await connectBus({
-    servers: flags.nats.split(",").map((url) => url.trim()),
+    servers,
     name,
     ...(flags.natsToken ? { token: flags.natsToken } : {}),
     ...(options.reconnectForever ? { reconnectForever: true } : { reconnectForMs: Math.max(budgetMs, 1000) }),
@@ -45,6 +46,7 @@ export async function openBus(flags: BusAddress, name: string, options: OpenBusO
   // Key listings can hang on a connection that is going away, so each try has its own timeout.
   const retry: RetryBusOptions = { budgetMs, attemptTimeoutMs: 5000, onWait: (wait: BusWait) => process.stderr.write(`${formatBusWait(wait)}\n`) };
   try {
+    await requireJetStream(nc, servers);
     const assets = flags.natsReplicas === undefined ? {} : { replicas: parseReplicas(flags.natsReplicas) };
     const buckets = await retryBus("opening the KV buckets", () => openBuckets(nc, assets), retry);
     await retryBus("opening the events stream", async () => ensureEventsStream(await nc.jetstreamManager(), assets), retry);

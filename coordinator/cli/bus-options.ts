@@ -1,5 +1,6 @@
 import { Option, type Command } from "commander";
-import { CLI_BUS_BUDGET_MS, type BusAddress } from "../bus/open-bus.ts";
+import type { BusAddress } from "../bus/open-bus.ts";
+import { CLI_BUS_BUDGET_MS } from "../bus/cli-budget.ts";
 
 /** The --nats flags of a command: where the control plane is (opened with `openBus`, coordinator/bus/open-bus.ts). */
 export type BusFlags = BusAddress;

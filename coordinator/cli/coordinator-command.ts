@@ -1,7 +1,4 @@
 import { Option, type Command } from "commander";
-import { createLogger } from "../../shared/logger/index.ts";
-import { runCoordinator } from "../main.ts";
-import { loadCoordinatorConfig } from "../config.ts";
 import { agentGrpcFromFlags, withAgentGrpcOptions, type AgentGrpcFlags } from "./agent-grpc-flags.ts";
 import { dashboardFromFlags, withHttpOptions, type HttpFlags } from "./http-flags.ts";
 
@@ -18,6 +15,8 @@ export function registerCoordinatorCommand(program: Command): void {
     .option("-c, --config <file>", "coordinator config (YAML): announcement webhooks (docs/config.md)")
     .action(async (flags: AgentGrpcFlags & HttpFlags & { config?: string; nats?: string; natsToken?: string; natsReplicas?: string; stateDir: string; natsPort: string; logLevel: string; metricsListen?: string }) => {
       const dashboard = dashboardFromFlags(flags);
+      // Loaded when the command runs, not when `hoist` starts (see cli/main.ts).
+      const [{ createLogger }, { runCoordinator }, { loadCoordinatorConfig }] = await Promise.all([import("../../shared/logger/index.ts"), import("../main.ts"), import("../config.ts")]);
       const logger = createLogger({ level: flags.logLevel });
       const config = flags.config === undefined ? undefined : await loadCoordinatorConfig(flags.config);
       const running = await runCoordinator(

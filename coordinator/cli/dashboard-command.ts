@@ -1,7 +1,4 @@
 import type { Command } from "commander";
-import { createLogger } from "../../shared/logger/index.ts";
-import { openBus } from "../bus/open-bus.ts";
-import { startDashboard } from "../dashboard/server.ts";
 import { withBusOptions, type BusFlags } from "./bus-options.ts";
 import { dashboardListen, withHttpOptions, type HttpFlags } from "./http-flags.ts";
 
@@ -16,6 +13,8 @@ export function registerDashboardCommand(program: Command): void {
     .option("--log-level <level>", "trace, debug, info, warn or error", "info")
     .action(async (flags: BusFlags & HttpFlags & { staleAfterMs: string; logLevel: string }) => {
       const http = dashboardListen(flags.http ?? DEFAULT_DASHBOARD_ADDRESS, flags.httpToken);
+      // Loaded when the command runs, not when `hoist` starts (see cli/main.ts).
+      const [{ createLogger }, { openBus }, { startDashboard }] = await Promise.all([import("../../shared/logger/index.ts"), import("../bus/open-bus.ts"), import("../dashboard/server.ts")]);
       const logger = createLogger({ level: flags.logLevel });
       const bus = await openBus(flags, "hoist dashboard", { reconnectForever: true });
       try {

@@ -1,27 +1,30 @@
 import type { NatsConnection, Subscription } from "nats";
 import { clusterEventsFilter, decodeJson } from "../../shared/bus/index.ts";
+import { formatProgress, formatProgressPlain, progressPhase, type ProgressLines } from "../../shared/format/index.ts";
+import type { Progress } from "../../shared/types/index.ts";
 
-interface EventLine {
+interface EventLine extends Partial<Progress> {
   type?: string;
   node?: string;
-  step?: string;
-  message?: string;
-  percent?: number;
   phase?: string;
 }
 
-/** Prints the cluster's live events (agent progress and rollout transitions) until stopped. */
-export function followClusterEvents(nc: NatsConnection, cluster: string, write: (line: string) => void): Subscription {
+/**
+ * Prints the cluster's live events until stopped: agent progress as one line per node (updated in
+ * place on a terminal, one line per step elsewhere: see createProgressLines), rollout transitions
+ * as lines of their own. No timestamps: the rollout record and the event stream keep the times.
+ */
+export function followClusterEvents(nc: NatsConnection, cluster: string, lines: ProgressLines): Subscription {
   const subscription = nc.subscribe(clusterEventsFilter(cluster));
   void (async () => {
     for await (const message of subscription) {
       const event = decodeJson<EventLine>(message.data);
-      const time = new Date().toISOString().slice(11, 19);
       if (event.type === "progress") {
-        if (event.message === undefined) continue;
-        write(`${time}  ${event.node ?? "?"}  [${event.step}] ${event.message}`);
+        const node = event.node ?? "?";
+        const progress: Progress = { ...event, step: event.step ?? "?" };
+        lines.update(node, progressPhase(progress), `${node}  ${formatProgress(progress)}`, `${node}  ${formatProgressPlain(progress)}`);
       } else {
-        write(`${time}  rollout  ${event.message ?? ""}${event.type === "transition" && event.phase ? `  (phase ${event.phase})` : ""}`);
+        lines.print(`rollout  ${event.message ?? ""}${event.type === "transition" && event.phase ? `  (phase ${event.phase})` : ""}`);
       }
     }
   })();

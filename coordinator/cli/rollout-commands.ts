@@ -1,62 +1,10 @@
 import type { Command } from "commander";
-import { HoistError } from "../../shared/errors/index.ts";
-import { createLogger } from "../../shared/logger/index.ts";
-import { formatPlan } from "../plan/format-plan.ts";
-import { checkConfirmations } from "../plan/confirmations.ts";
-import { isTerminal, type RolloutState } from "../rollout/state.ts";
-import { startRollout } from "../rollout/start-rollout.ts";
-import { RolloutStore } from "../rollout/store.ts";
-import { formatRolloutStatus } from "../rollout/format-status.ts";
-import { findRollout, requestControl } from "../rollout/controls.ts";
-import { coordinatorIdentity, makeRunner } from "../rollout/make-runner.ts";
-import { ClusterLease } from "../rollout/lease.ts";
 import type { ControlName } from "../rollout/fold.ts";
-import { formatBusWait, retryBus } from "../../shared/bus/index.ts";
-import { openBus, type Bus } from "../bus/open-bus.ts";
 import { withBusOptions, type BusFlags } from "./bus-options.ts";
-import { planFromBus, withPlanOptions, type PlanFlags } from "./plan-command.ts";
-import { agentGrpcFromFlags, withAgentGrpcOptions, type AgentGrpcFlags } from "./agent-grpc-flags.ts";
-import { followClusterEvents } from "./follow.ts";
+import { withPlanOptions, type PlanFlags } from "./plan-command.ts";
+import { withAgentGrpcOptions, type AgentGrpcFlags } from "./agent-grpc-flags.ts";
 
-const write = (line: string) => process.stdout.write(`${line}\n`);
-
-/**
- * Drives a rollout in this process, printing live progress, until it ends; exit code 0 only on success.
- * With `waitForLease`, a lease left by a coordinator that died is waited out first (up to its TTL).
- */
-async function driveInForeground(bus: Bus, rollout: Pick<RolloutState, "cluster" | "id">, flags: AgentGrpcFlags & { quiet?: boolean }, options: { waitForLease?: boolean } = {}): Promise<RolloutState> {
-  const logger = createLogger({ level: "warn" });
-  const owner = coordinatorIdentity();
-  const runner = makeRunner(bus, rollout.cluster, owner, logger, agentGrpcFromFlags(flags), {
-    onBusWait: (wait) => write(`${formatBusWait(wait)} (this coordinator keeps its lease)`),
-  });
-  const subscription = flags.quiet ? undefined : followClusterEvents(bus.nc, rollout.cluster, write);
-  const interrupt = new AbortController();
-  const onSignal = () => {
-    write("interrupted: this process stops driving; the rollout stays recorded and `hoist rollout drive` or `hoist coordinator` picks it up where it stopped");
-    interrupt.abort(new HoistError("CANCELLED", "interrupted"));
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  try {
-    if (options.waitForLease) {
-      await new ClusterLease(bus.buckets.rollouts, rollout.cluster, owner).waitUntilFree({
-        signal: interrupt.signal,
-        onWait: (holder) => write(`waiting for the lease of coordinator ${holder.owner} to expire (${new Date(holder.expiresAt).toISOString()}); a live coordinator keeps it`),
-      });
-    }
-    const final = await runner.drive(rollout.cluster, rollout.id, interrupt.signal);
-    write(formatRolloutStatus(final));
-    if (final.phase !== "succeeded") process.exitCode = 1;
-    return final;
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    subscription?.unsubscribe();
-  }
-}
-
-interface RolloutRef extends BusFlags {
+export interface RolloutRef extends BusFlags {
   cluster: string;
   id?: string;
 }
@@ -64,6 +12,9 @@ interface RolloutRef extends BusFlags {
 function withRolloutRef(command: Command): Command {
   return withBusOptions(command).requiredOption("--cluster <id>", "cluster id").option("--id <rollout>", "rollout id (default: the cluster's newest)");
 }
+
+/** The actions (rollout-actions.ts), loaded when a rollout command runs, not at every start of `hoist`. */
+const actions = () => import("./rollout-actions.ts");
 
 export function registerRolloutCommands(program: Command): void {
   const rollout = program.command("rollout").description("run and steer rolling cluster upgrades");
@@ -73,71 +24,18 @@ export function registerRolloutCommands(program: Command): void {
     .option("--detach", "record the rollout and return; a running `hoist coordinator` drives it")
     .option("--quiet", "no live progress, only the final status")
     .option("--confirm <versions>", "comma-separated versions whose release notes you have read (catalog `requireConfirm: true`)")
-    .action(async (flags: PlanFlags & AgentGrpcFlags & { detach?: boolean; quiet?: boolean; confirm?: string }) => {
-      const bus = await openBus(flags, "hoist rollout start", { reconnectForever: true });
-      try {
-        const plan = await retryBus("planning", () => planFromBus(bus, flags), bus.retry);
-        if (!flags.json && !flags.quiet) write(formatPlan(plan));
-        checkConfirmations(
-          plan,
-          (flags.confirm ?? "")
-            .split(",")
-            .map((version) => version.trim())
-            .filter(Boolean),
-        );
-        const started = await startRollout(bus, plan);
-        if (started.kind === "nothing-to-do") {
-          write(`nothing to do: every node of ${flags.cluster} already runs ${flags.to}`);
-          return;
-        }
-        const { state } = started;
-        if (flags.json && flags.detach) return void write(JSON.stringify({ id: state.id, cluster: state.cluster }));
-        write(`rollout ${state.id} recorded`);
-        if (flags.detach) return;
-        const final = await driveInForeground(bus, state, flags);
-        if (flags.json) write(JSON.stringify(final, null, 2));
-      } finally {
-        await bus.close();
-      }
-    });
+    .action(async (flags: PlanFlags & AgentGrpcFlags & { detach?: boolean; quiet?: boolean; confirm?: string }) => (await actions()).startRolloutCommand(flags));
 
   withAgentGrpcOptions(withRolloutRef(rollout.command("drive")))
     .description("drive a recorded rollout here (takes over once the previous coordinator's lease has expired)")
     .option("--quiet", "no live progress, only the final status")
-    .action(async (flags: RolloutRef & AgentGrpcFlags & { quiet?: boolean }) => {
-      const bus = await openBus(flags, "hoist rollout drive", { reconnectForever: true });
-      try {
-        const store = new RolloutStore(bus.buckets.rollouts);
-        const state = await retryBus("finding the rollout", () => findRollout(store, flags.cluster, flags.id), bus.retry);
-        await driveInForeground(bus, state, flags, { waitForLease: true });
-      } finally {
-        await bus.close();
-      }
-    });
+    .action(async (flags: RolloutRef & AgentGrpcFlags & { quiet?: boolean }) => (await actions()).driveRolloutCommand(flags));
 
   withRolloutRef(rollout.command("status"))
     .description("show a rollout: phase, every hop and node, failure, recent events")
     .option("--follow", "keep printing live events until the rollout ends")
     .option("--json", "print the rollout record as JSON")
-    .action(async (flags: RolloutRef & { follow?: boolean; json?: boolean }) => {
-      const bus = await openBus(flags, "hoist rollout status");
-      try {
-        const store = new RolloutStore(bus.buckets.rollouts);
-        const find = (id: string | undefined) => retryBus(id === undefined ? `finding the newest rollout of ${flags.cluster}` : `reading rollout ${id}`, () => findRollout(store, flags.cluster, id), bus.retry);
-        let state = await find(flags.id);
-        write(flags.json ? JSON.stringify(state, null, 2) : formatRolloutStatus(state));
-        if (!flags.follow || isTerminal(state.phase)) return;
-        const subscription = followClusterEvents(bus.nc, flags.cluster, write);
-        while (!isTerminal(state.phase)) {
-          await new Promise((resolve) => setTimeout(resolve, 1000));
-          state = await find(state.id);
-        }
-        subscription.unsubscribe();
-        write(formatRolloutStatus(state));
-      } finally {
-        await bus.close();
-      }
-    });
+    .action(async (flags: RolloutRef & { follow?: boolean; json?: boolean }) => (await actions()).rolloutStatusCommand(flags));
 
   const controls: [ControlName, string][] = [
     ["pause", "finish the work in progress, then start nothing new until resume"],
@@ -148,16 +46,6 @@ export function registerRolloutCommands(program: Command): void {
   for (const [control, description] of controls) {
     withRolloutRef(rollout.command(control))
       .description(description)
-      .action(async (flags: RolloutRef) => {
-        const bus = await openBus(flags, `hoist rollout ${control}`);
-        try {
-          const store = new RolloutStore(bus.buckets.rollouts);
-          const state = await retryBus("finding the rollout", () => findRollout(store, flags.cluster, flags.id), bus.retry);
-          const next = await retryBus(`recording ${control}`, () => requestControl(store, flags.cluster, state.id, control, coordinatorIdentity()), bus.retry);
-          write(`${control} recorded for rollout ${next.id} (phase ${next.phase})`);
-        } finally {
-          await bus.close();
-        }
-      });
+      .action(async (flags: RolloutRef) => (await actions()).rolloutControlCommand(control, flags));
   }
 }

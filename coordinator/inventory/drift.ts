@@ -29,11 +29,12 @@ export interface DriftInput {
  */
 export function findDrift(input: DriftInput): FleetRow[] {
   const rows: FleetRow[] = [];
-  for (const [node, observed] of Object.entries(input.inventories)) {
+  // The node's own name, not the map's key: readInventories keys by CLUSTER.NODE across clusters.
+  for (const observed of Object.values(input.inventories)) {
     const { inventory } = observed;
     for (const service of inventory.services) {
       rows.push({
-        node,
+        node: inventory.node,
         cluster: inventory.cluster,
         service: service.name,
         ...(service.activeVersion === undefined ? {} : { version: service.activeVersion }),

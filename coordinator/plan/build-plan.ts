@@ -29,6 +29,8 @@ export interface BuildPlanInput {
   staleAfterMs?: number;
   /** Nodes whose agent did not answer when asked just now, with why; the preflight fails them. */
   unanswered?: Readonly<Record<string, string>>;
+  /** Nodes whose gRPC endpoint failed with the rollout's settings, with why; the preflight fails them (see probeAgentsGrpc). */
+  grpcUnreachable?: Readonly<Record<string, string>>;
 }
 
 /** One node as the plan sees it. */
@@ -203,6 +205,7 @@ export function buildPlan(input: BuildPlanInput): Plan {
     now,
     staleAfterMs: input.staleAfterMs ?? DEFAULT_STALE_AFTER_MS,
     ...(input.unanswered ? { unanswered: input.unanswered } : {}),
+    ...(input.grpcUnreachable ? { grpcUnreachable: input.grpcUnreachable } : {}),
   });
 
   return { cluster, service, target: to, allowDowngrade, createdAt: now, strategy, nodes: plannedNodes, hops: plannedHops, preflight, notes };

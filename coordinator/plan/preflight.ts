@@ -2,7 +2,7 @@ import { findServiceInventory, minFreeBytes, type ObservedInventory } from "../.
 import { formatBytes, formatMs } from "../../shared/format/index.ts";
 
 /** The checks every node must pass before a rollout starts. */
-export type PreflightCheckName = "answers" | "healthy" | "version" | "disk";
+export type PreflightCheckName = "answers" | "grpc" | "healthy" | "version" | "disk";
 
 /** `skip`: not evaluated, because an earlier check already failed for the same cause. */
 export type PreflightStatus = "pass" | "fail" | "skip";
@@ -45,6 +45,11 @@ export interface PreflightInput {
   staleAfterMs: number;
   /** Nodes whose agent did not answer when asked just now, with why (see askInventories). */
   unanswered?: Readonly<Record<string, string>>;
+  /**
+   * Nodes whose gRPC endpoint could not be used with the rollout's settings, with why (see
+   * probeAgentsGrpc); when given, every node gets a `grpc` check, which fails for these.
+   */
+  grpcUnreachable?: Readonly<Record<string, string>>;
 }
 
 const pass = (check: PreflightCheckName, message: string): PreflightCheck => ({ check, status: "pass", message });
@@ -55,11 +60,13 @@ function checkNode(input: PreflightInput, node: string): NodePreflight {
   const observed = input.inventories[node];
   const expected = input.expectedFrom[node];
   const answers = checkAnswers(input, node, observed);
+  const probed = input.grpcUnreachable !== undefined;
   if (answers.status === "fail" || !observed) {
-    return { node, ok: false, checks: [answers, skip("healthy"), skip("version"), skip("disk")] };
+    return { node, ok: false, checks: [answers, ...(probed ? [skip("grpc")] : []), skip("healthy"), skip("version"), skip("disk")] };
   }
   const service = findServiceInventory(observed.inventory, input.service);
   const checks: PreflightCheck[] = [answers];
+  if (probed) checks.push(checkGrpc(input, node, observed));
 
   if (!service) checks.push(fail("healthy", `service ${input.service} is not installed`));
   else if (service.health !== "SERVING") checks.push(fail("healthy", `service ${input.service} is ${service.health}`));
@@ -98,9 +105,17 @@ function checkAnswers(input: PreflightInput, node: string, observed: ObservedInv
   return pass("answers", `seen ${formatMs(Math.max(0, age))} ago`);
 }
 
+function checkGrpc(input: PreflightInput, node: string, observed: ObservedInventory): PreflightCheck {
+  const address = observed.inventory.grpcAddress;
+  if (!address) return fail("grpc", "publishes no gRPC address: the health gate needs the agent's gRPC server (set grpc: in its config)");
+  const failure = input.grpcUnreachable?.[node];
+  if (failure !== undefined) return fail("grpc", failure);
+  return pass("grpc", `gRPC at ${address} answers with the rollout's settings`);
+}
+
 /**
  * Checks every node of the plan before a rollout starts: it answers (published inventory recently,
- * for this cluster, and its agent answered when asked, if the caller asked), its service is SERVING and idle, it runs the version the plan expects, and its
+ * for this cluster, and its agent answered when asked, if the caller asked), its gRPC endpoint works with the rollout's TLS settings (when the caller probed it), its service is SERVING and idle, it runs the version the plan expects, and its
  * smallest disk has room for the snapshot and the release. Pure: the caller gathers the inventories.
  * `ok` only when every node passes every check and no unplanned node publishes for the cluster.
  */

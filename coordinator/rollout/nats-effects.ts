@@ -4,6 +4,7 @@ import { encodeJson, rolloutEventsSubject, toBusError } from "../../shared/bus/i
 import type { UpgradeOutcome } from "../../shared/types/index.ts";
 import type { AgentVerb } from "../../shared/bus/index.ts";
 import { createAgentClient, type AgentClientOptions } from "../../shared/proto/index.ts";
+import { probeAgentsGrpc } from "../health/probe-agents-grpc.ts";
 import type { Logger } from "../../shared/logger/index.ts";
 import { sendAgentCommand } from "../bus/agent-commands.ts";
 import { ConnectionWatch } from "../bus/connection-watch.ts";
@@ -148,6 +149,11 @@ export class NatsRolloutEffects implements RolloutEffects {
   async preflight(rollout: RolloutState): Promise<{ ok: boolean; messages: string[] }> {
     const known = await readInventories(this.options.inventoryKv, rollout.cluster, this.options.logger);
     const { inventories, unanswered } = await askInventories(this.options.nc, rollout.cluster, known);
+    const grpcUnreachable = await probeAgentsGrpc(
+      rollout.plan.nodes.map((node) => node.node),
+      inventories,
+      { ...this.options.agentGrpc, cluster: rollout.cluster },
+    );
     const expectedFrom = Object.fromEntries(rollout.plan.nodes.map((node) => [node.node, node.expectedVersion]));
     const requiredBytes = Object.fromEntries(rollout.plan.nodes.map((node) => [node.node, node.requiredBytes]));
     const result = runPreflight({
@@ -160,6 +166,7 @@ export class NatsRolloutEffects implements RolloutEffects {
       now: Date.now(),
       staleAfterMs: this.options.staleAfterMs ?? 15_000,
       unanswered,
+      grpcUnreachable,
     });
     return { ok: result.ok, messages: result.messages };
   }

@@ -5,3 +5,4 @@ export { connectBus, type BusConnectOptions } from "./connect.ts";
 export { ensureEventsStream, openBuckets, defaultReplicas, parseReplicas, type HoistBuckets, type Replicas, type AssetOptions } from "./ensure.ts";
 export { toBusError, isTransientBusError, retryBus, formatBusWait, type BusWait, type RetryBusOptions } from "./retry.ts";
 export { readLatest } from "./read-latest.ts";
+export { requireJetStream } from "./require-jetstream.ts";

@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
-import { connect as connectTcp } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HoistError } from "../errors/index.ts";
@@ -13,6 +12,8 @@ export interface LocalNatsOptions {
   port?: number;
   host?: string;
   binary?: string;
+  /** Run JetStream (default true; false only for tests of what Hoist says to a server without it). */
+  jetstream?: boolean;
 }
 
 export interface LocalNatsServer {
@@ -37,7 +38,10 @@ export function findNatsServerBinary(explicit?: string): string {
 
 /**
  * Starts a local nats-server with JetStream (the embedded default of the coordinator, the demo and
- * the tests): free port unless one is given, store in `storeDir`, resolves once it accepts connections.
+ * the tests): free port unless one is given, store in `storeDir`, resolves once it listens.
+ * It resolves only once the server it started says (in its ports file, named by its pid) that it
+ * listens, so a port held by another server is never taken for this one: UNAVAILABLE (details
+ * `{ port }`) when the server exits instead, with its last words (`address already in use`).
  */
 export async function startLocalNatsServer(options: LocalNatsOptions): Promise<LocalNatsServer> {
   const binary = findNatsServerBinary(options.binary);
@@ -46,10 +50,9 @@ export async function startLocalNatsServer(options: LocalNatsOptions): Promise<L
   await mkdir(options.storeDir, { recursive: true });
   await rm(portsDir, { recursive: true, force: true });
   await mkdir(portsDir, { recursive: true });
-  const baseArgs = ["-a", host, "-js", "-sd", join(options.storeDir, "jetstream")];
-  let child = await launch(binary, [...baseArgs, "-p", String(options.port || -1), "--ports_file_dir", portsDir]);
-  const port = options.port || (await readPortsFile(portsDir, child));
-  await waitForPort(host, port, child);
+  const baseArgs = ["-a", host, ...(options.jetstream === false ? [] : ["-js"]), "-sd", join(options.storeDir, "jetstream"), "--ports_file_dir", portsDir];
+  let child = await launch(binary, [...baseArgs, "-p", String(options.port || -1)]);
+  const port = await readPortsFile(portsDir, child, options.port || undefined);
   return {
     url: `nats://${host}:${port}`,
     port,
@@ -61,7 +64,7 @@ export async function startLocalNatsServer(options: LocalNatsOptions): Promise<L
     },
     async restart() {
       child = await launch(binary, [...baseArgs, "-p", String(port)]);
-      await waitForPort(host, port, child);
+      await readPortsFile(portsDir, child, port);
     },
     async stop() {
       await stopChild(child, "SIGTERM");
@@ -69,9 +72,13 @@ export async function startLocalNatsServer(options: LocalNatsOptions): Promise<L
   };
 }
 
+/** What each server we started last wrote on stderr (its reason when it exits at start). */
+const lastWords = new WeakMap<ChildProcess, string>();
+
 async function launch(binary: string, args: string[]): Promise<ChildProcess> {
   const child = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
-  child.stderr?.resume();
+  child.stderr?.setEncoding("utf8");
+  child.stderr?.on("data", (text: string) => lastWords.set(child, ((lastWords.get(child) ?? "") + text).slice(-2000)));
   await new Promise<void>((resolve, reject) => {
     child.once("spawn", resolve);
     child.once("error", (err) => reject(new HoistError("UNAVAILABLE", `cannot start ${binary}: ${err.message}`, { cause: err })));
@@ -79,33 +86,31 @@ async function launch(binary: string, args: string[]): Promise<ChildProcess> {
   return child;
 }
 
-async function readPortsFile(portsDir: string, child: ChildProcess): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    if (child.exitCode !== null) throw new HoistError("UNAVAILABLE", `nats-server exited with code ${child.exitCode} at start`);
-    const name = (await readdir(portsDir).catch(() => [] as string[])).find((file) => file.endsWith(".ports"));
+function exitedAtStart(child: ChildProcess, port: number | undefined): HoistError {
+  const reason = (lastWords.get(child) ?? "")
+    .trim()
+    .split("\n")
+    .pop()
+    ?.replace(/^\[\d+\]\s+\S+\s+\S+\s+/, "");
+  const where = port === undefined ? "" : ` on port ${port}`;
+  return new HoistError("UNAVAILABLE", `nats-server exited with code ${child.exitCode} instead of listening${where}${reason ? `: ${reason}` : ""}`, { details: { ...(port === undefined ? {} : { port }) } });
+}
+
+/** How long a server may take to listen (a restart recovers its JetStream store first). */
+const START_BOUND_MS = 30_000;
+
+/** The port our server (`child`, by pid) says it listens on, once it does (it writes the file once it listens). */
+async function readPortsFile(portsDir: string, child: ChildProcess, port: number | undefined): Promise<number> {
+  for (const started = Date.now(); Date.now() - started < START_BOUND_MS;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw exitedAtStart(child, port);
+    const name = (await readdir(portsDir).catch(() => [] as string[])).find((file) => file.endsWith(`_${child.pid}.ports`));
     if (name) {
       const ports = JSON.parse(await readFile(join(portsDir, name), "utf8")) as { nats: string[] };
       return Number(new URL(ports.nats[0]!).port);
     }
     await sleep(25);
   }
-  throw new HoistError("TIMEOUT", "nats-server did not write its ports file within 5 s");
-}
-
-async function waitForPort(host: string, port: number, child: ChildProcess): Promise<void> {
-  for (let attempt = 0; attempt < 400; attempt++) {
-    if (child.exitCode !== null) throw new HoistError("UNAVAILABLE", `nats-server exited with code ${child.exitCode} (is port ${port} taken?)`);
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connectTcp(port, host, () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once("error", () => resolve(false));
-    });
-    if (open) return;
-    await sleep(25);
-  }
-  throw new HoistError("TIMEOUT", `nats-server did not accept connections on ${host}:${port} within 10 s`);
+  throw new HoistError("TIMEOUT", `nats-server did not listen within ${START_BOUND_MS / 1000} s`);
 }
 
 async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {

@@ -10,8 +10,18 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real `hoist` command as a child process and waits for it to end. */
-export function runHoist(args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
+export interface HoistRunOptions {
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  /** Options for node itself, before bin/hoist.mjs (`--import FILE`). */
+  nodeArgs?: string[];
+}
+
+/**
+ * Runs the real `hoist` command (bin/hoist.mjs, which runs the build in dist/cli that the test
+ * suite's global setup makes, as `npm ci` does) as a child process and waits for it to end.
+ */
+export function runHoist(args: string[], options: HoistRunOptions = {}): Promise<CliResult> {
   return startHoist(args, options).done;
 }
 
@@ -25,8 +35,8 @@ export interface RunningHoist {
 }
 
 /** Starts the real `hoist` command as a child process without waiting for it (killed after the test at the latest via its timeout). */
-export function startHoist(args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): RunningHoist {
-  const child = spawn(process.execPath, [HOIST_BIN, ...args], {
+export function startHoist(args: string[], options: HoistRunOptions = {}): RunningHoist {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), HOIST_BIN, ...args], {
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
     timeout: options.timeoutMs ?? 120_000,

@@ -7,10 +7,13 @@ export interface NatsServerHandle extends LocalNatsServer {
   storeDir: string;
 }
 
-/** Starts a real nats-server with JetStream on a free port and a temp store; stop() removes the store. */
-export async function startNatsServer(): Promise<NatsServerHandle> {
+/**
+ * Starts a real nats-server with JetStream (unless `jetstream: false`) on a free port (or `port`)
+ * and a temp store; stop() removes the store.
+ */
+export async function startNatsServer(options: { jetstream?: boolean; port?: number } = {}): Promise<NatsServerHandle> {
   const storeDir = await mkdtemp(join(tmpdir(), "hoist-nats-"));
-  const server = await startLocalNatsServer({ storeDir });
+  const server = await startLocalNatsServer({ storeDir, ...options });
   return Object.assign(Object.create(server) as LocalNatsServer, {
     storeDir,
     async stop() {
