@@ -4,6 +4,7 @@
  * for what a snapshot keeps and restore.ts for how it is put back.
  */
 export { createSnapshot, type CreateSnapshotInput } from "./create.ts";
+export { TwoPhaseSnapshot } from "./two-phase.ts";
 export { GZIP_LEVEL } from "./write-archive.ts";
 export { verifySnapshot } from "./verify.ts";
 export { restoreSnapshot } from "./restore.ts";

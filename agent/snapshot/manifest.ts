@@ -5,11 +5,17 @@ import { writeJsonAtomic } from "../../shared/fs/index.ts";
 import { assertSnapshotId } from "./ids.ts";
 import { isSafeRelativePath, manifestPath, snapshotDir, summaryPath } from "./paths.ts";
 
-export const SNAPSHOT_FORMAT_VERSION = 1;
+/**
+ * 2: hard links kept (entry type "hardlink", target = the linked file's path), retired entries of a
+ * two-phase snapshot may sit in the archive (PAX global comment headers), archive order is not
+ * sorted, and no sha256 of the whole archive (every file's sha256, every header and the zero
+ * padding are checked instead). Version 1 snapshots are still read, verified and restored.
+ */
+export const SNAPSHOT_FORMAT_VERSION = 2;
 
 const entrySchema = z.object({
   path: z.string().refine(isSafeRelativePath, "must be a relative path without . or .. segments"),
-  type: z.enum(["file", "dir", "symlink"]),
+  type: z.enum(["file", "dir", "symlink", "hardlink"]),
   size: z.number().int().nonnegative(),
   mode: z.number().int().min(0).max(0o7777),
   sha256: z
@@ -24,16 +30,20 @@ const dataDirSchema = z.object({
   path: z.string().min(1),
   /** Archive file name inside the snapshot dir (data-0.tar, data-1.tar.gz ...). */
   archive: z.string().regex(/^data-\d+\.tar(\.gz)?$/),
-  archiveSha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** sha256 of the whole archive file (format 1 only; checked when present). */
+  archiveSha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
   archiveBytes: z.number().int().nonnegative(),
   /** The data dir did not exist when the snapshot was taken: restore removes it. */
   missing: z.boolean().optional(),
-  /** Every entry, in archive order; the first is "." (the data dir itself). */
+  /** Every entry, in archive order; the first is "." (the data dir itself); a hardlink comes after its target. */
   entries: z.array(entrySchema),
 });
 
 export const snapshotManifestSchema = z.object({
-  formatVersion: z.literal(SNAPSHOT_FORMAT_VERSION),
+  formatVersion: z.union([z.literal(1), z.literal(SNAPSHOT_FORMAT_VERSION)]),
   id: z.string(),
   service: z.string().min(1),
   createdAt: z.string(),

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from "node:crypto";
-import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, openSync, readSync } from "node:fs";
 import { HoistError } from "../../shared/errors/index.ts";
 import type { SnapshotEntry } from "./manifest.ts";
 import { BLOCK, encodeHeader, headerSize, paddedSize, type TarHeader } from "./tar-format.ts";
@@ -14,28 +14,57 @@ export interface ChunkSink {
   consumerBusy(): boolean;
 }
 
+export interface PackOptions {
+  /** The service may be running (first phase): a file changing while read is marked dirty, not refused. */
+  tolerant?: boolean;
+  /** Archive offset of the first byte written (appending to an archive). */
+  startOffset?: number;
+}
+
+/** Where each entry sits in the archive: `offsets[i]` its first header byte, `lengths[i]` header(s) + padded content. */
+export interface PackLayout {
+  offsets: number[];
+  lengths: number[];
+  /** Archive offset of the end-of-archive marker. */
+  end: number;
+  /** Entry indexes whose file was seen changing while read (tolerant mode only). */
+  dirty: number[];
+}
+
 const ONE_BYTE = Buffer.alloc(1);
+const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW;
+/** A file that vanished, or became a symlink or dir, after it was listed. */
+const VANISHED = new Set(["ENOENT", "ELOOP", "EISDIR"]);
 
 /**
- * Writes a data dir as a tar stream into shared chunk slots and returns the manifest entries.
- * Each file is read once, straight into the chunk after its header. Its sha256 is computed by the
- * consumer (from the segments it is told about) or, when the consumer is behind, here: the two
- * threads share the hashing by load. Runs in the snapshot worker (synchronous fs).
+ * Writes a data dir as a tar stream into shared chunk slots and returns the manifest entries and
+ * where each one sits. Each file is read once, straight into the chunk after its header; a small
+ * file costs open, one read (asking one byte more than its size proves the end) and close. Its
+ * sha256 is computed by the consumer (from the segments it is told about) or, when the consumer is
+ * behind, here: the two threads share the hashing by load. A file with several links is stored
+ * once; its other paths become hardlink entries naming the first. Runs in the snapshot worker
+ * (synchronous fs).
  *
- * Throws WRONG_STATE when a file changes size while it is read (the service must be stopped).
+ * Throws WRONG_STATE when a file changes size while it is read (the service must be stopped),
+ * unless `tolerant`: then the entry keeps its listed size (zero-filled or cut) and is reported dirty.
  */
-export async function packDataDir(items: WalkItem[], slots: Uint8Array[], sink: ChunkSink, isAborted: () => boolean): Promise<SnapshotEntry[]> {
+export async function packDataDir(root: string, items: WalkItem[], slots: Uint8Array[], sink: ChunkSink, isAborted: () => boolean, options: PackOptions = {}): Promise<{ entries: SnapshotEntry[]; layout: PackLayout }> {
   const entries: SnapshotEntry[] = [];
+  const layout: PackLayout = { offsets: [], lengths: [], end: 0, dirty: [] };
+  const tolerant = options.tolerant === true;
   const capacity = slots[0]!.length;
+  const linked = new Map<number, string>();
   let slot = await sink.acquire();
   let view = slots[slot]!;
   let pos = 0;
+  let flushed = options.startOffset ?? 0;
   let segments: number[] = [];
   let bytesDone = 0;
 
   const flush = async (more = true) => {
     sink.deliver(slot, pos, segments, bytesDone);
     segments = [];
+    flushed += pos;
     pos = 0;
     if (!more) return;
     slot = await sink.acquire();
@@ -48,46 +77,71 @@ export async function packDataDir(items: WalkItem[], slots: Uint8Array[], sink: 
     view.fill(0, pos, pos + size);
     pos += encodeHeader(header, view, pos);
   };
+  const place = async (header: TarHeader) => {
+    const hsize = headerSize(header);
+    await ensure(hsize);
+    layout.offsets.push(flushed + pos);
+    layout.lengths.push(hsize + paddedSize(header.size));
+    writeHeader(header, hsize);
+  };
 
   for (const item of items) {
     if (isAborted()) throw cancelled();
-    if (item.type !== "file") {
-      const header: TarHeader = { path: item.path, type: item.type, mode: item.mode, uid: item.uid, gid: item.gid, size: 0, mtime: item.mtime, target: item.target };
-      const hsize = headerSize(header);
-      await ensure(hsize);
-      writeHeader(header, hsize);
-      entries.push(item.type === "symlink" ? { path: item.path, type: "symlink", size: 0, mode: item.mode, target: item.target! } : { path: item.path, type: "dir", size: 0, mode: item.mode });
+    const base = { path: item.path, mode: item.mode, uid: item.uid, gid: item.gid, mtime: item.mtime };
+    const firstLink = item.type === "file" && item.nlink > 1 ? linked.get(item.ino) : undefined;
+    if (item.type !== "file" || firstLink !== undefined) {
+      const target = firstLink ?? item.target;
+      const type = firstLink !== undefined ? "hardlink" : item.type;
+      await place({ ...base, type, size: 0, target });
+      entries.push(type === "dir" ? { path: item.path, type, size: 0, mode: item.mode } : { path: item.path, type, size: 0, mode: item.mode, target: target! });
       continue;
     }
+    if (item.nlink > 1) linked.set(item.ino, item.path);
 
     const index = entries.length;
-    const fd = openSync(item.abs, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const size = item.size;
+    const padded = paddedSize(size);
+    const hash: Hash | undefined = sink.consumerBusy() ? createHash("sha256") : undefined;
+    const abs = item.path === "." ? root : `${root}/${item.path}`;
+    // In tolerant mode a file that vanished, or turned into a dir or symlink, while listed is read as zeros and marked dirty.
+    const attempt = (read: () => boolean): boolean => {
+      try {
+        return read();
+      } catch (err) {
+        if (tolerant) return false;
+        throw VANISHED.has((err as NodeJS.ErrnoException).code ?? "") ? changed(item, root) : err;
+      }
+    };
+    let fd: number | undefined;
+    let clean = attempt(() => {
+      fd = openSync(abs, READ_FLAGS);
+      return true;
+    });
     try {
-      const stat = fstatSync(fd);
-      if (!stat.isFile() || stat.size !== item.size) throw changed(item);
-      const size = stat.size;
-      const header: TarHeader = { path: item.path, type: "file", mode: item.mode, uid: item.uid, gid: item.gid, size, mtime: item.mtime };
+      const header: TarHeader = { ...base, type: "file", size };
       const hsize = headerSize(header);
-      const padded = paddedSize(size);
-      const hash: Hash | undefined = sink.consumerBusy() ? createHash("sha256") : undefined;
       if (hsize + padded <= capacity) {
         // Header and content in one chunk, the content read with one call.
         await ensure(hsize + padded);
+        layout.offsets.push(flushed + pos);
+        layout.lengths.push(hsize + padded);
         writeHeader(header, hsize);
-        readFully(fd, view, pos, size, item);
+        const room = capacity - pos;
+        if (clean && !attempt(() => readWhole(fd!, view, pos, size, room))) clean = false;
+        if (!clean) view.fill(0, pos, pos + size);
         view.fill(0, pos + size, pos + padded);
         if (hash === undefined) segments.push(index, pos, pos + size, 1);
         else hash.update(view.subarray(pos, pos + size));
         pos += padded;
         bytesDone += size;
       } else {
-        await ensure(hsize);
-        writeHeader(header, hsize);
+        await place(header);
         let left = size;
         while (left > 0) {
           if (pos === capacity) await flush();
           const piece = Math.min(left, capacity - pos);
-          readFully(fd, view, pos, piece, item);
+          if (clean && !attempt(() => readFully(fd!, view, pos, piece))) clean = false;
+          if (!clean) view.fill(0, pos, pos + piece);
           left -= piece;
           if (hash === undefined) segments.push(index, pos, pos + piece, left === 0 ? 1 : 0);
           else hash.update(view.subarray(pos, pos + piece));
@@ -95,6 +149,7 @@ export async function packDataDir(items: WalkItem[], slots: Uint8Array[], sink: 
           bytesDone += piece;
           if (isAborted()) throw cancelled();
         }
+        if (clean && !attempt(() => readSync(fd!, ONE_BYTE, 0, 1, null) === 0)) clean = false;
         const pad = padded - size;
         if (pad > 0) {
           await ensure(pad);
@@ -102,31 +157,53 @@ export async function packDataDir(items: WalkItem[], slots: Uint8Array[], sink: 
           pos += pad;
         }
       }
-      if (readSync(fd, ONE_BYTE, 0, 1, null) !== 0) throw changed(item);
+      if (!clean) {
+        if (!tolerant) throw changed(item, root);
+        layout.dirty.push(index);
+      }
       entries.push(hash === undefined ? { path: item.path, type: "file", size, mode: item.mode } : { path: item.path, type: "file", size, mode: item.mode, sha256: hash.digest("hex") });
     } finally {
-      closeSync(fd);
+      if (fd !== undefined) closeSync(fd);
     }
   }
   // End of archive: two zero blocks.
   await ensure(BLOCK * 2);
+  layout.end = flushed + pos;
   view.fill(0, pos, pos + BLOCK * 2);
   pos += BLOCK * 2;
   await flush(false);
-  return entries;
+  return { entries, layout };
 }
 
-function readFully(fd: number, view: Uint8Array, offset: number, length: number, item: WalkItem): void {
+/**
+ * Reads exactly `size` bytes at `offset`; false when the file turned out shorter or longer. Asks for
+ * one byte more when `room` allows, so that a short last read proves the end without another call.
+ */
+function readWhole(fd: number, view: Uint8Array, offset: number, size: number, room: number): boolean {
+  const ask = Math.min(size + 1, room);
+  let done = 0;
+  while (done < size) {
+    const read = readSync(fd, view, offset + done, ask - done, null);
+    if (read === 0) return false;
+    done += read;
+  }
+  if (done > size) return false;
+  if (ask > size) return true; // the last read stopped short of what was asked: end of file
+  return readSync(fd, ONE_BYTE, 0, 1, null) === 0;
+}
+
+function readFully(fd: number, view: Uint8Array, offset: number, length: number): boolean {
   let done = 0;
   while (done < length) {
     const read = readSync(fd, view, offset + done, length - done, null);
-    if (read === 0) throw changed(item);
+    if (read === 0) return false;
     done += read;
   }
+  return true;
 }
 
-function changed(item: WalkItem): HoistError {
-  return new HoistError("WRONG_STATE", `${item.path} changed while the snapshot was taken; stop the service (and anything else writing to ${item.abs}) and retry`, {
+function changed(item: WalkItem, root: string): HoistError {
+  return new HoistError("WRONG_STATE", `${item.path} changed while the snapshot was taken; stop the service (and anything else writing to ${root}) and retry`, {
     details: { path: item.path },
   });
 }

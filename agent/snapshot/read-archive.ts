@@ -17,14 +17,21 @@ export interface ReadArchiveOptions {
   /** Content bytes of this archive checked so far. */
   onBytes?: (bytes: number) => void;
   signal?: AbortSignal;
+  /**
+   * Plain tar only: read from this archive offset (an entry's first header byte) to the end, and
+   * check it against `dataDir.entries` (then only the entries from there on). The delta of a
+   * two-phase snapshot is verified this way.
+   */
+  from?: number;
 }
 
 /**
  * Streams one archive of a snapshot through the worker, which checks every entry against the
- * manifest (verify) or writes it (extract), while this thread hashes the archive file and, when
- * extracting, checks every file's sha256 from the same shared chunks. Reads the archive once. Throws SNAPSHOT_CORRUPT naming the first difference: archive size, an
- * entry (path, type, mode, size, sha256, target), the tar structure, the gzip stream, or the
- * archive's sha256.
+ * manifest (verify) or writes it (extract), while this thread, when extracting, checks every
+ * file's sha256 from the same shared chunks (and hashes the whole archive for a format-1 snapshot).
+ * Reads the archive once. Throws SNAPSHOT_CORRUPT naming the first difference: archive size, an
+ * entry (path, type, mode, size, sha256, target), the tar structure or padding, the gzip stream,
+ * or (format 1) the archive's sha256.
  */
 export async function readArchive(worker: SnapshotWorker, dir: string, dataDir: SnapshotDataDir, compression: SnapshotCompression, options: ReadArchiveOptions): Promise<void> {
   const path = join(dir, dataDir.archive);
@@ -43,19 +50,23 @@ export async function readArchive(worker: SnapshotWorker, dir: string, dataDir: 
   }
   if (size !== dataDir.archiveBytes) throw corrupt(`is ${size} bytes but the manifest says ${dataDir.archiveBytes}`);
 
-  const hash = createHash("sha256");
+  // Format 1 recorded the sha256 of the whole archive; format 2 checks every header, the padding and every file's sha256 instead.
+  const hash = dataDir.archiveSha256 === undefined ? undefined : createHash("sha256");
+  if (options.from !== undefined && (hash !== undefined || expectedGz)) throw new HoistError("INTERNAL", "a partial read needs a plain format-2 archive");
   // Extracting: the worker writes, and this thread checks every file's sha256 from the same chunks.
   // Verifying: the worker checks the files, this thread hashes the archive.
   const checker = options.mode === "extract" ? new Unpacker({ mode: "verify", entries: dataDir.entries, chown: false, hash: true, label: dataDir.archive }) : undefined;
   const feed = async (feeder: ChunkFeeder) => {
     if (!expectedGz) {
       const handle = await open(path, "r");
+      let position = options.from ?? 0;
       try {
         for (;;) {
           const { slot, view } = await feeder.acquire();
-          const { bytesRead } = await handle.read(view, 0, view.length, null);
+          const { bytesRead } = await handle.read(view, 0, view.length, position);
+          position += bytesRead;
           const chunk = view.subarray(0, bytesRead);
-          hash.update(chunk);
+          hash?.update(chunk);
           feeder.send(slot, bytesRead);
           if (bytesRead === 0) break;
           checker?.push(chunk);
@@ -70,7 +81,7 @@ export async function readArchive(worker: SnapshotWorker, dir: string, dataDir: 
         createReadStream(path, { highWaterMark: 1024 * 1024 }),
         async function* tap(source: AsyncIterable<Buffer>) {
           for await (const chunk of source) {
-            hash.update(chunk);
+            hash?.update(chunk);
             yield chunk;
           }
         },
@@ -98,6 +109,7 @@ export async function readArchive(worker: SnapshotWorker, dir: string, dataDir: 
 
   await worker.unpack({ mode: options.mode, target: options.target, entries: dataDir.entries, chown: options.chown ?? false, label: dataDir.archive }, feed, (bytes) => options.onBytes?.(bytes), options.signal);
   checker?.finish();
+  if (hash === undefined) return;
   const actual = hash.digest("hex");
   if (actual !== dataDir.archiveSha256) throw corrupt(`sha256 ${actual} differs from the manifest's ${dataDir.archiveSha256}`);
 }

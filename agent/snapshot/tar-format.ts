@@ -5,13 +5,15 @@
  * operator can always fall back to `tar xf data-0.tar`.
  *
  * Only the entry types a snapshot contains are written or accepted: regular file, directory,
- * symlink (and the PAX header that may precede them).
+ * symlink, hard link (and the PAX header that may precede them), plus the PAX global header holding
+ * only a `comment` record that a two-phase snapshot writes over an entry it retired (readers ignore
+ * comments, so the retired bytes are skipped; see docs/snapshots.md).
  */
 
 export const BLOCK = 512;
 
-/** Entry types of a snapshot archive. */
-export type TarEntryType = "file" | "dir" | "symlink";
+/** Entry types of a snapshot archive; a hardlink names an earlier file of the same archive as its target. */
+export type TarEntryType = "file" | "dir" | "symlink" | "hardlink";
 
 export interface TarHeader {
   /** Path relative to the data dir, without "./" or a trailing "/"; "." is the data dir itself. */
@@ -25,12 +27,13 @@ export interface TarHeader {
   size: number;
   /** Seconds since the epoch. */
   mtime: number;
-  /** Symlink target. */
+  /** Symlink target, or the path of the file a hardlink links to. */
   target?: string;
 }
 
-const TYPE_FLAG: Record<TarEntryType, number> = { file: 0x30, dir: 0x35, symlink: 0x32 };
+const TYPE_FLAG: Record<TarEntryType, number> = { file: 0x30, dir: 0x35, symlink: 0x32, hardlink: 0x31 };
 const PAX_FLAG = 0x78; // 'x'
+const GLOBAL_FLAG = 0x67; // 'g'
 const MAX_OCTAL_11 = 0o77777777777;
 const MAX_OCTAL_7 = 0o7777777;
 
@@ -154,13 +157,26 @@ function writeOctal(out: Uint8Array, at: number, length: number, value: number):
   writeString(out, at, length, `${value.toString(8).padStart(length - 1, "0")}\0`);
 }
 
+/**
+ * The header and record start that turn `length` archive bytes (a multiple of 512, at least one
+ * block: a retired entry's header and content) into one PAX global header whose only record is a
+ * `comment` spanning the rest, so tar readers skip them. Write `header` at the start, `prefix` right
+ * after it and a newline as the very last byte (when length > 512); the bytes between stay as they are.
+ */
+export function retiredBlock(length: number): { header: Uint8Array; prefix: Uint8Array } {
+  const header = new Uint8Array(BLOCK);
+  const size = length - BLOCK;
+  writeBlock(header, 0, { name: "hoist-retired", mode: 0o644, uid: 0, gid: 0, size, mtime: 0, typeflag: GLOBAL_FLAG, linkname: "" });
+  return { header, prefix: size === 0 ? new Uint8Array(0) : Buffer.from(`${size} comment=`, "latin1") };
+}
+
 /** Why a header could not be read; the caller turns it into SNAPSHOT_CORRUPT. */
 export class TarFormatError extends Error {
   override name = "TarFormatError";
 }
 
 /** Result of reading one 512-byte block. */
-export type DecodedBlock = { kind: "zero" } | { kind: "pax"; size: number } | { kind: "entry"; header: TarHeader };
+export type DecodedBlock = { kind: "zero" } | { kind: "pax"; size: number } | { kind: "global"; size: number } | { kind: "entry"; header: TarHeader };
 
 /**
  * Reads one header block. PAX overrides are applied by the caller with `applyPax`.
@@ -183,7 +199,8 @@ export function decodeBlock(block: Uint8Array): DecodedBlock {
   const typeflag = block[156]!;
   const size = readOctal(block, 124, 12, "size");
   if (typeflag === PAX_FLAG) return { kind: "pax", size };
-  const type = typeflag === 0x30 || typeflag === 0 ? "file" : typeflag === 0x35 ? "dir" : typeflag === 0x32 ? "symlink" : undefined;
+  if (typeflag === GLOBAL_FLAG) return { kind: "global", size };
+  const type = typeflag === 0x30 || typeflag === 0 ? "file" : typeflag === 0x35 ? "dir" : typeflag === 0x32 ? "symlink" : typeflag === 0x31 ? "hardlink" : undefined;
   if (type === undefined) throw new TarFormatError(`entry type ${JSON.stringify(String.fromCharCode(typeflag))} is not allowed in a snapshot`);
   const prefix = readString(block, 345, 155);
   const rawName = readString(block, 0, 100);
@@ -199,7 +216,7 @@ export function decodeBlock(block: Uint8Array): DecodedBlock {
       gid: readOctal(block, 116, 8, "gid"),
       size: type === "file" ? size : 0,
       mtime: readOctal(block, 136, 12, "mtime"),
-      target: type === "symlink" ? linkname : undefined,
+      target: type === "symlink" || type === "hardlink" ? linkname : undefined,
     },
   };
 }

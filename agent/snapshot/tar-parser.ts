@@ -5,11 +5,13 @@ export interface TarParserHandler {
   onEntry(header: TarHeader): void;
   onData(data: Uint8Array): void;
   onEntryEnd(): void;
+  /** A retired region (PAX global header) of `size` data bytes, skipped. */
+  onRetired?(size: number): void;
 }
 
 const MAX_PAX_BYTES = 1024 * 1024;
 
-type State = "header" | "pax" | "data" | "pad" | "zero2" | "end";
+type State = "header" | "pax" | "data" | "pad" | "skip" | "zero2" | "end";
 
 /**
  * Streaming reader of the tar subset Hoist writes (see tar-format.ts). Chunks can split headers and
@@ -77,12 +79,19 @@ export class TarParser {
           if (this.remaining === 0) this.startPad(true);
           break;
         }
-        case "pad": {
+        case "pad":
+        case "skip": {
           const take = Math.min(this.remaining, available);
+          if (this.state === "pad") {
+            for (let i = at; i < at + take; i++) if (chunk[i] !== 0) throw new TarFormatError(`non-zero padding at byte ${this.offset + i - at}`);
+          }
           this.remaining -= take;
           at += take;
           this.offset += take;
-          if (this.remaining === 0) this.finishPad();
+          if (this.remaining === 0) {
+            if (this.state === "pad") this.finishPad();
+            else this.state = "header";
+          }
           break;
         }
         case "end": {
@@ -129,6 +138,14 @@ export class TarParser {
     if (decoded.kind === "zero") {
       if (this.pendingPax !== undefined) throw new TarFormatError("PAX header without an entry");
       this.state = "zero2";
+      return;
+    }
+    if (decoded.kind === "global") {
+      // A retired entry of a two-phase snapshot (tar-format.ts retiredBlock): skipped unread.
+      if (this.pendingPax !== undefined) throw new TarFormatError("PAX header before a global header");
+      this.handler.onRetired?.(decoded.size);
+      this.remaining = paddedSize(decoded.size);
+      if (this.remaining > 0) this.state = "skip";
       return;
     }
     if (decoded.kind === "pax") {

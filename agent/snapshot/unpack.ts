@@ -1,4 +1,4 @@
-import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, lutimesSync, chmodSync, chownSync, mkdirSync, openSync, readFileSync, symlinkSync, utimesSync, writeSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lutimesSync, chmodSync, chownSync, mkdirSync, openSync, readFileSync, symlinkSync, utimesSync, writeSync } from "node:fs";
 import { createHash, type Hash } from "node:crypto";
 import { join } from "node:path";
 import { HoistError } from "../../shared/errors/index.ts";
@@ -54,6 +54,8 @@ export class Unpacker implements TarParserHandler {
   private index = 0;
   private current: OpenEntry | undefined;
   private readonly createdDirs = new Set<string>(["."]);
+  /** Regular files seen so far: the only thing a hardlink may point to. */
+  private readonly files = new Set<string>();
   private readonly dirs: TarHeader[] = [];
 
   constructor(private readonly options: UnpackOptions) {
@@ -115,9 +117,13 @@ export class Unpacker implements TarParserHandler {
       throw this.corrupt(`${header.path} has mode ${octal(header.mode)} in the archive but ${octal(expected.mode)} in the manifest`, header.path);
     }
     if (header.size !== expected.size) throw this.corrupt(`${header.path} is ${header.size} bytes in the archive but ${expected.size} in the manifest`, header.path);
-    if (header.type === "symlink" && header.target !== expected.target) {
-      throw this.corrupt(`symlink ${header.path} points to ${header.target} in the archive but to ${expected.target} in the manifest`, header.path);
+    if ((header.type === "symlink" || header.type === "hardlink") && header.target !== expected.target) {
+      throw this.corrupt(`${header.type} ${header.path} points to ${header.target} in the archive but to ${expected.target} in the manifest`, header.path);
     }
+    if (header.type === "hardlink" && !this.files.has(header.target!)) {
+      throw this.corrupt(`hard link ${header.path} points to ${header.target}, which is not a file earlier in the archive`, header.path);
+    }
+    if (header.type === "file") this.files.add(header.path);
     const open: OpenEntry = { header, expected };
     if (header.type === "file" && this.options.hash) open.hash = createHash("sha256");
     this.current = open;
@@ -176,6 +182,8 @@ export class Unpacker implements TarParserHandler {
         mkdirSync(abs, { mode: 0o700 });
         this.createdDirs.add(header.path);
         this.dirs.push(header);
+      } else if (header.type === "hardlink") {
+        linkSync(this.abs(header.target!), abs);
       } else if (header.type === "symlink") {
         symlinkSync(header.target!, abs);
         if (this.options.chown) lchownSync(abs, header.uid, header.gid);
@@ -189,19 +197,33 @@ export class Unpacker implements TarParserHandler {
     }
   }
 
-  /** The extracted tree must be exactly the manifest: same entries, types, modes, sizes, targets. */
+  /**
+   * The extracted tree must be exactly the manifest: same entries, types, modes, sizes, targets; a
+   * hardlink the same inode as its target. Compared by path (a two-phase archive is not in walk order).
+   */
   private checkTree(): void {
     const found = walkDataDir(this.target, () => false).items;
     const entries = this.options.entries;
-    for (let i = 0; i < Math.max(found.length, entries.length); i++) {
-      const item = found[i];
-      const entry = entries[i];
-      if (item === undefined || entry === undefined || item.path !== entry.path) {
-        const path = entry?.path ?? item?.path ?? "?";
-        throw new HoistError("SNAPSHOT_CORRUPT", `extracted tree differs from the manifest at ${path}`, { details: { archive: this.options.label, path } });
+    const byPath = new Map<string, number>();
+    for (const [index, item] of found.entries()) byPath.set(item.path, index);
+    const differs = (path: string, what: string) => new HoistError("SNAPSHOT_CORRUPT", `extracted tree differs from the manifest at ${path}${what}`, { details: { archive: this.options.label, path } });
+    if (found.length !== entries.length) {
+      const listed = new Set(entries.map((entry) => entry.path));
+      const extra = found.find((item) => !listed.has(item.path));
+      throw differs(extra?.path ?? entries.find((entry) => !byPath.has(entry.path))?.path ?? "?", "");
+    }
+    for (const entry of entries) {
+      const at = byPath.get(entry.path);
+      if (at === undefined) throw differs(entry.path, "");
+      const item = found[at]!;
+      let same = item.mode === entry.mode;
+      if (entry.type === "hardlink") {
+        const linked = found[byPath.get(entry.target!) ?? -1];
+        same &&= item.type === "file" && linked !== undefined && linked.ino === item.ino;
+      } else {
+        same &&= item.type === entry.type && item.size === entry.size && (entry.type !== "symlink" || item.target === entry.target);
       }
-      const same = item.type === entry.type && item.mode === entry.mode && item.size === entry.size && (entry.type !== "symlink" || item.target === entry.target);
-      if (!same) throw new HoistError("SNAPSHOT_CORRUPT", `extracted ${entry.path} differs from the manifest (type, mode, size or target)`, { details: { archive: this.options.label, path: entry.path } });
+      if (!same) throw differs(entry.path, " (type, mode, size, target or link)");
     }
   }
 

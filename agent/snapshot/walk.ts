@@ -1,20 +1,34 @@
-import { lstatSync, readdirSync, readlinkSync, statSync } from "node:fs";
+import { lstatSync, readdirSync, readlinkSync, statSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { HoistError } from "../../shared/errors/index.ts";
 import type { TarEntryType } from "./tar-format.ts";
 
-/** One entry found in a data dir, with what the tar header needs. */
+/** One entry found in a data dir, with what the tar header needs and what tells a later change. */
 export interface WalkItem {
   /** Relative path, "." for the data dir itself. */
   path: string;
-  abs: string;
-  type: TarEntryType;
+  /** As lstat saw it; a file with several links is still "file" here (pack decides which one is the hardlink). */
+  type: Exclude<TarEntryType, "hardlink">;
   mode: number;
   uid: number;
   gid: number;
   size: number;
   mtime: number;
   target?: string;
+  /** Identity and change stamps (lstat): inode, link count, mtime and ctime in ms with their fraction. */
+  ino: number;
+  nlink: number;
+  mtimeMs: number;
+  ctimeMs: number;
+}
+
+export interface WalkOptions {
+  /**
+   * The service may still be running (first phase of a two-phase snapshot): entries vanishing
+   * while listed are left out and special files (sockets, FIFOs) skipped, not refused; the second
+   * phase, with the service stopped, lists again and is strict.
+   */
+  tolerant?: boolean;
 }
 
 export interface WalkResult {
@@ -39,7 +53,8 @@ export const RESTORE_DEBRIS = /^\.hoist-(restore|old)-[0-9a-f]+$/;
  * snapshot could restore, and skipping them silently would make the restored dir differ from the
  * one snapshotted. Remove them (or move them out of the data dir) and retry.
  */
-export function walkDataDir(root: string, isAborted: () => boolean): WalkResult {
+export function walkDataDir(root: string, isAborted: () => boolean, options: WalkOptions = {}): WalkResult {
+  const tolerant = options.tolerant === true;
   let rootStat;
   try {
     rootStat = statSync(root);
@@ -50,14 +65,21 @@ export function walkDataDir(root: string, isAborted: () => boolean): WalkResult 
   if (!rootStat.isDirectory()) {
     throw new HoistError("INVALID_ARGUMENT", `data dir ${root} is not a directory; fix dataDirs in the service config`, { details: { root } });
   }
-  const items: WalkItem[] = [{ path: ".", abs: root, type: "dir", mode: rootStat.mode & 0o7777, uid: rootStat.uid, gid: rootStat.gid, size: 0, mtime: Math.floor(rootStat.mtimeMs / 1000) }];
+  const items: WalkItem[] = [{ path: ".", type: "dir", size: 0, ...stamps(rootStat) }];
   const special: string[] = [];
   let files = 0;
   let bytes = 0;
 
   const visit = (dirAbs: string, dirRel: string) => {
     if (isAborted()) throw cancelled();
-    const names = readdirSync(dirAbs).sort();
+    let names: string[];
+    try {
+      names = readdirSync(dirAbs).sort();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (tolerant && (code === "ENOENT" || code === "ENOTDIR")) return;
+      throw err;
+    }
     for (const name of names) {
       if (dirRel === "." && RESTORE_DEBRIS.test(name)) continue;
       const abs = join(dirAbs, name);
@@ -67,6 +89,7 @@ export function walkDataDir(root: string, isAborted: () => boolean): WalkResult 
         stat = lstatSync(abs);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+          if (tolerant) continue;
           throw new HoistError("WRONG_STATE", `${path} in data dir ${root} vanished while the snapshot was taken (or its name is not valid UTF-8); is the service stopped?`, {
             details: { root, path },
             cause: err,
@@ -74,7 +97,7 @@ export function walkDataDir(root: string, isAborted: () => boolean): WalkResult 
         }
         throw err;
       }
-      const base = { path, abs, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, mtime: Math.floor(stat.mtimeMs / 1000) };
+      const base = { path, ...stamps(stat) };
       if (stat.isFile()) {
         items.push({ ...base, type: "file", size: stat.size });
         files += 1;
@@ -83,8 +106,15 @@ export function walkDataDir(root: string, isAborted: () => boolean): WalkResult 
         items.push({ ...base, type: "dir", size: 0 });
         visit(abs, path);
       } else if (stat.isSymbolicLink()) {
-        items.push({ ...base, type: "symlink", size: 0, target: readlinkSync(abs) });
-      } else {
+        let target: string;
+        try {
+          target = readlinkSync(abs);
+        } catch (err) {
+          if (tolerant && (err as NodeJS.ErrnoException).code === "ENOENT") continue;
+          throw err;
+        }
+        items.push({ ...base, type: "symlink", size: 0, target });
+      } else if (!tolerant) {
         special.push(path);
       }
     }
@@ -99,6 +129,10 @@ export function walkDataDir(root: string, isAborted: () => boolean): WalkResult 
     });
   }
   return { missing: false, items, files, bytes };
+}
+
+function stamps(stat: Stats) {
+  return { mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, mtime: Math.floor(stat.mtimeMs / 1000), ino: stat.ino, nlink: stat.nlink, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs };
 }
 
 export function cancelled(): HoistError {

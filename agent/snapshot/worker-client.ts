@@ -1,7 +1,7 @@
 import { Worker } from "node:worker_threads";
 import { HoistError, throwIfAborted, type ErrorCode } from "../../shared/errors/index.ts";
 import type { SnapshotEntry } from "./manifest.ts";
-import { CHUNK_BYTES, SLOTS, type FromWorker, type PackResult, type ScanResult, type ToWorker, type WireError } from "./worker-protocol.ts";
+import { CHUNK_BYTES, SLOTS, type DeltaResult, type FromWorker, type PackResult, type ScanResult, type ToWorker, type WireError } from "./worker-protocol.ts";
 
 /** How long a cancelled job may take to wind down before the worker is terminated. */
 const CANCEL_GRACE_MS = 10_000;
@@ -139,19 +139,34 @@ export class SnapshotWorker {
   }
 
   /** Walks a data dir (kept in the worker for the following `pack`) and returns its totals. */
-  async scan(root: string, signal?: AbortSignal): Promise<ScanResult> {
+  async scan(root: string, signal?: AbortSignal, tolerant = false): Promise<ScanResult> {
     const job = this.nextJob++;
     const terminal = this.register(job, () => undefined, signal);
-    this.post({ op: "scan", job, root });
+    this.post({ op: "scan", job, root, tolerant });
     return (await settle(terminal, signal)) as ScanResult;
   }
 
   /**
    * Packs a data dir. With `archive` the worker also writes the chunks to that new file (and
    * fsyncs it). `onChunk` gets every chunk in order, synchronously on arrival; a rejecting
-   * handler cancels the job.
+   * handler cancels the job. `tolerant`: the service may be running (first phase); `keep`: the
+   * worker remembers the walk for a `delta` of the same root.
    */
-  async pack(root: string, archive: string | undefined, onChunk: PackedChunkHandler, signal?: AbortSignal): Promise<PackResult> {
+  pack(root: string, archive: string | undefined, onChunk: PackedChunkHandler, signal?: AbortSignal, flags: { tolerant?: boolean; keep?: boolean } = {}): Promise<PackResult> {
+    return this.streamChunks((job) => ({ op: "pack", job, root, archive, ...flags }), onChunk, signal) as Promise<PackResult>;
+  }
+
+  /** Second phase of a two-phase snapshot packed with `keep` (see ToWorker "delta"); appended chunks go to `onChunk`. */
+  delta(root: string, archive: string, startedMs: number, maxAppendBytes: number, onChunk: PackedChunkHandler, signal?: AbortSignal): Promise<DeltaResult> {
+    return this.streamChunks((job) => ({ op: "delta", job, root, archive, startedMs, maxAppendBytes }), onChunk, signal) as Promise<DeltaResult>;
+  }
+
+  /** Makes the worker forget a kept first phase. */
+  drop(root: string): void {
+    this.post({ op: "drop", job: 0, root });
+  }
+
+  private async streamChunks(message: (job: number) => ToWorker, onChunk: PackedChunkHandler, signal?: AbortSignal): Promise<unknown> {
     const job = this.nextJob++;
     const pending: Promise<void>[] = [];
     let failure: Error | undefined;
@@ -180,10 +195,10 @@ export class SnapshotWorker {
       },
       signal,
     );
-    this.post({ op: "pack", job, root, archive });
-    let result: PackResult;
+    this.post(message(job));
+    let result: unknown;
     try {
-      result = (await settle(terminal, signal)) as PackResult;
+      result = await settle(terminal, signal);
     } catch (err) {
       await Promise.all(pending);
       throw failure ?? err;

@@ -1,4 +1,5 @@
 import type { SnapshotEntry } from "./manifest.ts";
+import type { PackLayout } from "./pack.ts";
 
 /**
  * Messages between the main thread and the snapshot worker.
@@ -12,9 +13,20 @@ import type { SnapshotEntry } from "./manifest.ts";
  * its producer with a credit message once its consumer is done with it.
  */
 export type ToWorker =
-  | { op: "scan"; job: number; root: string }
-  /** archive: path of a plain tar the worker writes itself (the main thread then only hashes). */
-  | { op: "pack"; job: number; root: string; archive?: string }
+  | { op: "scan"; job: number; root: string; tolerant?: boolean }
+  /**
+   * archive: path of a plain tar the worker writes itself (the main thread then only hashes).
+   * tolerant: the service may be running (see PackOptions). keep: remember the walk and layout for a `delta`.
+   */
+  | { op: "pack"; job: number; root: string; archive?: string; tolerant?: boolean; keep?: boolean }
+  /**
+   * Second phase of a two-phase snapshot of `root`, packed before with keep: walks it again, retires
+   * and rewrites entries in `archive` in place and appends what changed (chunks as for pack).
+   * Answers DeltaResult; `fallback` (nothing written) when more than maxAppendBytes would be appended.
+   */
+  | { op: "delta"; job: number; root: string; archive: string; startedMs: number; maxAppendBytes: number }
+  /** Forget a kept first phase. */
+  | { op: "drop"; job: number; root: string }
   | { op: "unpack"; job: number; mode: "verify" | "extract"; target?: string; entries: SnapshotEntry[]; chown: boolean; label: string }
   | { op: "chunk"; job: number; slot: number; length: number }
   | { op: "end"; job: number }
@@ -30,10 +42,27 @@ export interface ScanResult {
   bytes: number;
 }
 
-/** Entries of a packed data dir; file entries get their sha256 from the main thread. */
+/** Entries of a packed data dir (file entries get their sha256 from the main thread) and where they sit. */
 export interface PackResult {
   entries: SnapshotEntry[];
+  layout: PackLayout;
 }
+
+export type DeltaResult =
+  | { fallback: true; reason: string }
+  | {
+      fallback?: false;
+      /** First-phase entry indexes retired in the archive. */
+      retired: number[];
+      /** First-phase dirs whose header was rewritten, with their new mode. */
+      rewritten: { index: number; mode: number }[];
+      /** Entries appended (file sha256 from the main thread) and where. */
+      appended: SnapshotEntry[];
+      layout: PackLayout;
+      /** Archive offset where the appended entries start (the old end-of-archive marker). */
+      appendStart: number;
+      archiveBytes: number;
+    };
 
 export interface WireError {
   code: string;

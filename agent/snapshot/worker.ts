@@ -1,10 +1,12 @@
-import { closeSync, constants, fsyncSync, openSync, writeSync } from "node:fs";
+import { closeSync, constants, fsyncSync, ftruncateSync, openSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { HoistError } from "../../shared/errors/index.ts";
-import { packDataDir } from "./pack.ts";
+import { decideDelta, patchInPlace, writeAll, type Precopy } from "./apply-delta.ts";
+import { packDataDir, type PackOptions } from "./pack.ts";
+import { END_OF_ARCHIVE } from "./tar-format.ts";
 import { Unpacker } from "./unpack.ts";
 import { walkDataDir, cancelled, type WalkResult } from "./walk.ts";
-import type { FromWorker, ToWorker, WireError } from "./worker-protocol.ts";
+import type { DeltaResult, FromWorker, PackResult, ToWorker, WireError } from "./worker-protocol.ts";
 
 /**
  * The snapshot worker thread: walks and reads data dirs (pack) and checks or writes them (unpack)
@@ -17,6 +19,8 @@ const slots = data.slots.map((buffer) => new Uint8Array(buffer));
 const isAborted = () => Atomics.load(abortFlag, 0) !== 0;
 
 const walks = new Map<string, WalkResult>();
+/** First phases of two-phase snapshots, by data dir, until their delta (or a drop). */
+const precopies = new Map<string, Precopy>();
 let freeSlots: number[] = [];
 let slotWaiter: (() => void) | undefined;
 let unpacker: Unpacker | undefined;
@@ -50,33 +54,72 @@ async function acquireSlot(): Promise<number> {
   }
 }
 
-async function runPack(job: number, root: string, archive: string | undefined): Promise<void> {
-  const walk = walks.get(root) ?? walkDataDir(root, isAborted);
-  walks.delete(root);
+/**
+ * Packs `items` of `root` into the slots; with `fd` also writes them there from `startOffset` on.
+ * The consumer gets every chunk (and hashes it).
+ */
+async function packInto(job: number, root: string, items: WalkResult["items"], fd: number | undefined, options: PackOptions): Promise<PackResult> {
   freeSlots = slots.map((_, index) => index);
+  let position = options.startOffset ?? 0;
+  return packDataDir(
+    root,
+    items,
+    slots,
+    {
+      acquire: acquireSlot,
+      consumerBusy: () => freeSlots.length <= 1,
+      deliver: (slot, length, segments, bytesDone) => {
+        if (fd !== undefined) writeAll(fd, slots[slot]!, position, length);
+        position += length;
+        send({ type: "chunk", job, slot, length, segments, bytesDone });
+      },
+    },
+    isAborted,
+    options,
+  );
+}
+
+async function runPack(job: number, root: string, archive: string | undefined, tolerant: boolean, keep: boolean): Promise<void> {
+  const walk = walks.get(root) ?? walkDataDir(root, isAborted, { tolerant });
+  walks.delete(root);
   const fd = archive === undefined ? undefined : openSync(archive, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   try {
-    const entries = await packDataDir(
-      walk.items,
-      slots,
-      {
-        acquire: acquireSlot,
-        consumerBusy: () => freeSlots.length <= 1,
-        deliver: (slot, length, segments, bytesDone) => {
-          if (fd !== undefined) {
-            const view = slots[slot]!;
-            let done = 0;
-            while (done < length) done += writeSync(fd, view, done, length - done);
-          }
-          send({ type: "chunk", job, slot, length, segments, bytesDone });
-        },
-      },
-      isAborted,
-    );
+    const result = await packInto(job, root, walk.items, fd, { tolerant });
     if (fd !== undefined) fsyncSync(fd);
-    send({ type: "result", job, result: { entries } });
+    if (keep) precopies.set(root, { entries: walk.items.map((item, index) => ({ item, type: result.entries[index]!.type, target: result.entries[index]!.target })), layout: result.layout });
+    send({ type: "result", job, result });
   } finally {
     if (fd !== undefined) closeSync(fd);
+  }
+}
+
+async function runDelta(job: number, root: string, archive: string, startedMs: number, maxAppendBytes: number): Promise<void> {
+  const pre = precopies.get(root);
+  precopies.delete(root);
+  if (pre === undefined) {
+    send({ type: "result", job, result: { fallback: true, reason: "the first phase is gone" } satisfies DeltaResult });
+    return;
+  }
+  const walk = walkDataDir(root, isAborted);
+  const decision = walk.missing ? ({ fallback: true, reason: "the data dir is gone" } as const) : decideDelta(pre, walk.items, startedMs, maxAppendBytes);
+  if (decision.fallback) {
+    send({ type: "result", job, result: decision satisfies DeltaResult });
+    return;
+  }
+  const { plan } = decision;
+  const fd = openSync(archive, constants.O_RDWR);
+  try {
+    patchInPlace(fd, pre, plan);
+    const appendStart = pre.layout.end;
+    const packed = await packInto(job, root, plan.append, fd, { startOffset: appendStart });
+    const archiveBytes = packed.layout.end + END_OF_ARCHIVE.length;
+    ftruncateSync(fd, archiveBytes);
+    fsyncSync(fd);
+    const retired = plan.keep.flatMap((kept, index) => (kept ? [] : [index]));
+    const result: DeltaResult = { retired, rewritten: plan.rewrite.map(({ index, item }) => ({ index, mode: item.mode })), appended: packed.entries, layout: packed.layout, appendStart, archiveBytes };
+    send({ type: "result", job, result });
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -84,7 +127,7 @@ port.on("message", (message: ToWorker) => {
   switch (message.op) {
     case "scan": {
       try {
-        const walk = walkDataDir(message.root, isAborted);
+        const walk = walkDataDir(message.root, isAborted, { tolerant: message.tolerant === true });
         walks.set(message.root, walk);
         send({ type: "result", job: message.job, result: { missing: walk.missing, entries: walk.items.length, files: walk.files, bytes: walk.bytes } });
       } catch (err) {
@@ -93,7 +136,13 @@ port.on("message", (message: ToWorker) => {
       break;
     }
     case "pack":
-      runPack(message.job, message.root, message.archive).catch((err: unknown) => sendError(message.job, err));
+      runPack(message.job, message.root, message.archive, message.tolerant === true, message.keep === true).catch((err: unknown) => sendError(message.job, err));
+      break;
+    case "delta":
+      runDelta(message.job, message.root, message.archive, message.startedMs, message.maxAppendBytes).catch((err: unknown) => sendError(message.job, err));
+      break;
+    case "drop":
+      precopies.delete(message.root);
       break;
     case "reset":
       walks.clear();

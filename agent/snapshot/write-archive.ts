@@ -4,6 +4,7 @@ import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import { HoistError } from "../../shared/errors/index.ts";
 import type { SnapshotCompression, SnapshotEntry } from "./manifest.ts";
+import type { PackLayout } from "./pack.ts";
 import type { SnapshotWorker } from "./worker-client.ts";
 
 const gzipAsync = promisify(gzip);
@@ -13,38 +14,48 @@ export const GZIP_LEVEL = 1;
 
 export interface ArchiveWritten {
   entries: SnapshotEntry[];
-  sha256: string;
   bytes: number;
+  layout: PackLayout;
 }
 
 /**
  * Writes the archive of one data dir (`root`, already resolved) to `path` and returns its manifest
- * entries (every file with its sha256), the archive's sha256 and size. The archive is fsynced.
+ * entries (every file with its sha256), the archive's size and where each entry sits. The archive
+ * is fsynced. Each file's bytes are hashed once; the archive as a whole is not (verify checks every
+ * header, the padding and every file's sha256 instead).
  *
  * Plain tar: the worker reads every file into shared chunks and writes the archive; this thread
- * hashes files and archive from the same chunks meanwhile and starts writeback early. gzip: this
+ * hashes the files from the same chunks meanwhile and starts writeback early. gzip: this
  * thread compresses the chunks as parallel gzip members and writes them.
+ * `flags` as for SnapshotWorker.pack (plain tar only).
  */
-export async function writeArchive(worker: SnapshotWorker, root: string, path: string, compression: SnapshotCompression, onBytes: (contentBytes: number) => void, signal?: AbortSignal): Promise<ArchiveWritten> {
+export async function writeArchive(
+  worker: SnapshotWorker,
+  root: string,
+  path: string,
+  compression: SnapshotCompression,
+  onBytes: (contentBytes: number) => void,
+  signal?: AbortSignal,
+  flags: { tolerant?: boolean; keep?: boolean } = {},
+): Promise<ArchiveWritten> {
   const hashes = new FileHashes();
   if (compression === "none") {
-    const archiveHash = createHash("sha256");
     const flusher = new EarlyFlusher(path);
     let bytes = 0;
     try {
-      const { entries } = await worker.pack(
+      const { entries, layout } = await worker.pack(
         root,
         path,
         (view, segments, bytesDone) => {
           hashes.add(view, segments);
-          archiveHash.update(view);
           bytes += view.length;
           flusher.wrote(bytes);
           onBytes(bytesDone);
         },
         signal,
+        flags,
       );
-      return { entries: hashes.fill(entries), sha256: archiveHash.digest("hex"), bytes };
+      return { entries: hashes.fill(entries), bytes, layout };
     } finally {
       await flusher.close();
     }
@@ -52,7 +63,7 @@ export async function writeArchive(worker: SnapshotWorker, root: string, path: s
   const handle = await open(path, "wx", 0o600);
   try {
     const writer = new GzipArchiveWriter(handle);
-    const { entries } = await worker.pack(
+    const { entries, layout } = await worker.pack(
       root,
       undefined,
       (view, segments, bytesDone) => {
@@ -62,15 +73,15 @@ export async function writeArchive(worker: SnapshotWorker, root: string, path: s
       },
       signal,
     );
-    const { sha256, bytes } = await writer.finish();
-    return { entries: hashes.fill(entries), sha256, bytes };
+    const bytes = await writer.finish();
+    return { entries: hashes.fill(entries), bytes, layout };
   } finally {
     await handle.close();
   }
 }
 
 /** sha256 of every file, from the file segments the worker reports for each chunk. */
-class FileHashes {
+export class FileHashes {
   private readonly digests = new Map<number, string>();
   private index = -1;
   private hash: Hash | undefined;
@@ -109,7 +120,6 @@ class FileHashes {
  * several times longer on them for nothing) are stored (level 0) instead.
  */
 class GzipArchiveWriter {
-  private readonly hash = createHash("sha256");
   private bytes = 0;
   private tail: Promise<void> = Promise.resolve();
 
@@ -122,7 +132,6 @@ class GzipArchiveWriter {
     const write = this.tail.then(async () => {
       for (const member of members) {
         const data = await member;
-        this.hash.update(data);
         let done = 0;
         while (done < data.length) {
           const { bytesWritten } = await this.handle.write(data, done, data.length - done);
@@ -135,10 +144,11 @@ class GzipArchiveWriter {
     return write;
   }
 
-  async finish(): Promise<{ sha256: string; bytes: number }> {
+  /** Resolves with the bytes written, once synced. */
+  async finish(): Promise<number> {
     await this.tail;
     await this.handle.sync();
-    return { sha256: this.hash.digest("hex"), bytes: this.bytes };
+    return this.bytes;
   }
 }
 
