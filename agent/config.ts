@@ -187,9 +187,15 @@ export const serviceSchema = z
          * local data, like ejabberd's leave_cluster).
          */
         before: z.enum(["stop", "drain"]).default("stop"),
+        /**
+         * With `before: stop` and plain tar: copy the data dirs while the service still runs (before
+         * the drain), and after the stop take only what changed since (docs/snapshots.md). false: one
+         * full snapshot after the stop.
+         */
+        twoPhase: z.boolean().default(true),
       })
       .strict()
-      .default({ keep: 5, compression: "none", before: "stop" }),
+      .default({ keep: 5, compression: "none", before: "stop", twoPhase: true }),
     releases: z
       .object({ keep: z.number().int().min(2).default(3) })
       .strict()

@@ -5,6 +5,7 @@ import type { ServicePaths } from "../services/service-paths.ts";
 import type { ProcessTracker } from "../exec/index.ts";
 import type { PeersInService } from "../services/peer-env.ts";
 import type { JournalRecord } from "./journal-record.ts";
+import type { TwoPhaseSnapshot } from "../snapshot/index.ts";
 
 /** What one step function gets: the service, its journal record, and the operation's signal. */
 export interface StepContext {
@@ -23,7 +24,7 @@ export interface StepContext {
   /** Writes down every child process a step runs (hooks, migrations, command probes), by label. */
   track?: (label: string) => ProcessTracker;
   /** In-memory state carried between steps of one run (not journaled: lost on a crash, by design). */
-  runtime: { logStartOffsets?: unknown };
+  runtime: { logStartOffsets?: unknown; firstPhase?: TwoPhaseSnapshot };
 }
 
 /** A step does its I/O and returns what the journal should remember of it. */

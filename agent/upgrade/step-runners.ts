@@ -3,8 +3,20 @@ import { join } from "node:path";
 import { runHook, type ProcessTracker } from "../exec/index.ts";
 import { alreadyServing, createLogProbeState, waitHealthy, type LogProbeState } from "../health/index.ts";
 import { applyPatch, diffReleaseFiles, undoPatch, carryPreservedFiles, carryReleaseData, releaseDataSnapshotDirs, readCurrentVersion, releaseDir, stageRelease, switchCurrent } from "../release/index.ts";
-import { attachBackups, createSnapshot, prepareSnapshotWorker, takeBackups, verifyBackups, restoreBackups, restoreSnapshot, verifySnapshot, type BackupContext } from "../snapshot/index.ts";
-import { takeVerifiedSnapshot } from "../services/take-snapshot.ts";
+import {
+  attachBackups,
+  createSnapshot,
+  prepareSnapshotWorker,
+  takeBackups,
+  TwoPhaseSnapshot,
+  verifyBackups,
+  restoreBackups,
+  restoreSnapshot,
+  verifySnapshot,
+  type BackupContext,
+  type CreateSnapshotInput,
+} from "../snapshot/index.ts";
+import { snapshotInputFor, takeVerifiedSnapshot } from "../services/take-snapshot.ts";
 import { takeDrainSnapshot } from "../services/drain-snapshot.ts";
 import { peerEnv } from "../services/peer-env.ts";
 import { toHoistError } from "../../shared/errors/index.ts";
@@ -104,6 +116,7 @@ function servesNow(ctx: StepContext, version: string): Promise<boolean> {
  * verify, rejoin) instead of a rejoin alone.
  */
 const drain: StepFunction = async (ctx) => {
+  await startFirstPhase(ctx);
   const hook = ctx.service.hooks.drain;
   if (!hook || !hasDrainHooks(ctx.record)) return { drained: false };
   const version = ctx.record.previousVersion!;
@@ -123,6 +136,40 @@ const stop: StepFunction = async (ctx) => {
   if (ctx.record.previousVersion === undefined) return;
   await runServiceHook(ctx, "stop", ctx.service.hooks.stop, ctx.record.previousVersion);
 };
+
+/**
+ * First phase of a two-phase snapshot (`snapshots.twoPhase`, with `before: stop` and plain tar):
+ * copies the data dirs while the service still runs, before the drain, so that the snapshot step
+ * after the stop takes only what changed. A first phase that fails is logged and dropped: the
+ * snapshot step then takes a full snapshot (and fails there if the cause remains, e.g. a full disk).
+ */
+async function startFirstPhase(ctx: StepContext): Promise<void> {
+  const { snapshots } = ctx.service;
+  if (!snapshots.twoPhase || snapshots.before !== "stop" || snapshots.compression !== "none" || ctx.runtime.firstPhase !== undefined) return;
+  ctx.onProgress({ step: ctx.record.step, message: "copying the data dirs while the service runs (first phase of the snapshot)" });
+  try {
+    ctx.runtime.firstPhase = await TwoPhaseSnapshot.start(snapshotInput(ctx), { signal: ctx.signal });
+  } catch (err) {
+    const error = toHoistError(err);
+    if (error.code === "CANCELLED" || error.code === "TIMEOUT") throw error;
+    ctx.logger.warn({ err: error, code: error.code }, "first snapshot phase failed; the snapshot step takes a full snapshot");
+  }
+}
+
+function snapshotInput(ctx: StepContext): CreateSnapshotInput {
+  return snapshotInputFor(snapshotService(ctx), ctx.paths.snapshots, ctx.record.previousVersion, upgradeLabel(ctx));
+}
+
+/** The service as the upgrade's snapshot sees it: release data moved at the switch leaves the old release, so the snapshot keeps it for the rollback. */
+function snapshotService(ctx: StepContext): StepContext["service"] {
+  const version = ctx.record.previousVersion;
+  const moved = version === undefined ? [] : releaseDataSnapshotDirs(releaseDir(ctx.service.installRoot, version), ctx.service.releaseData);
+  return moved.length === 0 ? ctx.service : { ...ctx.service, dataDirs: [...ctx.service.dataDirs, ...moved] };
+}
+
+function upgradeLabel(ctx: StepContext): string {
+  return `before upgrade to ${ctx.record.target}`;
+}
 
 /** How a backup command (or database tool) runs: in the active release dir, with the service's env, written down, as its user. */
 function backupContext(ctx: StepContext, version: string | undefined): BackupContext {
@@ -144,11 +191,10 @@ const snapshot: StepFunction = async (ctx) => {
       return { snapshotId: taken };
     }
   }
-  // Release data moved at the switch leaves the old release: the snapshot keeps it for the rollback.
-  const moved = version === undefined ? [] : releaseDataSnapshotDirs(releaseDir(ctx.service.installRoot, version), ctx.service.releaseData);
-  const service = moved.length === 0 ? ctx.service : { ...ctx.service, dataDirs: [...ctx.service.dataDirs, ...moved] };
+  const firstPhase = ctx.runtime.firstPhase;
+  ctx.runtime.firstPhase = undefined;
   const info = await takeVerifiedSnapshot(
-    { service, snapshotsDir: ctx.paths.snapshots, version, label: `before upgrade to ${ctx.record.target}`, backupContext: backupContext(ctx, version) },
+    { service: snapshotService(ctx), snapshotsDir: ctx.paths.snapshots, version, label: upgradeLabel(ctx), backupContext: backupContext(ctx, version), ...(firstPhase ? { firstPhase } : {}) },
     { signal: ctx.signal, onProgress: ctx.onProgress },
   );
   return { snapshotId: info.id };

@@ -51,65 +51,70 @@ export async function runJournal(deps: RunnerDeps, initial: JournalRecord, first
   const runtime: StepContext["runtime"] = {};
   let record = initial;
   let state = first;
-  while (!isTerminal(state)) {
-    const step: StepName = state;
-    const log = deps.logger.child({ step });
-    const hasDrainHook = deps.service.hooks.drain !== undefined && hasDrainHooks(record);
-    record = {
-      ...record,
-      step,
-      stepStatus: "started",
-      stopped: record.stopped || step === "stop",
-      drained: record.drained || (step === "drain" && hasDrainHook),
-      updatedAt: new Date().toISOString(),
-      history: [...record.history, event(step, "started")],
-    };
-    await deps.store.save(record);
-    if (deps.killAt === `${step}:started`) process.kill(process.pid, "SIGKILL");
-    deps.onStep?.(step);
-    const skipped = skippedStepReason(step, record, deps.service.hooks);
-    onProgress({ step, message: skipped === undefined ? `${step} started` : `${step} skipped: ${skipped}` });
-    log.info({ from: record.history.at(-2)?.step, to: step, event: "started" }, "step started");
-    const signal = isRollbackStep(step) ? neverAborted : (options.signal ?? neverAborted);
-    const began = performance.now();
-    const ended = (result: "done" | "failed") => publishStepEnded({ cluster: deps.config.cluster, node: deps.config.node, service: deps.service.name, step, result, seconds: (performance.now() - began) / 1000 });
-    try {
-      throwIfAborted(signal);
-      const patch = await STEP_FUNCTIONS[step]({
-        config: deps.config,
-        service: deps.service,
-        paths: deps.paths,
-        record,
-        signal,
-        onProgress,
-        logger: log,
-        runtime,
-        ...(deps.clusterOnce ? { clusterOnce: deps.clusterOnce } : {}),
-        ...(deps.track ? { track: deps.track } : {}),
-        ...(deps.peers ? { peers: deps.peers } : {}),
-      });
-      ended("done");
-      record = { ...record, ...(patch ?? {}), stepStatus: "done", updatedAt: new Date().toISOString(), history: [...record.history, event(step, "done")] };
-      await deps.store.save(record);
-      if (deps.killAt === `${step}:done`) process.kill(process.pid, "SIGKILL");
-      if (skipped === undefined) onProgress({ step, message: `${step} done` });
-      state = nextAfterStep(record, true);
-    } catch (err) {
-      const error = toHoistError(err);
-      ended("failed");
-      log.warn({ err: error, code: error.code }, "step failed");
-      const failure = { code: error.code, message: error.message, step };
+  try {
+    while (!isTerminal(state)) {
+      const step: StepName = state;
+      const log = deps.logger.child({ step });
+      const hasDrainHook = deps.service.hooks.drain !== undefined && hasDrainHooks(record);
       record = {
         ...record,
-        ...(err instanceof StepFailure ? err.patch : {}),
-        ...(isRollbackStep(step) ? { rollbackError: failure } : { error: record.error ?? failure }),
+        step,
+        stepStatus: "started",
+        stopped: record.stopped || step === "stop",
+        drained: record.drained || (step === "drain" && hasDrainHook),
         updatedAt: new Date().toISOString(),
-        history: [...record.history, event(step, "failed", `${error.code}: ${error.message}`)],
+        history: [...record.history, event(step, "started")],
       };
       await deps.store.save(record);
-      onProgress({ step, message: `${step} failed: ${error.message}` });
-      state = nextAfterStep(record, false);
+      if (deps.killAt === `${step}:started`) process.kill(process.pid, "SIGKILL");
+      deps.onStep?.(step);
+      const skipped = skippedStepReason(step, record, deps.service.hooks);
+      onProgress({ step, message: skipped === undefined ? `${step} started` : `${step} skipped: ${skipped}` });
+      log.info({ from: record.history.at(-2)?.step, to: step, event: "started" }, "step started");
+      const signal = isRollbackStep(step) ? neverAborted : (options.signal ?? neverAborted);
+      const began = performance.now();
+      const ended = (result: "done" | "failed") => publishStepEnded({ cluster: deps.config.cluster, node: deps.config.node, service: deps.service.name, step, result, seconds: (performance.now() - began) / 1000 });
+      try {
+        throwIfAborted(signal);
+        const patch = await STEP_FUNCTIONS[step]({
+          config: deps.config,
+          service: deps.service,
+          paths: deps.paths,
+          record,
+          signal,
+          onProgress,
+          logger: log,
+          runtime,
+          ...(deps.clusterOnce ? { clusterOnce: deps.clusterOnce } : {}),
+          ...(deps.track ? { track: deps.track } : {}),
+          ...(deps.peers ? { peers: deps.peers } : {}),
+        });
+        ended("done");
+        record = { ...record, ...(patch ?? {}), stepStatus: "done", updatedAt: new Date().toISOString(), history: [...record.history, event(step, "done")] };
+        await deps.store.save(record);
+        if (deps.killAt === `${step}:done`) process.kill(process.pid, "SIGKILL");
+        if (skipped === undefined) onProgress({ step, message: `${step} done` });
+        state = nextAfterStep(record, true);
+      } catch (err) {
+        const error = toHoistError(err);
+        ended("failed");
+        log.warn({ err: error, code: error.code }, "step failed");
+        const failure = { code: error.code, message: error.message, step };
+        record = {
+          ...record,
+          ...(err instanceof StepFailure ? err.patch : {}),
+          ...(isRollbackStep(step) ? { rollbackError: failure } : { error: record.error ?? failure }),
+          updatedAt: new Date().toISOString(),
+          history: [...record.history, event(step, "failed", `${error.code}: ${error.message}`)],
+        };
+        await deps.store.save(record);
+        onProgress({ step, message: `${step} failed: ${error.message}` });
+        state = nextAfterStep(record, false);
+      }
     }
+  } finally {
+    // A first snapshot phase that the snapshot step never finished (a failure before it, or this loop throwing).
+    await runtime.firstPhase?.discard();
   }
   return finishJournal(deps, record, state);
 }
