@@ -96,3 +96,30 @@ export async function generateDataDir(dir: string, totalMb: number): Promise<Gen
   await symlink("objects", join(dir, "objects-link"));
   return { files: files + 1, bytes: bytes + 18 };
 }
+
+/** Writes `count` tiny files (64 B - 2 KiB, text and random) into `dir`, 100 per dir. */
+export async function generateTinyFiles(dir: string, count: number): Promise<GeneratedData> {
+  const random = seededRandom(7);
+  let bytes = 0;
+  for (let index = 0; index < count; index++) {
+    const sub = join(dir, `d${Math.floor(index / 100)}`);
+    if (index % 100 === 0) await mkdir(sub, { recursive: true });
+    const size = 64 + Math.floor(random() * 1984);
+    await writeFile(join(sub, `f${index % 100}.txt`), contentOf(size, random));
+    bytes += size;
+  }
+  return { files: count, bytes };
+}
+
+/** Writes `count` files of `mb` MiB each (random and text halves) into `dir`, in 16 MiB pieces. */
+export async function generateBigFiles(dir: string, count: number, mb: number): Promise<GeneratedData> {
+  const random = seededRandom(11);
+  const { open } = await import("node:fs/promises");
+  await mkdir(dir, { recursive: true });
+  for (let i = 0; i < count; i++) {
+    const handle = await open(join(dir, `big-${i}.bin`), "w");
+    for (let done = 0; done < mb * 1024 * 1024; done += 16 * 1024 * 1024) await handle.write(contentOf(Math.min(16 * 1024 * 1024, mb * 1024 * 1024 - done), random));
+    await handle.close();
+  }
+  return { files: count, bytes: count * mb * 1024 * 1024 };
+}

@@ -1,4 +1,4 @@
-import { createHash, type Hash } from "node:crypto";
+import { createHash, hash, type Hash } from "node:crypto";
 import { closeSync, constants, openSync, readSync } from "node:fs";
 import { HoistError } from "../../shared/errors/index.ts";
 import type { SnapshotEntry } from "./manifest.ts";
@@ -23,8 +23,8 @@ export interface PackOptions {
 
 /** Where each entry sits in the archive: `offsets[i]` its first header byte, `lengths[i]` header(s) + padded content. */
 export interface PackLayout {
-  offsets: number[];
-  lengths: number[];
+  offsets: ArrayLike<number>;
+  lengths: ArrayLike<number>;
   /** Archive offset of the end-of-archive marker. */
   end: number;
   /** Entry indexes whose file was seen changing while read (tolerant mode only). */
@@ -50,7 +50,9 @@ const VANISHED = new Set(["ENOENT", "ELOOP", "EISDIR"]);
  */
 export async function packDataDir(root: string, items: WalkItem[], slots: Uint8Array[], sink: ChunkSink, isAborted: () => boolean, options: PackOptions = {}): Promise<{ entries: SnapshotEntry[]; layout: PackLayout }> {
   const entries: SnapshotEntry[] = [];
-  const layout: PackLayout = { offsets: [], lengths: [], end: 0, dirty: [] };
+  const offsets: number[] = [];
+  const lengths: number[] = [];
+  const dirty: number[] = [];
   const tolerant = options.tolerant === true;
   const capacity = slots[0]!.length;
   const linked = new Map<number, string>();
@@ -80,8 +82,8 @@ export async function packDataDir(root: string, items: WalkItem[], slots: Uint8A
   const place = async (header: TarHeader) => {
     const hsize = headerSize(header);
     await ensure(hsize);
-    layout.offsets.push(flushed + pos);
-    layout.lengths.push(hsize + paddedSize(header.size));
+    offsets.push(flushed + pos);
+    lengths.push(hsize + paddedSize(header.size));
     writeHeader(header, hsize);
   };
 
@@ -101,7 +103,7 @@ export async function packDataDir(root: string, items: WalkItem[], slots: Uint8A
     const index = entries.length;
     const size = item.size;
     const padded = paddedSize(size);
-    const hash: Hash | undefined = sink.consumerBusy() ? createHash("sha256") : undefined;
+    const hashHere = sink.consumerBusy();
     const abs = item.path === "." ? root : `${root}/${item.path}`;
     // In tolerant mode a file that vanished, or turned into a dir or symlink, while listed is read as zeros and marked dirty.
     const attempt = (read: () => boolean): boolean => {
@@ -112,6 +114,7 @@ export async function packDataDir(root: string, items: WalkItem[], slots: Uint8A
         throw VANISHED.has((err as NodeJS.ErrnoException).code ?? "") ? changed(item, root) : err;
       }
     };
+    let sha256: string | undefined;
     let fd: number | undefined;
     let clean = attempt(() => {
       fd = openSync(abs, READ_FLAGS);
@@ -123,19 +126,20 @@ export async function packDataDir(root: string, items: WalkItem[], slots: Uint8A
       if (hsize + padded <= capacity) {
         // Header and content in one chunk, the content read with one call.
         await ensure(hsize + padded);
-        layout.offsets.push(flushed + pos);
-        layout.lengths.push(hsize + padded);
+        offsets.push(flushed + pos);
+        lengths.push(hsize + padded);
         writeHeader(header, hsize);
         const room = capacity - pos;
         if (clean && !attempt(() => readWhole(fd!, view, pos, size, room))) clean = false;
         if (!clean) view.fill(0, pos, pos + size);
         view.fill(0, pos + size, pos + padded);
-        if (hash === undefined) segments.push(index, pos, pos + size, 1);
-        else hash.update(view.subarray(pos, pos + size));
+        if (!hashHere) segments.push(index, pos, pos + size, 1);
+        else sha256 = hash("sha256", view.subarray(pos, pos + size), "hex");
         pos += padded;
         bytesDone += size;
       } else {
         await place(header);
+        const running: Hash | undefined = hashHere ? createHash("sha256") : undefined;
         let left = size;
         while (left > 0) {
           if (pos === capacity) await flush();
@@ -143,13 +147,14 @@ export async function packDataDir(root: string, items: WalkItem[], slots: Uint8A
           if (clean && !attempt(() => readFully(fd!, view, pos, piece))) clean = false;
           if (!clean) view.fill(0, pos, pos + piece);
           left -= piece;
-          if (hash === undefined) segments.push(index, pos, pos + piece, left === 0 ? 1 : 0);
-          else hash.update(view.subarray(pos, pos + piece));
+          if (running === undefined) segments.push(index, pos, pos + piece, left === 0 ? 1 : 0);
+          else running.update(view.subarray(pos, pos + piece));
           pos += piece;
           bytesDone += piece;
           if (isAborted()) throw cancelled();
         }
         if (clean && !attempt(() => readSync(fd!, ONE_BYTE, 0, 1, null) === 0)) clean = false;
+        if (running !== undefined) sha256 = running.digest("hex");
         const pad = padded - size;
         if (pad > 0) {
           await ensure(pad);
@@ -159,20 +164,20 @@ export async function packDataDir(root: string, items: WalkItem[], slots: Uint8A
       }
       if (!clean) {
         if (!tolerant) throw changed(item, root);
-        layout.dirty.push(index);
+        dirty.push(index);
       }
-      entries.push(hash === undefined ? { path: item.path, type: "file", size, mode: item.mode } : { path: item.path, type: "file", size, mode: item.mode, sha256: hash.digest("hex") });
+      entries.push(sha256 === undefined ? { path: item.path, type: "file", size, mode: item.mode } : { path: item.path, type: "file", size, mode: item.mode, sha256 });
     } finally {
       if (fd !== undefined) closeSync(fd);
     }
   }
   // End of archive: two zero blocks.
   await ensure(BLOCK * 2);
-  layout.end = flushed + pos;
+  const end = flushed + pos;
   view.fill(0, pos, pos + BLOCK * 2);
   pos += BLOCK * 2;
   await flush(false);
-  return { entries, layout };
+  return { entries, layout: { offsets: Float64Array.from(offsets), lengths: Float64Array.from(lengths), end, dirty } };
 }
 
 /**

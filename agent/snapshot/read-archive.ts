@@ -54,8 +54,9 @@ export async function readArchive(worker: SnapshotWorker, dir: string, dataDir: 
   const hash = dataDir.archiveSha256 === undefined ? undefined : createHash("sha256");
   if (options.from !== undefined && (hash !== undefined || expectedGz)) throw new HoistError("INTERNAL", "a partial read needs a plain format-2 archive");
   // Extracting: the worker writes, and this thread checks every file's sha256 from the same chunks.
-  // Verifying: the worker checks the files, this thread hashes the archive.
-  const checker = options.mode === "extract" ? new Unpacker({ mode: "verify", entries: dataDir.entries, chown: false, hash: true, label: dataDir.archive }) : undefined;
+  // Verifying: the two threads share the sha256 checks, every other file each.
+  const verifying = options.mode === "verify";
+  const checker = new Unpacker({ mode: "verify", entries: dataDir.entries, chown: false, hash: true, label: dataDir.archive, ...(verifying ? { hashParity: 1 as const } : {}) });
   const feed = async (feeder: ChunkFeeder) => {
     if (!expectedGz) {
       const handle = await open(path, "r");
@@ -69,7 +70,7 @@ export async function readArchive(worker: SnapshotWorker, dir: string, dataDir: 
           hash?.update(chunk);
           feeder.send(slot, bytesRead);
           if (bytesRead === 0) break;
-          checker?.push(chunk);
+          checker.push(chunk);
         }
       } finally {
         await handle.close();
@@ -94,7 +95,7 @@ export async function readArchive(worker: SnapshotWorker, dir: string, dataDir: 
               view.set(data.subarray(at, at + length));
               at += length;
               feeder.send(slot, length);
-              checker?.push(view.subarray(0, length));
+              checker.push(view.subarray(0, length));
             }
           }
         },
@@ -107,8 +108,8 @@ export async function readArchive(worker: SnapshotWorker, dir: string, dataDir: 
     }
   };
 
-  await worker.unpack({ mode: options.mode, target: options.target, entries: dataDir.entries, chown: options.chown ?? false, label: dataDir.archive }, feed, (bytes) => options.onBytes?.(bytes), options.signal);
-  checker?.finish();
+  await worker.unpack({ mode: options.mode, target: options.target, entries: dataDir.entries, chown: options.chown ?? false, label: dataDir.archive, ...(verifying ? { hashParity: 0 as const } : {}) }, feed, (bytes) => options.onBytes?.(bytes), options.signal);
+  checker.finish();
   if (hash === undefined) return;
   const actual = hash.digest("hex");
   if (actual !== dataDir.archiveSha256) throw corrupt(`sha256 ${actual} differs from the manifest's ${dataDir.archiveSha256}`);

@@ -89,6 +89,11 @@ export function encodeHeader(header: TarHeader, out: Uint8Array, offset: number)
 
 /** PAX records for the fields that do not fit the ustar header, or undefined when all fit. */
 function paxRecords(header: TarHeader): Buffer | undefined {
+  // Fast path (most entries): short ASCII-length names, small numbers; no strings built.
+  const nameLength = header.path.length + (header.type === "dir" ? 1 : 0);
+  if (nameLength <= 33 && (header.target === undefined || header.target.length <= 33) && header.size <= MAX_OCTAL_11 && header.uid <= MAX_OCTAL_7 && header.gid <= MAX_OCTAL_7 && header.mtime >= 0 && header.mtime <= MAX_OCTAL_11) {
+    return undefined; // 33 UTF-16 units are at most 99 UTF-8 bytes
+  }
   const records: string[] = [];
   const name = header.type === "dir" ? `${header.path}/` : header.path;
   if (!fits(name, 100)) records.push(paxRecord("path", name));
@@ -143,18 +148,33 @@ function writeBlock(out: Uint8Array, at: number, fields: RawFields): void {
   writeString(out, at + 157, 100, fields.linkname);
   writeString(out, at + 257, 6, "ustar");
   writeString(out, at + 263, 2, "00");
-  let sum = 8 * 0x20; // the checksum field counts as eight spaces
-  for (let i = 0; i < BLOCK; i++) if (i < 148 || i >= 156) sum += out[at + i]!;
-  writeString(out, at + 148, 8, `${sum.toString(8).padStart(6, "0")}\0 `);
+  out.fill(0x20, at + 148, at + 156); // the checksum field counts as eight spaces
+  let sum = 0;
+  for (let i = at; i < at + BLOCK; i++) sum += out[i]!;
+  writeOctal(out, at + 148, 7, sum); // six digits and NUL
+  out[at + 155] = 0x20;
 }
+
+const encoder = new TextEncoder();
 
 function writeString(out: Uint8Array, at: number, length: number, value: string): void {
-  const bytes = Buffer.from(value, "utf8");
-  out.set(bytes.subarray(0, length), at);
+  let ascii = value.length <= length;
+  for (let i = 0; ascii && i < value.length; i++) ascii = value.charCodeAt(i) < 0x80;
+  if (ascii) {
+    for (let i = 0; i < value.length; i++) out[at + i] = value.charCodeAt(i);
+    return;
+  }
+  encoder.encodeInto(value, out.subarray(at, at + length));
 }
 
+/** `length - 1` octal digits, zero-padded, then NUL (written digit by digit: no strings for the common case). */
 function writeOctal(out: Uint8Array, at: number, length: number, value: number): void {
-  writeString(out, at, length, `${value.toString(8).padStart(length - 1, "0")}\0`);
+  let rest = value;
+  for (let i = length - 2; i >= 0; i--) {
+    out[at + i] = 0x30 + (rest % 8);
+    rest = Math.floor(rest / 8);
+  }
+  out[at + length - 1] = 0;
 }
 
 /**
@@ -192,7 +212,8 @@ export function decodeBlock(block: Uint8Array): DecodedBlock {
   }
   if (zero) return { kind: "zero" };
   let sum = 8 * 0x20;
-  for (let i = 0; i < BLOCK; i++) if (i < 148 || i >= 156) sum += block[i]!;
+  for (let i = 0; i < 148; i++) sum += block[i]!;
+  for (let i = 156; i < BLOCK; i++) sum += block[i]!;
   const stored = readOctal(block, 148, 8, "checksum");
   if (stored !== sum) throw new TarFormatError("header checksum mismatch");
   if (readString(block, 257, 5) !== "ustar") throw new TarFormatError("not a ustar header");

@@ -1,5 +1,5 @@
 import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lutimesSync, chmodSync, chownSync, mkdirSync, openSync, readFileSync, symlinkSync, utimesSync, writeSync } from "node:fs";
-import { createHash, type Hash } from "node:crypto";
+import { createHash, hash, type Hash } from "node:crypto";
 import { join } from "node:path";
 import { HoistError } from "../../shared/errors/index.ts";
 import type { SnapshotEntry } from "./manifest.ts";
@@ -18,6 +18,8 @@ export interface UnpackOptions {
   chown: boolean;
   /** Check the sha256 of every file (false when another thread checks the same bytes). */
   hash: boolean;
+  /** With `hash`: check only every other file, the even (0) or odd (1) ones, the other thread checking the rest. */
+  hashParity?: 0 | 1;
   /** Names the archive in messages (e.g. "data-0.tar"). */
   label: string;
 }
@@ -25,7 +27,10 @@ export interface UnpackOptions {
 interface OpenEntry {
   header: TarHeader;
   expected: SnapshotEntry;
+  /** Hashing this file: `hash` once its content comes in more than one piece, else `digest` from the one-shot hash. */
+  hashing: boolean;
   hash?: Hash;
+  digest?: string;
   fd?: number;
 }
 
@@ -56,6 +61,7 @@ export class Unpacker implements TarParserHandler {
   private readonly createdDirs = new Set<string>(["."]);
   /** Regular files seen so far: the only thing a hardlink may point to. */
   private readonly files = new Set<string>();
+  private fileOrdinal = 0;
   private readonly dirs: TarHeader[] = [];
 
   constructor(private readonly options: UnpackOptions) {
@@ -124,15 +130,23 @@ export class Unpacker implements TarParserHandler {
       throw this.corrupt(`hard link ${header.path} points to ${header.target}, which is not a file earlier in the archive`, header.path);
     }
     if (header.type === "file") this.files.add(header.path);
-    const open: OpenEntry = { header, expected };
-    if (header.type === "file" && this.options.hash) open.hash = createHash("sha256");
+    let hashing = false;
+    if (header.type === "file") {
+      const parity = this.options.hashParity;
+      hashing = this.options.hash && (parity === undefined || this.fileOrdinal % 2 === parity);
+      this.fileOrdinal += 1;
+    }
+    const open: OpenEntry = { header, expected, hashing };
     this.current = open;
     if (this.options.mode === "extract") this.create(open);
   }
 
   onData(data: Uint8Array): void {
     const open = this.current!;
-    open.hash?.update(data);
+    if (open.hashing) {
+      if (open.hash === undefined && data.length === open.header.size) open.digest = hash("sha256", data, "hex");
+      else (open.hash ??= createHash("sha256")).update(data);
+    }
     if (open.fd !== undefined) {
       let done = 0;
       while (done < data.length) done += writeSync(open.fd, data, done, data.length - done);
@@ -142,8 +156,8 @@ export class Unpacker implements TarParserHandler {
 
   onEntryEnd(): void {
     const open = this.current!;
-    if (open.hash !== undefined) {
-      const actual = open.hash.digest("hex");
+    if (open.hashing) {
+      const actual = open.digest ?? (open.hash ?? createHash("sha256")).digest("hex");
       if (actual !== open.expected.sha256) {
         throw this.corrupt(`${open.header.path}: content sha256 ${actual} differs from the manifest's ${open.expected.sha256 ?? "(none)"}`, open.header.path);
       }

@@ -65,7 +65,7 @@ export function walkDataDir(root: string, isAborted: () => boolean, options: Wal
   if (!rootStat.isDirectory()) {
     throw new HoistError("INVALID_ARGUMENT", `data dir ${root} is not a directory; fix dataDirs in the service config`, { details: { root } });
   }
-  const items: WalkItem[] = [{ path: ".", type: "dir", size: 0, ...stamps(rootStat) }];
+  const items: WalkItem[] = [itemOf(".", "dir", rootStat, undefined)];
   const special: string[] = [];
   let files = 0;
   let bytes = 0;
@@ -97,13 +97,12 @@ export function walkDataDir(root: string, isAborted: () => boolean, options: Wal
         }
         throw err;
       }
-      const base = { path, ...stamps(stat) };
       if (stat.isFile()) {
-        items.push({ ...base, type: "file", size: stat.size });
+        items.push(itemOf(path, "file", stat, undefined));
         files += 1;
         bytes += stat.size;
       } else if (stat.isDirectory()) {
-        items.push({ ...base, type: "dir", size: 0 });
+        items.push(itemOf(path, "dir", stat, undefined));
         visit(abs, path);
       } else if (stat.isSymbolicLink()) {
         let target: string;
@@ -113,7 +112,7 @@ export function walkDataDir(root: string, isAborted: () => boolean, options: Wal
           if (tolerant && (err as NodeJS.ErrnoException).code === "ENOENT") continue;
           throw err;
         }
-        items.push({ ...base, type: "symlink", size: 0, target });
+        items.push(itemOf(path, "symlink", stat, target));
       } else if (!tolerant) {
         special.push(path);
       }
@@ -131,8 +130,22 @@ export function walkDataDir(root: string, isAborted: () => boolean, options: Wal
   return { missing: false, items, files, bytes };
 }
 
-function stamps(stat: Stats) {
-  return { mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, mtime: Math.floor(stat.mtimeMs / 1000), ino: stat.ino, nlink: stat.nlink, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs };
+/** One object per entry, all fields set in one literal (walks list 100k entries; no spreads). */
+function itemOf(path: string, type: WalkItem["type"], stat: Stats, target: string | undefined): WalkItem {
+  return {
+    path,
+    type,
+    mode: stat.mode & 0o7777,
+    uid: stat.uid,
+    gid: stat.gid,
+    size: type === "file" ? stat.size : 0,
+    mtime: Math.floor(stat.mtimeMs / 1000),
+    target,
+    ino: stat.ino,
+    nlink: stat.nlink,
+    mtimeMs: stat.mtimeMs,
+    ctimeMs: stat.ctimeMs,
+  };
 }
 
 export function cancelled(): HoistError {

@@ -1,6 +1,7 @@
 import { Worker } from "node:worker_threads";
 import { HoistError, throwIfAborted, type ErrorCode } from "../../shared/errors/index.ts";
 import type { SnapshotEntry } from "./manifest.ts";
+import { encodeEntries } from "./wire-entries.ts";
 import { CHUNK_BYTES, SLOTS, type DeltaResult, type FromWorker, type PackResult, type ScanResult, type ToWorker, type WireError } from "./worker-protocol.ts";
 
 /** How long a cancelled job may take to wind down before the worker is terminated. */
@@ -62,6 +63,8 @@ export interface UnpackJob {
   entries: SnapshotEntry[];
   chown: boolean;
   label: string;
+  /** Verify: the worker checks only the even (0) or odd (1) files' sha256; the caller checks the others. */
+  hashParity?: 0 | 1;
 }
 
 /** Feeds archive bytes to an unpack job through the shared slots. */
@@ -255,7 +258,7 @@ export class SnapshotWorker {
       },
     };
 
-    this.post({ op: "unpack", job: id, mode: job.mode, target: job.target, entries: job.entries, chown: job.chown, label: job.label });
+    this.post({ op: "unpack", job: id, mode: job.mode, target: job.target, entries: encodeEntries(job.entries), chown: job.chown, label: job.label, ...(job.hashParity === undefined ? {} : { hashParity: job.hashParity }) });
     try {
       try {
         await feed(feeder);

@@ -1,4 +1,4 @@
-import type { SnapshotEntry } from "./manifest.ts";
+import type { WireEntries } from "./wire-entries.ts";
 import type { PackLayout } from "./pack.ts";
 
 /**
@@ -27,7 +27,7 @@ export type ToWorker =
   | { op: "delta"; job: number; root: string; archive: string; startedMs: number; maxAppendBytes: number }
   /** Forget a kept first phase. */
   | { op: "drop"; job: number; root: string }
-  | { op: "unpack"; job: number; mode: "verify" | "extract"; target?: string; entries: SnapshotEntry[]; chown: boolean; label: string }
+  | { op: "unpack"; job: number; mode: "verify" | "extract"; target?: string; entries: WireEntries; chown: boolean; label: string; hashParity?: 0 | 1 }
   | { op: "chunk"; job: number; slot: number; length: number }
   | { op: "end"; job: number }
   | { op: "credit"; job: number; slot: number }
@@ -44,7 +44,7 @@ export interface ScanResult {
 
 /** Entries of a packed data dir (file entries get their sha256 from the main thread) and where they sit. */
 export interface PackResult {
-  entries: SnapshotEntry[];
+  entries: WireEntries;
   layout: PackLayout;
 }
 
@@ -57,7 +57,7 @@ export type DeltaResult =
       /** First-phase dirs whose header was rewritten, with their new mode. */
       rewritten: { index: number; mode: number }[];
       /** Entries appended (file sha256 from the main thread) and where. */
-      appended: SnapshotEntry[];
+      appended: WireEntries;
       layout: PackLayout;
       /** Archive offset where the appended entries start (the old end-of-archive marker). */
       appendStart: number;

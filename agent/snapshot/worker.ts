@@ -4,6 +4,7 @@ import { HoistError } from "../../shared/errors/index.ts";
 import { decideDelta, patchInPlace, writeAll, type Precopy } from "./apply-delta.ts";
 import { packDataDir, type PackOptions } from "./pack.ts";
 import { END_OF_ARCHIVE } from "./tar-format.ts";
+import { decodeEntries, encodeEntries } from "./wire-entries.ts";
 import { Unpacker } from "./unpack.ts";
 import { walkDataDir, cancelled, type WalkResult } from "./walk.ts";
 import type { DeltaResult, FromWorker, PackResult, ToWorker, WireError } from "./worker-protocol.ts";
@@ -58,7 +59,7 @@ async function acquireSlot(): Promise<number> {
  * Packs `items` of `root` into the slots; with `fd` also writes them there from `startOffset` on.
  * The consumer gets every chunk (and hashes it).
  */
-async function packInto(job: number, root: string, items: WalkResult["items"], fd: number | undefined, options: PackOptions): Promise<PackResult> {
+async function packInto(job: number, root: string, items: WalkResult["items"], fd: number | undefined, options: PackOptions): Promise<Awaited<ReturnType<typeof packDataDir>>> {
   freeSlots = slots.map((_, index) => index);
   let position = options.startOffset ?? 0;
   return packDataDir(
@@ -87,7 +88,7 @@ async function runPack(job: number, root: string, archive: string | undefined, t
     const result = await packInto(job, root, walk.items, fd, { tolerant });
     if (fd !== undefined) fsyncSync(fd);
     if (keep) precopies.set(root, { entries: walk.items.map((item, index) => ({ item, type: result.entries[index]!.type, target: result.entries[index]!.target })), layout: result.layout });
-    send({ type: "result", job, result });
+    send({ type: "result", job, result: { entries: encodeEntries(result.entries), layout: result.layout } satisfies PackResult });
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
@@ -116,7 +117,7 @@ async function runDelta(job: number, root: string, archive: string, startedMs: n
     ftruncateSync(fd, archiveBytes);
     fsyncSync(fd);
     const retired = plan.keep.flatMap((kept, index) => (kept ? [] : [index]));
-    const result: DeltaResult = { retired, rewritten: plan.rewrite.map(({ index, item }) => ({ index, mode: item.mode })), appended: packed.entries, layout: packed.layout, appendStart, archiveBytes };
+    const result: DeltaResult = { retired, rewritten: plan.rewrite.map(({ index, item }) => ({ index, mode: item.mode })), appended: encodeEntries(packed.entries), layout: packed.layout, appendStart, archiveBytes };
     send({ type: "result", job, result });
   } finally {
     closeSync(fd);
@@ -163,7 +164,7 @@ port.on("message", (message: ToWorker) => {
     case "unpack": {
       try {
         unpackJob = message.job;
-        unpacker = new Unpacker({ mode: message.mode, target: message.target, entries: message.entries, chown: message.chown, hash: message.mode === "verify", label: message.label });
+        unpacker = new Unpacker({ mode: message.mode, target: message.target, entries: decodeEntries(message.entries), chown: message.chown, hash: message.mode === "verify", label: message.label, ...(message.hashParity === undefined ? {} : { hashParity: message.hashParity }) });
       } catch (err) {
         unpacker = undefined;
         sendError(message.job, err);

@@ -1,10 +1,11 @@
-import { createHash, type Hash } from "node:crypto";
+import { createHash, hash, type Hash } from "node:crypto";
 import { open, type FileHandle } from "node:fs/promises";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import { HoistError } from "../../shared/errors/index.ts";
 import type { SnapshotCompression, SnapshotEntry } from "./manifest.ts";
 import type { PackLayout } from "./pack.ts";
+import { decodeEntries, type WireEntries } from "./wire-entries.ts";
 import type { SnapshotWorker } from "./worker-client.ts";
 
 const gzipAsync = promisify(gzip);
@@ -89,26 +90,31 @@ export class FileHashes {
   add(view: Uint8Array, segments: number[]): void {
     for (let i = 0; i < segments.length; i += 4) {
       const index = segments[i]!;
+      const piece = view.subarray(segments[i + 1], segments[i + 2]);
+      const last = segments[i + 3] === 1;
       if (this.hash === undefined || this.index !== index) {
+        if (last) {
+          // A whole file in one piece (most files): the one-shot hash skips a Hash object per file.
+          this.digests.set(index, hash("sha256", piece, "hex"));
+          continue;
+        }
         this.index = index;
         this.hash = createHash("sha256");
       }
-      this.hash.update(view.subarray(segments[i + 1], segments[i + 2]));
-      if (segments[i + 3] === 1) {
+      this.hash.update(piece);
+      if (last) {
         this.digests.set(index, this.hash.digest("hex"));
         this.hash = undefined;
       }
     }
   }
 
-  /** The entries with their sha256 filled in (the worker may have hashed some files itself). */
-  fill(entries: SnapshotEntry[]): SnapshotEntry[] {
-    return entries.map((entry, index) => {
-      if (entry.type !== "file" || entry.sha256 !== undefined) return entry;
-      const sha256 = this.digests.get(index);
-      if (sha256 === undefined) throw new HoistError("INTERNAL", `no sha256 computed for ${entry.path}`);
-      return { ...entry, sha256 };
-    });
+  /** The entries from the worker with every file's sha256 (the worker may have hashed some files itself). */
+  fill(wire: WireEntries): SnapshotEntry[] {
+    const entries = decodeEntries(wire, (index) => this.digests.get(index));
+    for (const entry of entries) if (entry.type === "file" && entry.sha256 === undefined) throw new HoistError("INTERNAL", `no sha256 computed for ${entry.path}`);
+    this.digests.clear();
+    return entries;
   }
 }
 
