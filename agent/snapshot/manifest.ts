@@ -25,6 +25,26 @@ const entrySchema = z.object({
   target: z.string().optional(),
 });
 
+const SHA256 = /^[0-9a-f]{64}$/;
+const ENTRY_TYPES = new Set(["file", "dir", "symlink", "hardlink"]);
+
+/**
+ * The entry list, checked in place against entrySchema's rules (a snapshot of 100k files would
+ * otherwise have zod build a checked copy of every entry: measured as most of verify's memory).
+ */
+function isEntryList(value: unknown): boolean {
+  if (!Array.isArray(value)) return false;
+  for (const entry of value as Record<string, unknown>[]) {
+    if (typeof entry !== "object" || entry === null) return false;
+    const { path, type, size, mode, sha256, target } = entry;
+    if (typeof path !== "string" || !isSafeRelativePath(path) || typeof type !== "string" || !ENTRY_TYPES.has(type)) return false;
+    if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0 || typeof mode !== "number" || !Number.isInteger(mode) || mode < 0 || mode > 0o7777) return false;
+    if (sha256 !== undefined && (typeof sha256 !== "string" || !SHA256.test(sha256))) return false;
+    if (target !== undefined && typeof target !== "string") return false;
+  }
+  return true;
+}
+
 const dataDirSchema = z.object({
   /** The data dir as configured (absolute). */
   path: z.string().min(1),
@@ -39,7 +59,7 @@ const dataDirSchema = z.object({
   /** The data dir did not exist when the snapshot was taken: restore removes it. */
   missing: z.boolean().optional(),
   /** Every entry, in archive order; the first is "." (the data dir itself); a hardlink comes after its target. */
-  entries: z.array(entrySchema),
+  entries: z.custom<z.output<typeof entrySchema>[]>(isEntryList, "must be a list of valid entries"),
 });
 
 export const snapshotManifestSchema = z.object({

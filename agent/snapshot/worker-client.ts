@@ -6,8 +6,13 @@ import { CHUNK_BYTES, SLOTS, type DeltaResult, type FromWorker, type PackResult,
 
 /** How long a cancelled job may take to wind down before the worker is terminated. */
 const CANCEL_GRACE_MS = 10_000;
-/** How long a worker stays up for the next operation (verify right after create, say). */
-const IDLE_MS = 60_000;
+/**
+ * How long a worker stays up for the next operation (verify right after create, say). Short, so
+ * that the memory a big snapshot took in the worker (about 1.3 KiB per entry) is given back soon.
+ */
+const IDLE_MS = 5_000;
+/** How long a worker started ahead (prepareSnapshotWorker) waits for its first operation (a stop hook may take a while). */
+const PREPARED_IDLE_MS = 120_000;
 
 let idle: { worker: SnapshotWorker; timer: NodeJS.Timeout } | undefined;
 
@@ -31,7 +36,7 @@ export function acquireSnapshotWorker(): SnapshotWorker {
 }
 
 /** Ends an operation's use of a worker: kept idle for the next one if it is reusable, else stopped. */
-export async function releaseSnapshotWorker(worker: SnapshotWorker): Promise<void> {
+export async function releaseSnapshotWorker(worker: SnapshotWorker, idleMs = IDLE_MS): Promise<void> {
   if (!worker.reusable || idle !== undefined) {
     await worker.close();
     return;
@@ -42,19 +47,19 @@ export async function releaseSnapshotWorker(worker: SnapshotWorker): Promise<voi
     if (idle?.worker !== worker) return;
     idle = undefined;
     void worker.close().catch(() => undefined);
-  }, IDLE_MS);
+  }, idleMs);
   timer.unref();
   idle = { worker, timer };
 }
 
 /**
  * Starts the snapshot worker thread ahead of time, so that a snapshot or restore taken soon after
- * (within a minute) does not spend its start-up time inside the service's downtime. Call it before
+ * (within two minutes) does not spend its start-up time inside the service's downtime. Call it before
  * stopping the service. Does not keep the process alive.
  */
 export function prepareSnapshotWorker(): void {
   if (idle !== undefined) return;
-  void releaseSnapshotWorker(new SnapshotWorker());
+  void releaseSnapshotWorker(new SnapshotWorker(), PREPARED_IDLE_MS);
 }
 
 export interface UnpackJob {
