@@ -42,8 +42,14 @@ async function fsyncEach(root: string): Promise<void> {
 /**
  * Removes a tree, also when it holds read-only dirs (a restored snapshot may: their modes are
  * restored exactly) and the agent is not root: on EACCES/EPERM it makes the dirs writable first.
+ * Uses coreutils `rm -rf` first (several times faster than Node's recursive rm on 100k files, which
+ * a restore pays for the replaced copy), then Node's when that fails or is missing.
  */
 export async function removeTree(path: string): Promise<void> {
+  const removed = await new Promise<boolean>((resolve) => {
+    execFile("rm", ["-rf", "--", path], (err) => resolve(err === null));
+  });
+  if (removed) return;
   try {
     await rm(path, { recursive: true, force: true });
   } catch (err) {
