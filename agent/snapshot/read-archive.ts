@@ -108,7 +108,12 @@ export async function readArchive(worker: SnapshotWorker, dir: string, dataDir: 
     }
   };
 
-  await worker.unpack({ mode: options.mode, target: options.target, entries: dataDir.entries, chown: options.chown ?? false, label: dataDir.archive, ...(verifying ? { hashParity: 0 as const } : {}) }, feed, (bytes) => options.onBytes?.(bytes), options.signal);
+  await worker.unpack(
+    { mode: options.mode, target: options.target, entries: dataDir.entries, chown: options.chown ?? false, label: dataDir.archive, ...(verifying ? { hashParity: 0 as const } : {}) },
+    feed,
+    (bytes) => options.onBytes?.(bytes),
+    options.signal,
+  );
   checker.finish();
   if (hash === undefined) return;
   const actual = hash.digest("hex");

@@ -48,7 +48,7 @@ export function decodeEntries(wire: WireEntries, sha256Of?: (index: number) => s
   const paths = count === 0 ? [] : wire.paths.split("\0");
   const targets = wire.targets === "" ? [] : wire.targets.split("\0");
   const digests = Buffer.from(wire.digests.buffer, wire.digests.byteOffset, wire.digests.byteLength);
-  const entries: SnapshotEntry[] = new Array(count);
+  const entries = new Array<SnapshotEntry>(count);
   let nextTarget = 0;
   for (let i = 0; i < count; i++) {
     const type = TYPES[wire.types[i]!]!;

@@ -164,7 +164,15 @@ port.on("message", (message: ToWorker) => {
     case "unpack": {
       try {
         unpackJob = message.job;
-        unpacker = new Unpacker({ mode: message.mode, target: message.target, entries: decodeEntries(message.entries), chown: message.chown, hash: message.mode === "verify", label: message.label, ...(message.hashParity === undefined ? {} : { hashParity: message.hashParity }) });
+        unpacker = new Unpacker({
+          mode: message.mode,
+          target: message.target,
+          entries: decodeEntries(message.entries),
+          chown: message.chown,
+          hash: message.mode === "verify",
+          label: message.label,
+          ...(message.hashParity === undefined ? {} : { hashParity: message.hashParity }),
+        });
       } catch (err) {
         unpacker = undefined;
         sendError(message.job, err);
