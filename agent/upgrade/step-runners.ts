@@ -132,7 +132,8 @@ const drain: StepFunction = async (ctx) => {
 };
 
 const stop: StepFunction = async (ctx) => {
-  prepareSnapshotWorker(); // warm the snapshot worker now, so its start is not part of the downtime
+  // Warm the snapshot worker now, so its start is not part of the downtime (a first phase holds its own).
+  if (ctx.runtime.firstPhase === undefined) prepareSnapshotWorker();
   if (ctx.record.previousVersion === undefined) return;
   await runServiceHook(ctx, "stop", ctx.service.hooks.stop, ctx.record.previousVersion);
 };
