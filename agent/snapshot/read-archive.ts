@@ -27,8 +27,8 @@ export interface ReadArchiveOptions {
 
 /**
  * Streams one archive of a snapshot through the worker, which checks every entry against the
- * manifest (verify) or writes it (extract), while this thread, when extracting, checks every
- * file's sha256 from the same shared chunks (and hashes the whole archive for a format-1 snapshot).
+ * manifest (verify) or writes it (extract), while this thread parses the same shared chunks too
+ * (the two share the sha256 checks of the files; this one also hashes a format-1 archive whole).
  * Reads the archive once. Throws SNAPSHOT_CORRUPT naming the first difference: archive size, an
  * entry (path, type, mode, size, sha256, target), the tar structure or padding, the gzip stream,
  * or (format 1) the archive's sha256.
@@ -53,10 +53,8 @@ export async function readArchive(worker: SnapshotWorker, dir: string, dataDir: 
   // Format 1 recorded the sha256 of the whole archive; format 2 checks every header, the padding and every file's sha256 instead.
   const hash = dataDir.archiveSha256 === undefined ? undefined : createHash("sha256");
   if (options.from !== undefined && (hash !== undefined || expectedGz)) throw new HoistError("INTERNAL", "a partial read needs a plain format-2 archive");
-  // Extracting: the worker writes, and this thread checks every file's sha256 from the same chunks.
-  // Verifying: the two threads share the sha256 checks, every other file each.
-  const verifying = options.mode === "verify";
-  const checker = new Unpacker({ mode: "verify", entries: dataDir.entries, chown: false, hash: true, label: dataDir.archive, ...(verifying ? { hashParity: 1 as const } : {}) });
+  // Both threads parse the same chunks and share the sha256 checks, every other file each (extracting, the worker also writes).
+  const checker = new Unpacker({ mode: "verify", entries: dataDir.entries, chown: false, hash: true, label: dataDir.archive, hashParity: 1 });
   const feed = async (feeder: ChunkFeeder) => {
     if (!expectedGz) {
       const handle = await open(path, "r");
@@ -108,12 +106,7 @@ export async function readArchive(worker: SnapshotWorker, dir: string, dataDir: 
     }
   };
 
-  await worker.unpack(
-    { mode: options.mode, target: options.target, entries: dataDir.entries, chown: options.chown ?? false, label: dataDir.archive, ...(verifying ? { hashParity: 0 as const } : {}) },
-    feed,
-    (bytes) => options.onBytes?.(bytes),
-    options.signal,
-  );
+  await worker.unpack({ mode: options.mode, target: options.target, entries: dataDir.entries, chown: options.chown ?? false, label: dataDir.archive, hashParity: 0 }, feed, (bytes) => options.onBytes?.(bytes), options.signal);
   checker.finish();
   if (hash === undefined) return;
   const actual = hash.digest("hex");

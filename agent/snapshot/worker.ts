@@ -169,7 +169,7 @@ port.on("message", (message: ToWorker) => {
           target: message.target,
           entries: decodeEntries(message.entries),
           chown: message.chown,
-          hash: message.mode === "verify",
+          hash: message.mode === "verify" || message.hashParity !== undefined,
           label: message.label,
           ...(message.hashParity === undefined ? {} : { hashParity: message.hashParity }),
         });
