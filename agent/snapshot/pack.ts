@@ -3,7 +3,7 @@ import { closeSync, constants, openSync, readSync } from "node:fs";
 import { HoistError } from "../../shared/errors/index.ts";
 import type { SnapshotEntry } from "./manifest.ts";
 import { BLOCK, encodeHeader, headerSize, paddedSize, type TarHeader } from "./tar-format.ts";
-import { cancelled, type WalkItem } from "./walk.ts";
+import { cancelled, inodeKey, type WalkItem } from "./walk.ts";
 
 /** Where packed chunks go: a free slot to fill, and the hand-over of a filled one. */
 export interface ChunkSink {
@@ -55,7 +55,7 @@ export async function packDataDir(root: string, items: WalkItem[], slots: Uint8A
   const dirty: number[] = [];
   const tolerant = options.tolerant === true;
   const capacity = slots[0]!.length;
-  const linked = new Map<number, string>();
+  const linked = new Map<string, string>();
   let slot = await sink.acquire();
   let view = slots[slot]!;
   let pos = 0;
@@ -90,7 +90,7 @@ export async function packDataDir(root: string, items: WalkItem[], slots: Uint8A
   for (const item of items) {
     if (isAborted()) throw cancelled();
     const base = { path: item.path, mode: item.mode, uid: item.uid, gid: item.gid, mtime: item.mtime };
-    const firstLink = item.type === "file" && item.nlink > 1 ? linked.get(item.ino) : undefined;
+    const firstLink = item.type === "file" && item.nlink > 1 ? linked.get(inodeKey(item)) : undefined;
     if (item.type !== "file" || firstLink !== undefined) {
       const target = firstLink ?? item.target;
       const type = firstLink !== undefined ? "hardlink" : item.type;
@@ -98,7 +98,7 @@ export async function packDataDir(root: string, items: WalkItem[], slots: Uint8A
       entries.push(type === "dir" ? { path: item.path, type, size: 0, mode: item.mode } : { path: item.path, type, size: 0, mode: item.mode, target: target! });
       continue;
     }
-    if (item.nlink > 1) linked.set(item.ino, item.path);
+    if (item.nlink > 1) linked.set(inodeKey(item), item.path);
 
     const index = entries.length;
     const size = item.size;

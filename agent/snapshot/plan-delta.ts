@@ -1,4 +1,4 @@
-import type { WalkItem } from "./walk.ts";
+import { inodeKey, type WalkItem } from "./walk.ts";
 
 /**
  * A file whose ctime is this close to (or after) the start of the first phase is taken again in the
@@ -69,11 +69,11 @@ export function planDelta(pre: PrecopiedEntry[], dirty: ReadonlySet<number>, pos
   let changedGroup = true;
   while (changedGroup) {
     changedGroup = false;
-    const appendedInodes = new Set<number>();
-    for (const [index, item] of post.entries()) if (matched[index] === -1 && item.type === "file" && item.nlink > 1) appendedInodes.add(item.ino);
+    const appendedInodes = new Set<string>();
+    for (const [index, item] of post.entries()) if (matched[index] === -1 && item.type === "file" && item.nlink > 1) appendedInodes.add(inodeKey(item));
     for (const members of groupOf.values()) {
       const whole = members.every((index) => keep[index]);
-      const clash = members.some((index) => keep[index] && appendedInodes.has(pre[index]!.item.ino));
+      const clash = members.some((index) => keep[index] && appendedInodes.has(inodeKey(pre[index]!.item)));
       if (whole && !clash) continue;
       for (const index of members) {
         if (!keep[index]) continue;
@@ -90,7 +90,7 @@ export function planDelta(pre: PrecopiedEntry[], dirty: ReadonlySet<number>, pos
 }
 
 function unchanged(was: WalkItem, now: WalkItem): boolean {
-  return was.ino === now.ino && was.size === now.size && was.mtimeMs === now.mtimeMs && was.ctimeMs === now.ctimeMs && was.target === now.target && sameMeta(was, now);
+  return was.ino === now.ino && was.dev === now.dev && was.size === now.size && was.mtimeMs === now.mtimeMs && was.ctimeMs === now.ctimeMs && was.target === now.target && sameMeta(was, now);
 }
 
 function sameMeta(was: WalkItem, now: WalkItem): boolean {

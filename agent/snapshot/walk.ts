@@ -15,7 +15,8 @@ export interface WalkItem {
   size: number;
   mtime: number;
   target?: string;
-  /** Identity and change stamps (lstat): inode, link count, mtime and ctime in ms with their fraction. */
+  /** Identity and change stamps (lstat): device, inode, link count, mtime and ctime in ms with their fraction. */
+  dev: number;
   ino: number;
   nlink: number;
   mtimeMs: number;
@@ -130,6 +131,11 @@ export function walkDataDir(root: string, isAborted: () => boolean, options: Wal
   return { missing: false, items, files, bytes };
 }
 
+/** The key of a file's inode (hard links share it). */
+export function inodeKey(item: WalkItem): string {
+  return `${item.dev}:${item.ino}`;
+}
+
 /** One object per entry, all fields set in one literal (walks list 100k entries; no spreads). */
 function itemOf(path: string, type: WalkItem["type"], stat: Stats, target: string | undefined): WalkItem {
   return {
@@ -141,6 +147,7 @@ function itemOf(path: string, type: WalkItem["type"], stat: Stats, target: strin
     size: type === "file" ? stat.size : 0,
     mtime: Math.floor(stat.mtimeMs / 1000),
     target,
+    dev: stat.dev,
     ino: stat.ino,
     nlink: stat.nlink,
     mtimeMs: stat.mtimeMs,
