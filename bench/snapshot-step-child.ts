@@ -1,7 +1,7 @@
 /**
  * One snapshot step (create + verify, as the upgrade runs it) in a process of its own, so that its
  * peak RSS is its own: `tsx bench/snapshot-step-child.ts DATA_DIR SNAPSHOTS_DIR`. Prints one JSON
- * line: seconds, peak RSS, RSS before and a while after (memory given back), snapshot id.
+ * line: seconds, CPU seconds (all threads), peak RSS, RSS before and a while after (memory given back), snapshot id.
  * The worker is started first and not timed (the agent starts it before stopping the service).
  */
 import { join } from "node:path";
@@ -16,13 +16,16 @@ const warm = acquireSnapshotWorker();
 await warm.scan(join(snapshots, "no-such-dir"));
 await releaseSnapshotWorker(warm);
 const rssBefore = process.memoryUsage().rss;
+const cpuBefore = process.cpuUsage();
 const start = performance.now();
 const info = await createSnapshot({ service: "bench", dataDirs: [data], snapshotsDir: snapshots, compression: "none" });
 await verifySnapshot(snapshots, info.id);
 const seconds = (performance.now() - start) / 1000;
+const cpu = process.cpuUsage(cpuBefore);
+const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 const rssAtEnd = process.memoryUsage().rss;
 // The idle worker stops 5 s after its last job; give V8 a few seconds more to shrink the heap.
 await new Promise((resolve) => setTimeout(resolve, 10_000));
 const rssAfter = process.memoryUsage().rss;
-console.log(JSON.stringify({ seconds, peakRssMiB: mib(process.resourceUsage().maxRSS * 1024), rssBeforeMiB: mib(rssBefore), rssAtEndMiB: mib(rssAtEnd), rssAfter10sMiB: mib(rssAfter), id: info.id }));
+console.log(JSON.stringify({ seconds, cpuSeconds, peakRssMiB: mib(process.resourceUsage().maxRSS * 1024), rssBeforeMiB: mib(rssBefore), rssAtEndMiB: mib(rssAtEnd), rssAfter10sMiB: mib(rssAfter), id: info.id }));
 process.exit(0);

@@ -81,19 +81,22 @@ async function dataset(name: string, make: (dir: string) => Promise<GeneratedDat
 }
 
 /** `tar cf` + syncfs of the archive's filesystem (what a durable GNU snapshot costs); peak RSS of tar from /usr/bin/time. */
-async function gnuSnapshot(dir: string): Promise<{ seconds: number; rssMiB: number }> {
+async function gnuSnapshot(dir: string): Promise<{ seconds: number; rssMiB: number; cpuSeconds: number }> {
   await rm(gnuTar, { force: true });
   let rss = 0;
+  let cpuSeconds = 0;
   const seconds = await timed(async () => {
-    const { stderr } = await run("/usr/bin/time", ["-f", "%M", "tar", "cf", gnuTar, "-C", dir, "."]);
-    rss = Number(stderr.trim().split("\n").at(-1)) / 1024;
+    const { stderr } = await run("/usr/bin/time", ["-f", "%M %U %S", "tar", "cf", gnuTar, "-C", dir, "."]);
+    const [kib, user, system] = stderr.trim().split("\n").at(-1)!.split(" ").map(Number);
+    rss = kib! / 1024;
+    cpuSeconds = user! + system!;
     await sh("sync", ["-f", gnuTar]);
   });
-  return { seconds, rssMiB: rss };
+  return { seconds, rssMiB: rss, cpuSeconds };
 }
 
 /** One snapshot step (create + verify) in its own process: seconds, peak RSS, RSS 10 s after. */
-async function hoistStep(dir: string): Promise<{ seconds: number; peakRssMiB: number; rssAfter10sMiB: number; rssBeforeMiB: number; id: string }> {
+async function hoistStep(dir: string): Promise<{ seconds: number; cpuSeconds: number; peakRssMiB: number; rssAfter10sMiB: number; rssBeforeMiB: number; id: string }> {
   execFileSync("sync");
   const stdout = await sh(process.execPath, ["--import", "tsx", join(import.meta.dirname, "snapshot-step-child.ts"), dir, snapshots]);
   return JSON.parse(stdout.trim().split("\n").at(-1)!) as Awaited<ReturnType<typeof hoistStep>>;
@@ -160,7 +163,11 @@ async function main(): Promise<void> {
       const hoist = await hoistStep(mixed.dir);
       await removeSnapshot(hoist.id);
       const gnu = await gnuSnapshot(mixed.dir);
-      record("snapshot step, mixed", { hoist: hoist.seconds, peer: gnu.seconds, extra: { hoistPeakRssMiB: hoist.peakRssMiB, hoistRssAfter10sMiB: hoist.rssAfter10sMiB } });
+      record("snapshot step, mixed", {
+        hoist: hoist.seconds,
+        peer: gnu.seconds,
+        extra: { hoistCpuSeconds: hoist.cpuSeconds, tarCpuSeconds: gnu.cpuSeconds, hoistPeakRssMiB: hoist.peakRssMiB, hoistRssAfter10sMiB: hoist.rssAfter10sMiB },
+      });
     }
     if (rows.has("tiny") && tiny !== undefined) {
       const hoist = await hoistStep(tiny.dir);
@@ -169,7 +176,7 @@ async function main(): Promise<void> {
       record("snapshot step, tiny files", {
         hoist: hoist.seconds,
         peer: gnu.seconds,
-        extra: { hoistPeakRssMiB: hoist.peakRssMiB, hoistRssBeforeMiB: hoist.rssBeforeMiB, hoistRssAfter10sMiB: hoist.rssAfter10sMiB, tarPeakRssMiB: gnu.rssMiB },
+        extra: { hoistCpuSeconds: hoist.cpuSeconds, tarCpuSeconds: gnu.cpuSeconds, hoistPeakRssMiB: hoist.peakRssMiB, hoistRssBeforeMiB: hoist.rssBeforeMiB, hoistRssAfter10sMiB: hoist.rssAfter10sMiB, tarPeakRssMiB: gnu.rssMiB },
       });
     }
     if (rows.has("twophase")) {
