@@ -68,7 +68,7 @@ async function packInto(job: number, root: string, items: WalkResult["items"], f
     slots,
     {
       acquire: acquireSlot,
-      consumerBusy: () => freeSlots.length <= 1,
+      consumerBusy: () => freeSlots.length === 0,
       deliver: (slot, length, segments, bytesDone) => {
         if (fd !== undefined) writeAll(fd, slots[slot]!, position, length);
         position += length;
