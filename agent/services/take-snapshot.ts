@@ -36,10 +36,7 @@ export async function takeVerifiedSnapshot(input: TakeSnapshotInput, options: Wo
   const began = performance.now();
   const hasExtras = service.backups.length + service.databases.length > 0;
   const backups = !hasExtras || input.version === undefined ? undefined : await takeBackups(service, input.snapshotsDir, input.backupContext);
-  const info =
-    input.firstPhase !== undefined
-      ? await input.firstPhase.finish(options)
-      : await createSnapshot(snapshotInputFor(service, input.snapshotsDir, input.version, input.label), options);
+  const info = input.firstPhase !== undefined ? await input.firstPhase.finish(options) : await createSnapshot(snapshotInputFor(service, input.snapshotsDir, input.version, input.label), options);
   if (backups) await attachBackups(input.snapshotsDir, info.id, backups);
   options.onProgress?.({ step: "snapshot", message: `verifying snapshot ${info.id}${backups ? ` and its ${backups.records.length} backup(s) and database dump(s)` : ""}` });
   if (input.firstPhase === undefined) await verifySnapshot(input.snapshotsDir, info.id, options.signal ? { signal: options.signal } : {});
