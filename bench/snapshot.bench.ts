@@ -268,6 +268,7 @@ async function main(): Promise<void> {
       .join("; ")}\n`,
   );
   for (const line of table) console.log(`${line.work}\n    hoist: ${line.hoist}\n    peer:  ${line.peer}\n    ratio: ${line.ratio}`);
+  const out = env.HOIST_BENCH_OUT ?? (await benchResultFile("snapshot-latest.json"));
   await writeFile(
     out,
     `${JSON.stringify({ at: new Date().toISOString(), machine, rounds, loads, data: { mixed: mixed.data, tiny: tiny?.data, big: big?.data, changedShare }, table, samples: Object.fromEntries(samples) }, null, 2)}\n`,
