@@ -54,6 +54,8 @@ export const ERROR_CODES = {
   UNAVAILABLE: { grpc: "UNAVAILABLE", retryable: true },
   /** Not enough disk space for the snapshot or release. */
   DISK_FULL: { grpc: "RESOURCE_EXHAUSTED", retryable: false },
+  /** A desired state or catalog is unsigned or its ed25519 signature does not verify with a configured key. */
+  SIGNATURE_INVALID: { grpc: "PERMISSION_DENIED", retryable: false },
   /** A bug or an unexpected foreign error. */
   INTERNAL: { grpc: "INTERNAL", retryable: false },
 } as const;
