@@ -265,6 +265,26 @@ export const agentConfigSchema = z
       .strict()
       .optional(),
     metrics: metricsSchema.optional(),
+    /** Labels of this node (ring: canary, site: a): what unattended waves select by. */
+    labels: z.record(z.string(), z.string()).default({}),
+    /** Unattended rollouts (docs/unattended.md): the agent upgrades its services itself from the desired state in KV. */
+    unattended: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Services that follow a desired state (default: every managed service). */
+        services: z.array(serviceNameSchema).optional(),
+        /** Safety-net poll of the desired state (a push normally arrives first), jittered by up to 20%. */
+        pollIntervalMs: z.number().int().positive().default(300_000),
+        /** How often a slot holder heartbeats its slot and a node refreshes its report. */
+        heartbeatMs: z.number().int().positive().default(5000),
+        /** ed25519 public keys (PEM files): when set, unsigned or wrongly signed desired states and catalogs are refused. */
+        publicKeys: z.array(z.string().min(1)).default([]),
+        /** First back-off after an environment failure (fetch, disk); doubles up to maxBackoffMs. */
+        backoffMs: z.number().int().positive().default(30_000),
+        maxBackoffMs: z.number().int().positive().default(1_800_000),
+      })
+      .strict()
+      .optional(),
     /** Stop retrying an interrupted upgrade after this many agent restarts inside it. */
     maxResumeAttempts: z.number().int().positive().default(3),
   })
@@ -315,6 +335,7 @@ export function resolveAgentConfigPaths(config: AgentConfig, base: string): Agen
     ...config,
     stateDir: abs(config.stateDir),
     catalog: config.catalog === undefined ? undefined : abs(config.catalog),
+    ...(config.unattended ? { unattended: { ...config.unattended, publicKeys: config.unattended.publicKeys.map(abs) } } : {}),
     services: config.services.map((service) => ({
       ...service,
       installRoot: abs(service.installRoot),

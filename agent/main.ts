@@ -9,6 +9,7 @@ import { AgentBus } from "./bus/agent-bus.ts";
 import { KvClusterOnceGate } from "./bus/cluster-once-gate.ts";
 import { readPeersInService } from "./bus/peers.ts";
 import { boundedStep, closeConnection } from "./bus/close-connection.ts";
+import { startUnattendedLoop } from "./unattended/start-loop.ts";
 
 /** Grace of each shutdown step (bus, gRPC) before the agent goes on stopping. */
 const STOP_STEP_MS = 1000;
@@ -70,6 +71,7 @@ export async function runAgent(config: AgentConfig, logger: Logger): Promise<Run
         })
       : undefined;
   await bus?.start();
+  const unattended = nc ? await startUnattendedLoop(config, agent, nc, logger) : undefined;
   logger.info({ node: config.node, cluster: config.cluster, grpc: grpc?.address, nats: config.nats?.servers, metrics: metrics?.address }, "agent running");
 
   return {
@@ -82,6 +84,7 @@ export async function runAgent(config: AgentConfig, logger: Logger): Promise<Run
      */
     async stop() {
       await metrics?.stop();
+      await boundedStep(unattended?.stop() ?? Promise.resolve(), STOP_STEP_MS);
       await boundedStep(bus?.stop() ?? Promise.resolve(), STOP_STEP_MS);
       await boundedStep(grpc?.stop() ?? Promise.resolve(), STOP_STEP_MS);
       await agent.stop();

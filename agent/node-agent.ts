@@ -239,6 +239,11 @@ export class NodeAgent implements NodeAgentApi {
     return serviceCatalog(this.catalog, service);
   }
 
+  /** Uses `catalog` from now on (the unattended loop hands over the catalog pushed to KV). */
+  useCatalog(catalog: Catalog): void {
+    this.catalog = catalog;
+  }
+
   async upgrade(request: UpgradeRequest & { skipMigrations?: string[] }, options: WorkOptions = {}): Promise<UpgradeOutcome> {
     const managed = this.managed(request.service);
     const recorded = await this.recordedOutcome(managed, request.key);

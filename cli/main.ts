@@ -5,6 +5,7 @@ import { registerAgentCommands } from "../agent/cli/register.ts";
 import { registerAgentRunCommand } from "../agent/cli/run-command.ts";
 import { registerAgentStatusCommand } from "../agent/grpc/status-command.ts";
 import { registerCoordinatorCommands } from "../coordinator/cli/register.ts";
+import { registerUnattendedCommands } from "./unattended/register.ts";
 
 /**
  * `hoist`: wires the agent's and the coordinator's commands into one program. The registrations
@@ -28,6 +29,7 @@ registerAgentCommands(program);
 registerAgentRunCommand(program);
 registerAgentStatusCommand(program);
 registerCoordinatorCommands(program);
+registerUnattendedCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -164,6 +164,9 @@ async function verifyCached(path: string, sha256: string, size: number | undefin
 async function openSource(artifact: ArtifactRef, options: FetchOptions): Promise<{ body: Readable; totalBytes?: number }> {
   const { url } = artifact;
   if (/^https?:\/\//i.test(url)) return openHttp(url, options.signal);
+  if (url.startsWith("nats-object:")) {
+    throw new HoistError("ARTIFACT_FETCH_FAILED", `artifact ${url} lives in the NATS object store and is not in the cache; the unattended loop fetches it before an upgrade (docs/unattended.md)`, { retryable: true });
+  }
   let path: string;
   if (/^file:/i.test(url)) {
     try {

@@ -10,7 +10,7 @@ export async function loadCatalog(path: string): Promise<Catalog> {
   for (const service of Object.values(catalog.services)) {
     for (const release of service.releases) {
       const url = release.artifact.url;
-      if (!/^https?:\/\//.test(url) && !url.startsWith("file:") && !isAbsolute(url)) {
+      if (!/^https?:\/\//.test(url) && !url.startsWith("file:") && !url.startsWith("nats-object:") && !isAbsolute(url)) {
         release.artifact.url = resolve(base, url);
       }
     }

@@ -7,3 +7,6 @@ export { assignWaves, slotCount, type LabelledNode } from "./waves.ts";
 export { decideUnattended, effectivePlan, chargedFailures, budgetSpent, waveCompletion, waveSeed, WAIT_REASONS, type WaitReason, type ResolvedDesired, type NodeFacts, type FleetView, type UnattendedDecision } from "./decide.ts";
 export { keyIdOf, loadKey, signText, verifyText, type TextSignature } from "./signature.ts";
 export { UnattendedStore, openUnattendedBucket, resolveDesired, type RolloutSnapshot } from "./store.ts";
+export { chargeFailure } from "./charge.ts";
+export { rolloutStatus, formatRolloutStatus, type RolloutStatus, type NodeStatus } from "./status.ts";
+export { simulateRollout, type Simulation, type SimulatedNode, type SimulatedWave } from "./simulate.ts";

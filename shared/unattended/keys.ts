@@ -47,3 +47,16 @@ export function unattendedNotifySubject(cluster: string, service: string): strin
 export function unattendedEventsSubject(cluster: string): string {
   return `${SUBJECT_PREFIX}.${cluster}._unattended.events`;
 }
+
+/** The url scheme of an artifact kept in the object store (`hoist release push`): `nats-object:SHA256`. */
+export const OBJECT_URL_PREFIX = "nats-object:";
+
+export function objectArtifactUrl(sha256: string): string {
+  return `${OBJECT_URL_PREFIX}${sha256}`;
+}
+
+/** The sha256 of a `nats-object:` url, or undefined for any other url. */
+export function objectArtifactSha(url: string): string | undefined {
+  const match = /^nats-object:([0-9a-f]{64})$/.exec(url);
+  return match?.[1];
+}

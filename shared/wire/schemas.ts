@@ -26,11 +26,14 @@ export const versionSchema = z
 export const SERVICE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
 export const serviceNameSchema = z.string().regex(SERVICE_NAME_PATTERN, "must name a managed service (lowercase letters, digits, _ and -)");
 
-/** Where an agent fetches a release from: an http(s) or file: URL, or an absolute path. */
+/**
+ * Where an agent fetches a release from: an http(s) or file: URL, an absolute path, or
+ * `nats-object:SHA256` (the JetStream object store `hoist release push` filled; docs/unattended.md).
+ */
 export const artifactUrlSchema = z
   .string()
   .min(1)
-  .refine((url) => /^(file:|https?:\/\/)\S+$/.test(url) || isAbsolute(url), "must be a file://, http:// or https:// URL or an absolute path");
+  .refine((url) => /^(file:|https?:\/\/)\S+$/.test(url) || /^nats-object:[0-9a-f]{64}$/.test(url) || isAbsolute(url), "must be a file://, http:// or https:// URL, nats-object:SHA256 or an absolute path");
 
 /** A release archive: where it is, its sha256, and optionally its size in bytes. */
 export const artifactSchema = z.object({

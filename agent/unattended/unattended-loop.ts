@@ -1,0 +1,255 @@
+import type { KeyObject } from "node:crypto";
+import type { KV, NatsConnection, ObjectStore, Subscription } from "nats";
+import { encodeJson } from "../../shared/bus/index.ts";
+import type { Catalog } from "../../shared/catalog/index.ts";
+import { toHoistError } from "../../shared/errors/index.ts";
+import type { Logger } from "../../shared/logger/index.ts";
+import {
+  chargeFailure,
+  decideUnattended,
+  resolveDesired,
+  unattendedEventsSubject,
+  unattendedNotifySubject,
+  verifyText,
+  type NodeReport,
+  type ResolvedDesired,
+  type RolloutSnapshot,
+  type UnattendedDecision,
+  type UnattendedStore,
+} from "../../shared/unattended/index.ts";
+import type { NodeAgentApi } from "../node-agent-api.ts";
+import { readPushedCatalog } from "./catalog-source.ts";
+import { runInSlot, type NodeRunResult } from "./node-run.ts";
+
+export interface UnattendedLoopOptions {
+  agent: NodeAgentApi & { useCatalog(catalog: Catalog): void };
+  nc: NatsConnection;
+  store: UnattendedStore;
+  catalogKv: KV;
+  artifacts: ObjectStore;
+  /** Brings a `nats-object:` artifact into the agent's cache (object-artifacts.ts). */
+  fetchObject: (url: string, signal: AbortSignal) => Promise<unknown>;
+  logger: Logger;
+  cluster: string;
+  node: string;
+  labels: Readonly<Record<string, string>>;
+  services: readonly string[];
+  pollIntervalMs: number;
+  heartbeatMs: number;
+  publicKeys: readonly KeyObject[];
+  backoffMs: number;
+  maxBackoffMs: number;
+}
+
+interface ServiceLoop {
+  running?: Promise<void>;
+  again: boolean;
+  report?: NodeReport;
+  reportedAt: number;
+}
+
+/**
+ * The agent side of unattended rollouts: for each service it follows, it reads the rollout
+ * (desired state, control, reports, slots) when told of a change on the plain notify subject, on
+ * a jittered poll, and after a reconnect; checks the desired state's signature; charges silent slot
+ * holders; asks `decideUnattended`; reports state, reason and next eligible time; and when told to
+ * act, runs the existing engine inside a slot (node-run.ts). No JetStream consumer stays open: each
+ * read is direct gets plus one short watch that stops after the initial values.
+ */
+export class UnattendedLoop {
+  private readonly abort = new AbortController();
+  private readonly loops = new Map<string, ServiceLoop>();
+  private subscriptions: Subscription[] = [];
+  private pollTimer: NodeJS.Timeout | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: UnattendedLoopOptions) {}
+
+  start(): void {
+    const { nc, cluster, services } = this.options;
+    for (const service of services) {
+      this.loops.set(service, { again: false, reportedAt: 0 });
+      this.subscriptions.push(nc.subscribe(unattendedNotifySubject(cluster, service), { callback: () => this.trigger(service) }));
+      this.trigger(service);
+    }
+    this.schedulePoll();
+    this.refreshTimer = setInterval(() => {
+      for (const service of services) this.trigger(service);
+    }, this.options.heartbeatMs);
+    this.refreshTimer.unref();
+    void this.watchReconnects();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    for (const subscription of this.subscriptions) subscription.unsubscribe();
+    this.subscriptions = [];
+  }
+
+  /** The safety-net poll: every pollInterval, jittered by up to 20% so that agents do not read at once. */
+  private schedulePoll(): void {
+    const delay = this.options.pollIntervalMs * (0.8 + Math.random() * 0.4);
+    this.pollTimer = setTimeout(() => {
+      for (const service of this.options.services) this.trigger(service);
+      this.schedulePoll();
+    }, delay);
+    this.pollTimer.unref();
+  }
+
+  private async watchReconnects(): Promise<void> {
+    for await (const status of this.options.nc.status()) {
+      if (this.abort.signal.aborted) return;
+      if (status.type === "reconnect") {
+        // Spread the reads of many agents reconnecting at once.
+        const delay = Math.random() * Math.min(5000, this.options.pollIntervalMs);
+        setTimeout(() => this.options.services.forEach((service) => this.trigger(service)), delay).unref();
+      }
+    }
+  }
+
+  /** Runs a tick for the service now, or once more after the running one (ticks never overlap). */
+  trigger(service: string): void {
+    const loop = this.loops.get(service);
+    if (!loop || this.abort.signal.aborted) return;
+    if (loop.running) {
+      loop.again = true;
+      return;
+    }
+    loop.running = this.tick(service, loop)
+      .catch((err: unknown) => {
+        if (!this.abort.signal.aborted) this.options.logger.warn({ err, service }, "unattended tick failed; the next push or poll retries");
+      })
+      .finally(() => {
+        loop.running = undefined;
+        if (loop.again) {
+          loop.again = false;
+          this.trigger(service);
+        }
+      });
+  }
+
+  private async tick(service: string, loop: ServiceLoop): Promise<void> {
+    const { store, cluster, node } = this.options;
+    const snapshot = await store.readRollout(cluster, service);
+    if (!snapshot.stored) return;
+    const now = Date.now();
+    const inventory = await this.options.agent.inventory();
+    const version = inventory.services.find((entry) => entry.name === service)?.activeVersion;
+    let desired: ResolvedDesired;
+    try {
+      verifyText("the desired state", snapshot.stored.value.text, snapshot.stored.value.signature, this.options.publicKeys);
+      desired = await resolveDesired(store, snapshot.stored.value);
+      await this.refreshCatalog();
+    } catch (err) {
+      const error = toHoistError(err);
+      if (loop.report?.reason !== error.code.toLowerCase()) this.options.logger.error({ err: error, service, revision: snapshot.stored.revision }, "refusing the desired state");
+      await this.report(service, loop, { state: "refused", reason: error.code === "SIGNATURE_INVALID" ? "signature-invalid" : "desired-invalid", version, detail: error.message }, now);
+      return;
+    }
+    await this.chargeSilentHolders(service, desired, snapshot, now);
+    const fleet = { nodes: snapshot.nodes, slots: snapshot.slots, control: snapshot.control.value };
+    const own = snapshot.nodes.find((report) => report.node === node);
+    const facts = { node, labels: this.options.labels, version, backoffUntil: loop.report?.backoffUntil ?? own?.backoffUntil };
+    const decision = decideUnattended(desired, facts, fleet, now);
+    if (decision.action === "wait") {
+      await this.report(service, loop, { state: decision.reason === "on-target" || decision.reason === "pinned" ? "done" : "idle", reason: decision.reason, version, nextEligibleAt: decision.nextEligibleAt }, now);
+      return;
+    }
+    await this.act(service, loop, desired, snapshot, decision, version);
+  }
+
+  /** Charges every slot whose holder stopped heartbeating past unknownAfter (once: by compare-and-set on the slot). */
+  private async chargeSilentHolders(service: string, desired: ResolvedDesired, snapshot: RolloutSnapshot, now: number): Promise<void> {
+    const { store, cluster, node } = this.options;
+    for (const slot of snapshot.slots) {
+      if (slot.charged || slot.node === node || now - slot.heartbeatAt < desired.doc.unknownAfter) continue;
+      const reason = `${slot.node} held slot ${slot.wave}.${slot.index} at step ${slot.step} and was silent for ${Math.round((now - slot.heartbeatAt) / 1000)} s (unknownAfter)`;
+      const { index: _index, key: _key, revision, ...value } = slot;
+      const charged = await store.refreshSlot(cluster, service, slot.index, { ...value, charged: { at: now, reason } }, revision);
+      if (charged === undefined) continue;
+      const nodeCount = snapshot.nodes.length;
+      await store.updateControl(cluster, service, (control) => chargeFailure(control, { node: slot.node, version: slot.version, kind: "unknown", reason, at: now }, desired.doc, nodeCount, node));
+      this.event(service, { type: "slot-charged", holder: slot.node, wave: slot.wave, slot: slot.index, reason });
+      this.options.logger.warn({ service, holder: slot.node, wave: slot.wave }, "charged a silent slot holder to the failure budget");
+    }
+  }
+
+  private async act(service: string, loop: ServiceLoop, desired: ResolvedDesired, snapshot: RolloutSnapshot, decision: Extract<UnattendedDecision, { action: "act" }>, version: string | undefined): Promise<void> {
+    const { store, cluster, node, logger } = this.options;
+    const held = snapshot.slots.find((slot) => slot.node === node && slot.index === decision.slot && slot.wave === decision.wave);
+    const wave = desired.doc.waves.find((entry) => entry.name === decision.wave)!;
+    await this.report(service, loop, { state: "in-flight", reason: decision.holding ? "resuming" : "starting", version }, Date.now());
+    const catalog = await this.refreshCatalog();
+    const result: NodeRunResult = await runInSlot(
+      {
+        agent: this.options.agent,
+        store,
+        logger: logger.child({ service, wave: decision.wave }),
+        cluster,
+        node,
+        service,
+        heartbeatMs: this.options.heartbeatMs,
+        ...(catalog ? { catalog } : {}),
+        fetchObject: this.options.fetchObject,
+        signal: this.abort.signal,
+        stillAllowed: async () => {
+          const control = (await store.readRollout(cluster, service)).control.value;
+          return !control.suspended && !(decision.kind === "upgrade" && control.quarantined[decision.to]);
+        },
+      },
+      { kind: decision.kind, to: decision.to, from: version, wave: decision.wave, slot: decision.slot, ...(held ? { held: { value: held, revision: held.revision } } : {}), minHealthyMs: wave.minHealthy },
+    );
+    if (!result.ran) {
+      await this.report(service, loop, { state: "idle", reason: result.why === "slot-taken" ? "slots-full" : "suspended", version }, Date.now());
+      return;
+    }
+    const inventory = await this.options.agent.inventory();
+    const now = Date.now();
+    const active = inventory.services.find((entry) => entry.name === service)?.activeVersion;
+    const durationsMs = [...(loop.report?.durationsMs ?? []), result.durationMs].slice(-5);
+    this.event(service, { type: "node-finished", wave: decision.wave, to: decision.to, kind: result.kind, ...(result.error ? { error: result.error } : {}), durationMs: result.durationMs });
+    if (result.kind === "ok") {
+      await this.report(service, loop, { state: "done", reason: "on-target", version: active, reachedAt: now, durationsMs, backoffUntil: undefined, backoffAttempts: 0 }, now);
+    } else if (result.kind === "environment") {
+      const attempts = (loop.report?.backoffAttempts ?? 0) + 1;
+      const backoffUntil = now + Math.min(this.options.maxBackoffMs, this.options.backoffMs * 2 ** (attempts - 1));
+      logger.warn({ service, error: result.error, attempts, backoffUntil: new Date(backoffUntil).toISOString() }, "unattended upgrade hit an environment failure; backing off (not charged)");
+      await this.report(service, loop, { state: "backoff", reason: "backoff", version: active, nextEligibleAt: backoffUntil, backoffUntil, backoffAttempts: attempts, durationsMs, detail: result.error?.message }, now);
+    } else {
+      const reason = result.error ? `${result.error.code}: ${result.error.message}` : `upgrade ended ${result.outcome?.result ?? "badly"}`;
+      logger.error({ service, to: decision.to, reason }, "unattended upgrade failed; charging it to the failure budget");
+      await store.updateControl(cluster, service, (control) => chargeFailure(control, { node, version: decision.to, kind: "version-suspect", reason, at: now }, desired.doc, snapshot.nodes.length, node));
+      await this.report(service, loop, { state: "failed", reason: "failed-here", version: active, durationsMs, detail: reason }, now);
+    }
+    store.notify(cluster, service, "node");
+    // Go on at once: the next node of the wave (or this one's next step) must not wait for a poll.
+    loop.again = true;
+  }
+
+  /** The pushed catalog, handed to the engine when there is one (else the config's stays). */
+  private async refreshCatalog(): Promise<Catalog | undefined> {
+    const catalog = await readPushedCatalog(this.options.catalogKv, this.options.cluster, this.options.publicKeys);
+    if (catalog) this.options.agent.useCatalog(catalog);
+    return catalog;
+  }
+
+  /** Writes this node's report when it changed, or when the last write is a heartbeat old. */
+  private async report(service: string, loop: ServiceLoop, change: Partial<NodeReport> & { state: NodeReport["state"]; reason: string; detail?: string | undefined }, now: number): Promise<void> {
+    const { detail: _detail, ...fields } = change;
+    const base: NodeReport = loop.report ?? { node: this.options.node, labels: {}, state: "idle", reason: "", seenAt: now, durationsMs: [], backoffAttempts: 0 };
+    const next: NodeReport = { ...base, ...fields, node: this.options.node, labels: { ...this.options.labels }, seenAt: now };
+    for (const key of Object.keys(next) as (keyof NodeReport)[]) if (next[key] === undefined) delete next[key];
+    const changed = JSON.stringify({ ...next, seenAt: 0 }) !== JSON.stringify({ ...(loop.report ?? {}), seenAt: 0 });
+    if (!changed && now - loop.reportedAt < this.options.heartbeatMs * 0.8) return;
+    loop.report = next;
+    loop.reportedAt = now;
+    await this.options.store.putReport(this.options.cluster, service, next);
+    if (changed) this.event(service, { type: "node-state", state: next.state, reason: next.reason, ...(next.nextEligibleAt ? { nextEligibleAt: next.nextEligibleAt } : {}), ...(change.detail ? { detail: change.detail } : {}) });
+  }
+
+  private event(service: string, event: Record<string, unknown>): void {
+    this.options.nc.publish(unattendedEventsSubject(this.options.cluster), encodeJson({ ...event, node: this.options.node, service, at: new Date().toISOString() }));
+  }
+}
