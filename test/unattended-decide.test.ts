@@ -37,36 +37,113 @@ describe("decideUnattended", () => {
     { name: "acts on the canary first", node: "c1", version: "1.0.0", fleet: fleet(canaryPending), expect: { action: "act", wave: "canary", slot: 0, to: "1.1.0" } },
     { name: "already on target", node: "c1", version: "1.1.0", fleet: fleet(canaryDone), expect: { action: "wait", reason: "on-target" } },
     { name: "later wave waits for the earlier one", node: "n1", version: "1.0.0", fleet: fleet(canaryPending), expect: { action: "wait", reason: "previous-wave" } },
-    { name: "soak after the canary wave", node: "n1", version: "1.0.0", fleet: fleet([report("c1", "1.1.0", { reachedAt: T0 - 60_000 }), report("n1", "1.0.0")]), expect: { action: "wait", reason: "soaking", nextEligibleAt: T0 - 60_000 + 600_000 } },
+    {
+      name: "soak after the canary wave",
+      node: "n1",
+      version: "1.0.0",
+      fleet: fleet([report("c1", "1.1.0", { reachedAt: T0 - 60_000 }), report("n1", "1.0.0")]),
+      expect: { action: "wait", reason: "soaking", nextEligibleAt: T0 - 60_000 + 600_000 },
+    },
     { name: "second wave after soak", node: "n1", version: "1.0.0", fleet: fleet(canaryDone), expect: { action: "act", wave: "rest", slot: 0 } },
     { name: "slots full", node: "n3", version: "1.0.0", fleet: fleet(canaryDone, { slots: [slot("n1", "rest", 0), slot("n2", "rest", 1)] }), expect: { action: "wait", reason: "slots-full" } },
-    { name: "a charged slot keeps its capacity", node: "n3", version: "1.0.0", fleet: fleet(canaryDone, { slots: [slot("n1", "rest", 0, true), slot("n2", "rest", 1)], control: control({ failures: [{ node: "n1", version: "1.1.0", kind: "unknown", reason: "silent", at: T0 }] }), }), desired: desired({ failureBudget: { maxFailed: 3 } }), expect: { action: "wait", reason: "slots-full" } },
+    {
+      name: "a charged slot keeps its capacity",
+      node: "n3",
+      version: "1.0.0",
+      fleet: fleet(canaryDone, { slots: [slot("n1", "rest", 0, true), slot("n2", "rest", 1)], control: control({ failures: [{ node: "n1", version: "1.1.0", kind: "unknown", reason: "silent", at: T0 }] }) }),
+      desired: desired({ failureBudget: { maxFailed: 3 } }),
+      expect: { action: "wait", reason: "slots-full" },
+    },
     { name: "free slot index", node: "n3", version: "1.0.0", fleet: fleet(canaryDone, { slots: [slot("n1", "rest", 0)] }), expect: { action: "act", slot: 1 } },
-    { name: "holder resumes its slot", node: "n1", version: "1.0.0", fleet: fleet(canaryDone, { slots: [slot("n1", "rest", 1)], control: control({ suspended: { reason: "x", at: T0, by: "op" } }) }), expect: { action: "act", slot: 1, holding: true } },
+    {
+      name: "holder resumes its slot",
+      node: "n1",
+      version: "1.0.0",
+      fleet: fleet(canaryDone, { slots: [slot("n1", "rest", 1)], control: control({ suspended: { reason: "x", at: T0, by: "op" } }) }),
+      expect: { action: "act", slot: 1, holding: true },
+    },
     { name: "suspended", node: "c1", version: "1.0.0", fleet: fleet(canaryPending, { control: control({ suspended: { reason: "operator", at: T0, by: "op" } }) }), expect: { action: "wait", reason: "suspended" } },
     { name: "suspended by document mode", node: "c1", version: "1.0.0", fleet: fleet(canaryPending), desired: desired({ mode: "suspended" }), expect: { action: "wait", reason: "suspended" } },
-    { name: "held until", node: "c1", version: "1.0.0", fleet: fleet(canaryPending, { control: control({ holds: { c1: { until: T0 + 5000, reason: "audit" } } }) }), expect: { action: "wait", reason: "held", nextEligibleAt: T0 + 5000 } },
+    {
+      name: "held until",
+      node: "c1",
+      version: "1.0.0",
+      fleet: fleet(canaryPending, { control: control({ holds: { c1: { until: T0 + 5000, reason: "audit" } } }) }),
+      expect: { action: "wait", reason: "held", nextEligibleAt: T0 + 5000 },
+    },
     { name: "hold expired", node: "c1", version: "1.0.0", fleet: fleet(canaryPending, { control: control({ holds: { c1: { until: T0 - 1, reason: "audit" } } }) }), expect: { action: "act" } },
     { name: "pinned on its version", node: "n1", version: "1.0.0", fleet: fleet(canaryDone, { control: control({ pins: { n1: "1.0.0" } }) }), expect: { action: "wait", reason: "pinned" } },
     { name: "quarantined target", node: "c1", version: "1.0.0", fleet: fleet(canaryPending, { control: control({ quarantined: { "1.1.0": { at: T0, nodes: ["x"] } } }) }), expect: { action: "wait", reason: "quarantined" } },
-    { name: "budget spent", node: "n1", version: "1.0.0", fleet: fleet(canaryDone, { control: control({ failures: [{ node: "n9", version: "1.1.0", kind: "unknown", reason: "silent", at: T0 }] }) }), expect: { action: "wait", reason: "budget-spent" } },
-    { name: "budget by percent", node: "n1", version: "1.0.0", desired: desired({ failureBudget: { maxFailed: 10, maxFailedPercent: 20 } }), fleet: fleet(canaryDone, { control: control({ failures: [{ node: "n2", version: "1.1.0", kind: "version-suspect", reason: "health", at: T0 }] }) }), expect: { action: "wait", reason: "budget-spent" } },
-    { name: "failed here before", node: "n1", version: "1.0.0", desired: desired({ failureBudget: { maxFailed: 5 } }), fleet: fleet(canaryDone, { control: control({ failures: [{ node: "n1", version: "1.1.0", kind: "version-suspect", reason: "health", at: T0 }] }) }), expect: { action: "wait", reason: "failed-here" } },
+    {
+      name: "budget spent",
+      node: "n1",
+      version: "1.0.0",
+      fleet: fleet(canaryDone, { control: control({ failures: [{ node: "n9", version: "1.1.0", kind: "unknown", reason: "silent", at: T0 }] }) }),
+      expect: { action: "wait", reason: "budget-spent" },
+    },
+    {
+      name: "budget by percent",
+      node: "n1",
+      version: "1.0.0",
+      desired: desired({ failureBudget: { maxFailed: 10, maxFailedPercent: 20 } }),
+      fleet: fleet(canaryDone, { control: control({ failures: [{ node: "n2", version: "1.1.0", kind: "version-suspect", reason: "health", at: T0 }] }) }),
+      expect: { action: "wait", reason: "budget-spent" },
+    },
+    {
+      name: "failed here before",
+      node: "n1",
+      version: "1.0.0",
+      desired: desired({ failureBudget: { maxFailed: 5 } }),
+      fleet: fleet(canaryDone, { control: control({ failures: [{ node: "n1", version: "1.1.0", kind: "version-suspect", reason: "health", at: T0 }] }) }),
+      expect: { action: "wait", reason: "failed-here" },
+    },
     { name: "environment back-off", node: "c1", version: "1.0.0", backoffUntil: T0 + 1000, fleet: fleet(canaryPending), expect: { action: "wait", reason: "backoff", nextEligibleAt: T0 + 1000 } },
-    { name: "not in any wave", node: "x1", version: "1.0.0", desired: desired({ waves: [{ name: "canary", select: { labels: { ring: "canary" } } }] }), fleet: fleet(canaryPending), expect: { action: "wait", reason: "not-in-wave" } },
-    { name: "channel without version", node: "c1", version: "1.0.0", desired: { ...desired({ target: undefined, channel: "stable" }), target: undefined }, fleet: fleet(canaryPending), expect: { action: "wait", reason: "no-target" } },
-    { name: "rollback reverses the waves", node: "n1", version: "1.1.0", fleet: fleet([report("c1", "1.1.0"), report("n1", "1.1.0")], { control: control({ rollback: { to: "1.0.0", from: "1.1.0", at: T0 } }) }), expect: { action: "act", kind: "rollback", to: "1.0.0", wave: "rest" } },
-    { name: "rollback: canary waits for the rest", node: "c1", version: "1.1.0", fleet: fleet([report("c1", "1.1.0"), report("n1", "1.1.0")], { control: control({ rollback: { to: "1.0.0", from: "1.1.0", at: T0 } }) }), expect: { action: "wait", reason: "previous-wave" } },
-    { name: "offline member does not block a wave", node: "n1", version: "1.0.0", fleet: fleet([report("c1", "1.1.0", { reachedAt: 0 }), report("c2", "1.0.0", { labels: { ring: "canary" }, seenAt: T0 - 120_000 }), report("n1", "1.0.0")]), expect: { action: "act", wave: "rest" } },
+    {
+      name: "not in any wave",
+      node: "x1",
+      version: "1.0.0",
+      desired: desired({ waves: [{ name: "canary", select: { labels: { ring: "canary" } } }] }),
+      fleet: fleet(canaryPending),
+      expect: { action: "wait", reason: "not-in-wave" },
+    },
+    {
+      name: "channel without version",
+      node: "c1",
+      version: "1.0.0",
+      desired: { ...desired({ target: undefined, channel: "stable" }), target: undefined },
+      fleet: fleet(canaryPending),
+      expect: { action: "wait", reason: "no-target" },
+    },
+    {
+      name: "rollback reverses the waves",
+      node: "n1",
+      version: "1.1.0",
+      fleet: fleet([report("c1", "1.1.0"), report("n1", "1.1.0")], { control: control({ rollback: { to: "1.0.0", from: "1.1.0", at: T0 } }) }),
+      expect: { action: "act", kind: "rollback", to: "1.0.0", wave: "rest" },
+    },
+    {
+      name: "rollback: canary waits for the rest",
+      node: "c1",
+      version: "1.1.0",
+      fleet: fleet([report("c1", "1.1.0"), report("n1", "1.1.0")], { control: control({ rollback: { to: "1.0.0", from: "1.1.0", at: T0 } }) }),
+      expect: { action: "wait", reason: "previous-wave" },
+    },
+    {
+      name: "offline member does not block a wave",
+      node: "n1",
+      version: "1.0.0",
+      fleet: fleet([report("c1", "1.1.0", { reachedAt: 0 }), report("c2", "1.0.0", { labels: { ring: "canary" }, seenAt: T0 - 120_000 }), report("n1", "1.0.0")]),
+      expect: { action: "act", wave: "rest" },
+    },
   ])("$name", ({ node, version, fleet: view, desired: given, backoffUntil, expect: expected }) => {
-    const labels = node === "c1" ? { ring: "canary" } : {};
+    const labels: Record<string, string> = node === "c1" ? { ring: "canary" } : {};
     const decision = decideUnattended(given ?? desired(), { node, labels, version, backoffUntil }, view, T0);
     expect(decision).toMatchObject(expected);
   });
 
   describe("windows", () => {
     // 02:00-05:00 Europe/Berlin, cutoff 30m; on 2026-03-02 Berlin is UTC+1, so 01:00Z-04:00Z (starts until 03:30Z).
-    const nightly = { days: ["*"], start: "02:00", duration: "3h", timezone: "Europe/Berlin", cutoff: "30m" } as const;
+    const nightly = { days: ["*" as const], start: "02:00", duration: "3h", timezone: "Europe/Berlin", cutoff: "30m" };
     const windowed = desired({ waves: [{ name: "all", window: nightly, maxInFlight: 1 }] });
     const nodes = [report("n1", "1.0.0"), report("n2", "1.0.0")];
     it.each([
@@ -95,7 +172,7 @@ describe("decideUnattended", () => {
     });
 
     it("weekdays and DST in New York", () => {
-      const weekly = { days: ["Sun"], start: "02:30", duration: "1h", timezone: "America/New_York", cutoff: 0 } as const;
+      const weekly = { days: ["Sun" as const], start: "02:30", duration: "1h", timezone: "America/New_York", cutoff: 0 };
       // 2026-03-08 is the Sunday DST starts in the US: 02:30 does not exist, the window opens just after the gap (03:30 EDT = 07:30Z).
       expect(windowPosition(desiredRolloutSchema.shape.waves.element.shape.window.unwrap().parse(weekly), Date.parse("2026-03-07T12:00:00Z"))).toEqual({ open: false, opensAt: Date.parse("2026-03-08T07:30:00Z") });
       // Next Sunday: 02:30 EDT = 06:30Z.

@@ -35,9 +35,7 @@ export interface NodeRunRequest {
   minHealthyMs: number;
 }
 
-export type NodeRunResult =
-  | { ran: false; why: "slot-taken" | "no-longer-allowed" }
-  | { ran: true; kind: OutcomeKind; outcome?: UpgradeOutcome; error?: { code: string; message: string }; durationMs: number; slotCharged: boolean };
+export type NodeRunResult = { ran: false; why: "slot-taken" | "no-longer-allowed" } | { ran: true; kind: OutcomeKind; outcome?: UpgradeOutcome; error?: { code: string; message: string }; durationMs: number; slotCharged: boolean };
 
 /**
  * Runs one node's upgrade (or rollback) inside a wave slot: takes the slot with create-if-absent
@@ -90,9 +88,7 @@ export async function runInSlot(ctx: NodeRunContext, request: NodeRunRequest): P
       }
     };
     outcome =
-      request.kind === "rollback"
-        ? await ctx.agent.rollback(service, { to: request.to, key, signal: ctx.signal, onProgress })
-        : await ctx.agent.upgrade({ service, to: request.to, key }, { signal: ctx.signal, onProgress });
+      request.kind === "rollback" ? await ctx.agent.rollback(service, { to: request.to, key, signal: ctx.signal, onProgress }) : await ctx.agent.upgrade({ service, to: request.to, key }, { signal: ctx.signal, onProgress });
     kind = classifyOutcome(outcome);
     if (outcome.error) error = { code: outcome.error.code, message: outcome.error.message };
     if (kind === "ok" && request.minHealthyMs > 0) {

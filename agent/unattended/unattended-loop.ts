@@ -1,5 +1,5 @@
 import type { KeyObject } from "node:crypto";
-import type { KV, NatsConnection, ObjectStore, Subscription } from "nats";
+import { Events, type KV, type NatsConnection, type ObjectStore, type Subscription } from "nats";
 import { encodeJson } from "../../shared/bus/index.ts";
 import type { Catalog } from "../../shared/catalog/index.ts";
 import { toHoistError } from "../../shared/errors/index.ts";
@@ -101,7 +101,7 @@ export class UnattendedLoop {
   private async watchReconnects(): Promise<void> {
     for await (const status of this.options.nc.status()) {
       if (this.abort.signal.aborted) return;
-      if (status.type === "reconnect") {
+      if (status.type === Events.Reconnect) {
         // Spread the reads of many agents reconnecting at once.
         const delay = Math.random() * Math.min(5000, this.options.pollIntervalMs);
         setTimeout(() => this.options.services.forEach((service) => this.trigger(service)), delay).unref();
@@ -133,10 +133,12 @@ export class UnattendedLoop {
   private async tick(service: string, loop: ServiceLoop): Promise<void> {
     const { store, cluster, node } = this.options;
     const snapshot = await store.readRollout(cluster, service);
-    if (!snapshot.stored) return;
     const now = Date.now();
     const inventory = await this.options.agent.inventory();
     const version = inventory.services.find((entry) => entry.name === service)?.activeVersion;
+    // Report even before any desired state exists: waves are made from the reports, so a node must
+    // be known before the first document arrives, or an early wave could look empty and complete.
+    if (!snapshot.stored) return this.report(service, loop, { state: "idle", reason: "no-desired-state", version }, now);
     let desired: ResolvedDesired;
     try {
       verifyText("the desired state", snapshot.stored.value.text, snapshot.stored.value.signature, this.options.publicKeys);

@@ -65,7 +65,9 @@ export function registerUnattendedCommands(program: Command): void {
       try {
         const stored = await open.store.readDesired(flags.cluster, flags.service, flags.revision === undefined ? undefined : Number(flags.revision));
         if (!stored) throw new HoistError("NOT_FOUND", `no desired state for ${flags.cluster}/${flags.service}`);
-        process.stdout.write(`# revision ${stored.revision}, set ${new Date(stored.value.setAt).toISOString()}${stored.value.signature ? `, signed by key ${stored.value.signature.keyId}` : ", unsigned"}\n${stringify(JSON.parse(stored.value.text))}`);
+        process.stdout.write(
+          `# revision ${stored.revision}, set ${new Date(stored.value.setAt).toISOString()}${stored.value.signature ? `, signed by key ${stored.value.signature.keyId}` : ", unsigned"}\n${stringify(JSON.parse(stored.value.text))}`,
+        );
       } finally {
         await open.close();
       }
@@ -103,12 +105,17 @@ export function registerUnattendedCommands(program: Command): void {
   withRollout(unattended.command("pin <node> [version]"))
     .description("keep NODE on VERSION (it upgrades to it, and no further); without VERSION, unpin")
     .action(async (node: string, version: string | undefined, flags: RolloutFlags) => {
-      await changeControl(flags, "pin", (control) => {
-        const pins = { ...control.pins };
-        if (version === undefined) delete pins[node];
-        else pins[node] = version;
-        return { ...control, pins };
-      }, { node, ...(version ? { version } : {}) });
+      await changeControl(
+        flags,
+        "pin",
+        (control) => {
+          const pins = { ...control.pins };
+          if (version === undefined) delete pins[node];
+          else pins[node] = version;
+          return { ...control, pins };
+        },
+        { node, ...(version ? { version } : {}) },
+      );
       process.stdout.write(version ? `${node} pinned to ${version}\n` : `${node} unpinned\n`);
     });
 
@@ -124,7 +131,10 @@ export function registerUnattendedCommands(program: Command): void {
         for (const slot of held) await open.store.releaseSlot(flags.cluster, flags.service, slot.wave, slot.index, slot.revision);
         const now = Date.now();
         await open.store.updateControl(flags.cluster, flags.service, (control) => ({ ...control, releases: [...control.releases, ...held.map((slot) => ({ node, wave: slot.wave, ack: flags.ack, at: now }))].slice(-50) }));
-        open.bus.nc.publish(unattendedEventsSubject(flags.cluster), encodeJson({ type: "slot-released", node, service: flags.service, slots: held.map((slot) => `${slot.wave}.${slot.index}`), ack: flags.ack, at: new Date(now).toISOString() }));
+        open.bus.nc.publish(
+          unattendedEventsSubject(flags.cluster),
+          encodeJson({ type: "slot-released", node, service: flags.service, slots: held.map((slot) => `${slot.wave}.${slot.index}`), ack: flags.ack, at: new Date(now).toISOString() }),
+        );
         await open.bus.nc.flush();
         process.stdout.write(`freed ${held.map((slot) => `${slot.wave}.${slot.index}`).join(", ")} held by ${node}: ${flags.ack}\n`);
       } finally {
@@ -217,7 +227,9 @@ export function registerUnattendedCommands(program: Command): void {
         }
         const lines = [`upgrade duration: ${formatDuration(simulation.durationMs)} (${simulation.durationFrom})`];
         for (const wave of simulation.waves) {
-          lines.push(`wave ${wave.name}: ${wave.nodes} node(s)${wave.startAt ? ` from ${new Date(wave.startAt).toISOString()} to ${new Date(wave.endAt!).toISOString()}` : " (nothing to do)"}${wave.overrun ? `  CANNOT FINISH INSIDE ITS WINDOW: ${wave.overrun}` : ""}`);
+          lines.push(
+            `wave ${wave.name}: ${wave.nodes} node(s)${wave.startAt ? ` from ${new Date(wave.startAt).toISOString()} to ${new Date(wave.endAt!).toISOString()}` : " (nothing to do)"}${wave.overrun ? `  CANNOT FINISH INSIDE ITS WINDOW: ${wave.overrun}` : ""}`,
+          );
           for (const node of simulation.nodes.filter((entry) => entry.wave === wave.name)) lines.push(`  ${node.node.padEnd(12)} ${new Date(node.startAt).toISOString()} -> ${new Date(node.endAt).toISOString()}`);
         }
         if (simulation.endAt) lines.push(`done by ${new Date(simulation.endAt).toISOString()}`);

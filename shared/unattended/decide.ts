@@ -173,6 +173,12 @@ export function decideUnattended(desired: ResolvedDesired, node: NodeFacts, flee
 /** The fleet's reports with the deciding node's own facts in place of (or beside) its last report. */
 function mergeSelf(reports: readonly NodeReport[], node: NodeFacts, now: number): NodeReport[] {
   const own = reports.find((report) => report.node === node.node);
-  const self: NodeReport = { ...(own ?? { state: "idle", reason: "", durationsMs: [], backoffAttempts: 0 }), node: node.node, labels: { ...node.labels }, seenAt: now, ...(node.version === undefined ? {} : { version: node.version }) };
+  const self: NodeReport = {
+    ...(own ?? { state: "idle", reason: "", durationsMs: [], backoffAttempts: 0 }),
+    node: node.node,
+    labels: { ...node.labels },
+    seenAt: now,
+    ...(node.version === undefined ? {} : { version: node.version }),
+  };
   return [...reports.filter((report) => report.node !== node.node), self];
 }

@@ -25,7 +25,7 @@ const timeZoneSchema = z.string().refine((zone) => {
 export const windowSchema = z
   .object({
     days: z.array(z.union([z.enum(WEEKDAYS), z.literal("*")])).min(1),
-    start: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be HH:MM (24 h)"),
+    start: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, "must be HH:MM or HH:MM:SS (24 h)"),
     duration: durationSchema.refine((ms) => ms > 0 && ms <= 7 * 86_400_000, "must be more than 0 and at most 7d"),
     timezone: timeZoneSchema.default("UTC"),
     cutoff: durationSchema.default(0),

@@ -53,7 +53,10 @@ export function verifyText(what: string, text: string, signature: TextSignature 
   if (publicKeys.length === 0) return;
   const known = publicKeys.map((key) => ({ key, id: keyIdOf(key) }));
   if (!signature) {
-    throw new HoistError("SIGNATURE_INVALID", `${what} is not signed, and this agent only accepts ${what}s signed by key ${known.map((key) => key.id).join(" or ")}; sign it (--sign-key) or remove unattended.publicKeys from the agent config`);
+    throw new HoistError(
+      "SIGNATURE_INVALID",
+      `${what} is not signed, and this agent only accepts ${what}s signed by key ${known.map((key) => key.id).join(" or ")}; sign it (--sign-key) or remove unattended.publicKeys from the agent config`,
+    );
   }
   const key = known.find((candidate) => candidate.id === signature.keyId);
   if (!key) {

@@ -68,7 +68,12 @@ export function rolloutStatus(desired: ResolvedDesired, snapshot: RolloutSnapsho
     kind: plan.kind,
     ...(control.suspended ? { suspended: control.suspended.reason } : doc.mode === "suspended" ? { suspended: "mode: suspended in the document" } : {}),
     quarantined: Object.keys(control.quarantined),
-    budget: { failed, maxFailed: doc.failureBudget.maxFailed, ...(doc.failureBudget.maxFailedPercent ? { maxFailedPercent: doc.failureBudget.maxFailedPercent } : {}), spent: budgetSpent(doc, control, plan.target, assignment.size) },
+    budget: {
+      failed,
+      maxFailed: doc.failureBudget.maxFailed,
+      ...(doc.failureBudget.maxFailedPercent ? { maxFailedPercent: doc.failureBudget.maxFailedPercent } : {}),
+      spent: budgetSpent(doc, control, plan.target, assignment.size),
+    },
     waves: plan.waves.map((wave) => {
       const members = nodes.filter((node) => node.wave === wave.name);
       const counts: Record<string, number> = {};
@@ -96,11 +101,14 @@ export function formatRolloutStatus(status: RolloutStatus, now: number): string 
   for (const wave of status.waves) {
     const counts = Object.entries(wave.counts).map(([state, count]) => `${state} ${count}`);
     lines.push(`wave ${wave.name}: ${wave.nodes} node(s), ${wave.slots} slot(s)${counts.length ? `; ${counts.join(", ")}` : ""}`);
-    for (const holder of wave.holders) lines.push(`  slot ${holder.slot}: ${holder.node} at ${holder.step} for ${formatDuration(holder.ageMs)} (heartbeat ${formatDuration(holder.heartbeatAgoMs)} ago)${holder.charged ? ` CHARGED: ${holder.charged}` : ""}`);
+    for (const holder of wave.holders)
+      lines.push(`  slot ${holder.slot}: ${holder.node} at ${holder.step} for ${formatDuration(holder.ageMs)} (heartbeat ${formatDuration(holder.heartbeatAgoMs)} ago)${holder.charged ? ` CHARGED: ${holder.charged}` : ""}`);
   }
   for (const node of status.nodes) {
     const next = node.nextEligibleAt ? ` next ${new Date(node.nextEligibleAt).toISOString()} (in ${formatDuration(Math.max(0, node.nextEligibleAt - now))})` : "";
-    lines.push(`  ${node.node.padEnd(12)} ${(node.wave ?? "-").padEnd(10)} ${(node.version ?? "-").padEnd(10)} ${node.state.padEnd(9)} ${node.decision}${node.reported && node.reported !== node.decision ? ` (reported ${node.reported})` : ""}${next}`);
+    lines.push(
+      `  ${node.node.padEnd(12)} ${(node.wave ?? "-").padEnd(10)} ${(node.version ?? "-").padEnd(10)} ${node.state.padEnd(9)} ${node.decision}${node.reported && node.reported !== node.decision ? ` (reported ${node.reported})` : ""}${next}`,
+    );
   }
   return lines.join("\n");
 }

@@ -25,7 +25,11 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
 
 /** The wall-clock fields of instant `at` in `timeZone` (Intl, so DST and tzdata come from the runtime). */
 function wallClock(at: number, timeZone: string): WallClock & { hour: number; minute: number; second: number } {
-  const parts = Object.fromEntries(formatter(timeZone).formatToParts(at).map((part) => [part.type, part.value]));
+  const parts = Object.fromEntries(
+    formatter(timeZone)
+      .formatToParts(at)
+      .map((part) => [part.type, part.value]),
+  );
   return {
     year: Number(parts.year),
     month: Number(parts.month),
@@ -47,8 +51,8 @@ function offsetAt(at: number, timeZone: string): number {
  * The instant the wall clock in `timeZone` shows `date` at `hour:minute`. In a DST gap (a time that
  * does not exist that day) it lands just after the gap; in a fold (a time shown twice) on one of the two.
  */
-function instantOf(date: WallClock, hour: number, minute: number, timeZone: string): number {
-  const guess = Date.UTC(date.year, date.month - 1, date.day, hour, minute);
+function instantOf(date: WallClock, hour: number, minute: number, second: number, timeZone: string): number {
+  const guess = Date.UTC(date.year, date.month - 1, date.day, hour, minute, second);
   const firstOffset = offsetAt(guess, timeZone);
   const at = guess - firstOffset;
   const secondOffset = offsetAt(at, timeZone);
@@ -64,13 +68,13 @@ function localDate(now: number, days: number, timeZone: string): WallClock {
 
 /** The starts of the window's openings whose local date lies within `fromDay`..`toDay` days of `now`'s, ascending. */
 function openingsAround(window: MaintenanceWindow, now: number, fromDay: number, toDay: number): number[] {
-  const [hour, minute] = window.start.split(":").map(Number) as [number, number];
+  const [hour = 0, minute = 0, second = 0] = window.start.split(":").map(Number);
   const everyDay = window.days.includes("*");
   const starts: number[] = [];
   for (let offset = fromDay; offset <= toDay; offset++) {
     const date = localDate(now, offset, window.timezone);
     if (!everyDay && !window.days.includes(WEEKDAYS[date.weekday]!)) continue;
-    starts.push(instantOf(date, hour, minute, window.timezone));
+    starts.push(instantOf(date, hour, minute, second, window.timezone));
   }
   return starts;
 }

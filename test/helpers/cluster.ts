@@ -70,6 +70,8 @@ export interface StartClusterOptions {
   catalog?: string;
   /** "file" for a cluster made in beforeAll and shared by the file's tests (default "test"). */
   lifetime?: "test" | "file";
+  /** More agent config for node INDEX (0 is n1): labels, an unattended section. */
+  agentExtra?: (index: number) => Record<string, unknown>;
   /** Agents without `catalog:` in their config: every release comes from the coordinator's catalog. */
   agentsWithoutCatalog?: boolean;
   /**
@@ -154,6 +156,7 @@ export async function startCluster(root: string, options: StartClusterOptions): 
           grpc: { listen: "127.0.0.1:0", insecure: true },
           nats: { servers: natsUrls },
           ...(metricsAddress ? { metrics: { listen: metricsAddress } } : {}),
+          ...options.agentExtra?.(index - 1),
         },
       });
       const resultsDir = join(sample.config.stateDir, "services", "kv", "results");

@@ -1,0 +1,231 @@
+import { generateKeyPairSync } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startCluster, writeYaml, type TestCluster } from "./helpers/cluster.ts";
+import { hashTree } from "./helpers/hash-tree.ts";
+import { makeFileTempDir } from "./helpers/temp-dir.ts";
+import { waitFor } from "./helpers/wait-for.ts";
+import { decodeJson } from "../shared/bus/index.ts";
+import { readInventories } from "../shared/inventory/index.ts";
+import { openUnattendedBucket, slotsFilter, UnattendedStore, type DesiredRolloutInput, type RolloutSnapshot } from "../shared/unattended/index.ts";
+
+/**
+ * Unattended rollouts with no coordinator: five real `hoist agent run` processes on one nats-server
+ * bring the fleet to each desired state by themselves. The cases run in order on the same fleet
+ * (one cluster start for the file): two waves, a window, a late arriver, a bad version, suspend,
+ * a silent slot holder.
+ */
+describe("unattended rollout across five agents", () => {
+  let root: string;
+  let cluster: TestCluster;
+  let store: UnattendedStore;
+  /** The most live (uncharged) slots seen at once per wave by a watcher of the slot keys, for the whole file. */
+  const maxLive = new Map<string, number>();
+  const live = new Map<string, { wave: string; charged: boolean }>();
+  let docCount = 0;
+
+  const unattendedConfig = { pollIntervalMs: 3000, heartbeatMs: 500, backoffMs: 1000 };
+
+  beforeAll(async () => {
+    root = await makeFileTempDir();
+    cluster = await startCluster(root, {
+      nodes: 5,
+      version: "1.0.0",
+      lifetime: "file",
+      agentExtra: (index) => ({ labels: index === 0 ? { ring: "canary" } : { ring: "main" }, unattended: unattendedConfig }),
+    });
+    store = new UnattendedStore(await openUnattendedBucket(cluster.nc), cluster.nc);
+    const watcher = await store.kv.watch({ key: slotsFilter(cluster.cluster, "kv") });
+    void (async () => {
+      for await (const entry of watcher) {
+        if (entry.operation === "PUT") {
+          const slot = decodeJson<{ wave: string; charged?: unknown }>(entry.value);
+          live.set(entry.key, { wave: slot.wave, charged: slot.charged !== undefined });
+        } else live.delete(entry.key);
+        const counts = new Map<string, number>();
+        for (const slot of live.values()) if (!slot.charged) counts.set(slot.wave, (counts.get(slot.wave) ?? 0) + 1);
+        for (const [wave, count] of counts) maxLive.set(wave, Math.max(maxLive.get(wave) ?? 0, count));
+      }
+    })();
+  }, 120_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  async function setDesired(doc: Partial<DesiredRolloutInput>): Promise<void> {
+    const path = await writeYaml(join(root, `rollout-${++docCount}.yaml`), { cluster: cluster.cluster, service: "kv", unknownAfter: "20s", ...doc });
+    const result = await cluster.hoist(["unattended", "set", "-f", path]);
+    expect(result.code, result.stderr).toBe(0);
+  }
+
+  const rollout = (): Promise<RolloutSnapshot> => store.readRollout(cluster.cluster, "kv");
+  const version = async (index: number) => (await cluster.nodes[index]!.kv.version()).version;
+  const reportOf = async (node: string) => (await rollout()).nodes.find((report) => report.node === node);
+
+  it("two waves end with every node on the target, never more than maxInFlight in flight; an offline agent waits", async () => {
+    await cluster.nodes[4]!.killAgent("SIGTERM");
+    await setDesired({
+      target: "1.1.0",
+      lateArrivers: { policy: "immediately" },
+      waves: [
+        { name: "canary", select: { labels: { ring: "canary" } }, maxInFlight: 1, soakAfter: "1s" },
+        { name: "main", maxInFlight: 2 },
+      ],
+    });
+    await waitFor(
+      async () => {
+        const snapshot = await rollout();
+        return snapshot.slots.length === 0 && snapshot.nodes.filter((report) => report.version === "1.1.0" && report.state === "done").length === 4;
+      },
+      { timeoutMs: 90_000, what: "n1-n4 report 1.1.0" },
+    );
+    for (const index of [0, 1, 2, 3]) expect(await version(index)).toBe("1.1.0");
+    expect(maxLive.get("canary")).toBe(1);
+    expect(maxLive.get("main")).toBeLessThanOrEqual(2);
+    expect(maxLive.get("main")).toBeGreaterThanOrEqual(1);
+    // The canary went first: it reached 1.1.0 before any node of the main wave took a slot.
+    const snapshot = await rollout();
+    const canary = snapshot.nodes.find((report) => report.node === "n1")!;
+    const main = snapshot.nodes.filter((report) => ["n2", "n3", "n4"].includes(report.node));
+    const startedAt = (report: (typeof main)[number]) => report.reachedAt! - report.durationsMs.at(-1)!;
+    expect(
+      main.map((report) => startedAt(report) > canary.reachedAt!),
+      JSON.stringify(snapshot.nodes),
+    ).toEqual([true, true, true]);
+    const status = await cluster.hoist(["unattended", "status", "--cluster", cluster.cluster, "--service", "kv", "--json"]);
+    expect(status.code, status.stderr).toBe(0);
+    const parsed = JSON.parse(status.stdout);
+    expect(parsed.nodes.filter((node: { decision: string }) => node.decision === "on-target")).toHaveLength(4);
+  }, 120_000);
+
+  it("a window a few seconds ahead: nodes wait with reason outside-window, then start when it opens", async () => {
+    const opensAt = new Date(Math.ceil((Date.now() + 8000) / 1000) * 1000);
+    const start = opensAt.toISOString().slice(11, 19);
+    await setDesired({ target: "1.1.1", lateArrivers: { policy: "immediately" }, waves: [{ name: "all", maxInFlight: 2, window: { days: ["*"], start, duration: "1h", timezone: "UTC" } }] });
+    await waitFor(async () => (await reportOf("n2"))?.reason === "outside-window", { timeoutMs: 10_000, what: "n2 waiting outside its window" });
+    const waiting = await reportOf("n2");
+    expect(waiting!.nextEligibleAt).toBe(opensAt.getTime());
+    expect(await version(1)).toBe("1.1.0");
+    await waitFor(async () => (await rollout()).nodes.filter((report) => report.version === "1.1.1" && report.state === "done").length === 4, { timeoutMs: 90_000, what: "n1-n4 report 1.1.1" });
+    const snapshot = await rollout();
+    expect(Math.min(...snapshot.nodes.filter((report) => report.version === "1.1.1").map((report) => report.reachedAt!))).toBeGreaterThanOrEqual(opensAt.getTime());
+  }, 120_000);
+
+  it("an agent that was offline catches up when it returns, hop by hop (1.0.0 -> 1.1.0 -> 1.1.1)", async () => {
+    expect(await version(4)).toBe("1.0.0");
+    await cluster.nodes[4]!.startAgent();
+    await waitFor(async () => (await version(4).catch(() => "")) === "1.1.1", { timeoutMs: 90_000, what: "n5 on 1.1.1" });
+    const inventory = await waitFor(
+      async () => {
+        const entry = (await readInventories(cluster.buckets.inventory, cluster.cluster)).n5;
+        return entry?.inventory.services[0]?.lastUpgrade?.to === "1.1.1" ? entry : undefined;
+      },
+      { what: "n5's inventory after the catch-up" },
+    );
+    expect(inventory.inventory.services[0]!.lastUpgrade!.hops).toEqual([
+      { from: "1.0.0", to: "1.1.0" },
+      { from: "1.1.0", to: "1.1.1" },
+    ]);
+  }, 120_000);
+
+  it("a bad version fails on the canary, is rolled back byte-identical, quarantined, and no other node starts it", async () => {
+    const before = await hashTree(cluster.nodes[0]!.dataDir);
+    await setDesired({
+      target: "1.2.0",
+      quarantineAfter: 1,
+      failureBudget: { maxFailed: 3 },
+      waves: [
+        { name: "canary", select: { labels: { ring: "canary" } }, maxInFlight: 1 },
+        { name: "main", maxInFlight: 2 },
+      ],
+    });
+    await waitFor(async () => (await rollout()).control.value.quarantined["1.2.0"], { timeoutMs: 90_000, what: "1.2.0 quarantined" });
+    await waitFor(async () => (await reportOf("n1"))?.reason === "failed-here", { timeoutMs: 30_000, what: "n1 reported failed-here" });
+    expect(await version(0)).toBe("1.1.1");
+    expect(await hashTree(cluster.nodes[0]!.dataDir)).toEqual(before);
+    await waitFor(async () => (await rollout()).nodes.filter((report) => report.node !== "n1" && report.reason === "quarantined").length === 4, { timeoutMs: 20_000, what: "the others waiting: quarantined" }).catch(
+      async (err: unknown) => {
+        throw new Error(`${(err as Error).message}: ${JSON.stringify((await rollout()).nodes.map((report) => [report.node, report.state, report.reason]))}`);
+      },
+    );
+    for (const index of [1, 2, 3, 4]) expect(await cluster.nodes[index]!.starts("1.2.0")).toBe(0);
+  }, 120_000);
+
+  it("suspend stops new starts; resume lets them go again", async () => {
+    const suspend = await cluster.hoist(["unattended", "suspend", "--cluster", cluster.cluster, "--service", "kv", "--reason", "change freeze"]);
+    expect(suspend.code, suspend.stderr).toBe(0);
+    await setDesired({ target: "1.1.0", waves: [{ name: "all", maxInFlight: 5 }] });
+    // Every online agent reports it waits because of the suspend, and none takes a slot.
+    await waitFor(async () => (await rollout()).nodes.filter((report) => report.reason === "suspended").length === 5, { timeoutMs: 20_000, what: "every node suspended" });
+    expect((await rollout()).slots).toHaveLength(0);
+    for (const index of [0, 1, 2, 3, 4]) expect(await version(index)).toBe("1.1.1");
+    const resume = await cluster.hoist(["unattended", "resume", "--cluster", cluster.cluster, "--service", "kv"]);
+    expect(resume.code, resume.stderr).toBe(0);
+  }, 120_000);
+
+  it("a slot holder killed with SIGKILL is charged to the budget after unknownAfter and halts the rollout", async () => {
+    await setDesired({ target: "2.0.0", unknownAfter: "3s", failureBudget: { maxFailed: 1 }, waves: [{ name: "all", maxInFlight: 1, minHealthy: "60s" }] });
+    const holder = await waitFor(async () => (await rollout()).slots.find((slot) => slot.wave === "all" && !slot.charged), { timeoutMs: 30_000, what: "a slot holder" });
+    const index = cluster.nodes.findIndex((node) => node.node === holder.node);
+    await cluster.nodes[index]!.killAgent("SIGKILL");
+    const suspended = await waitFor(async () => (await rollout()).control.value.suspended, { timeoutMs: 30_000, what: "the rollout suspended by the budget" });
+    expect(suspended.reason).toMatch(/failure budget spent/);
+    const snapshot = await rollout();
+    expect(snapshot.control.value.failures.filter((failure) => failure.version === "2.0.0")).toEqual([expect.objectContaining({ node: holder.node, kind: "unknown" })]);
+    expect(snapshot.slots).toEqual([expect.objectContaining({ node: holder.node, charged: expect.anything() })]);
+    for (const [other, node] of cluster.nodes.entries()) if (other !== index) expect(await node.starts("2.0.0")).toBe(0);
+    const release = await cluster.hoist(["unattended", "release-slot", holder.node, "--cluster", cluster.cluster, "--service", "kv", "--ack", "node checked by hand"]);
+    expect(release.code, release.stderr).toBe(0);
+    const after = await rollout();
+    expect(after.slots).toHaveLength(0);
+    expect(after.control.value.releases).toEqual([expect.objectContaining({ node: holder.node, ack: "node checked by hand" })]);
+  }, 120_000);
+});
+
+describe("signed desired state and artifacts from the object store", () => {
+  let root: string;
+  let cluster: TestCluster;
+  const keys = generateKeyPairSync("ed25519");
+  const other = generateKeyPairSync("ed25519");
+
+  beforeAll(async () => {
+    root = await makeFileTempDir();
+    const publicKey = join(root, "trusted.pub.pem");
+    await writeFile(publicKey, keys.publicKey.export({ type: "spki", format: "pem" }));
+    await writeFile(join(root, "signing.pem"), keys.privateKey.export({ type: "pkcs8", format: "pem" }));
+    await writeFile(join(root, "other.pem"), other.privateKey.export({ type: "pkcs8", format: "pem" }));
+    cluster = await startCluster(root, { nodes: 1, version: "1.0.0", lifetime: "file", agentsWithoutCatalog: true, agentExtra: () => ({ unattended: { pollIntervalMs: 3000, heartbeatMs: 500, publicKeys: [publicKey] } }) });
+  }, 120_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it("refuses unsigned and wrongly signed documents, then upgrades from a signed one with the artifact from the object store", async () => {
+    const store = new UnattendedStore(await openUnattendedBucket(cluster.nc), cluster.nc);
+    const push = await cluster.hoist(["release", "push", "--catalog", cluster.catalog, "--cluster", cluster.cluster, "--sign-key", join(root, "signing.pem")]);
+    expect(push.code, push.stderr).toBe(0);
+    expect(push.stdout).toMatch(/pushed 6 artifact/);
+    const doc = await writeYaml(join(root, "rollout.yaml"), { cluster: cluster.cluster, service: "kv", target: "1.1.0", waves: [{ name: "all" }] });
+    const report = async () => (await store.readRollout(cluster.cluster, "kv")).nodes.find((entry) => entry.node === "n1");
+
+    expect((await cluster.hoist(["unattended", "set", "-f", doc])).code).toBe(0);
+    await waitFor(async () => (await report())?.reason === "signature-invalid", { timeoutMs: 20_000, what: "the unsigned document refused" });
+    expect(cluster.nodes[0]!.log.join("")).toMatch(/SIGNATURE_INVALID|is not signed/);
+
+    expect((await cluster.hoist(["unattended", "set", "-f", doc, "--sign-key", join(root, "other.pem")])).code).toBe(0);
+    await waitFor(
+      async () => {
+        const entry = await report();
+        return entry?.reason === "signature-invalid" && (await store.readDesired(cluster.cluster, "kv"))?.value.signature !== undefined;
+      },
+      { timeoutMs: 20_000, what: "the document signed by an untrusted key refused" },
+    );
+    expect(await cluster.nodes[0]!.kv.version().then((info) => info.version)).toBe("1.0.0");
+
+    expect((await cluster.hoist(["unattended", "set", "-f", doc, "--sign-key", join(root, "signing.pem")])).code).toBe(0);
+    await waitFor(async () => (await cluster.nodes[0]!.kv.version()).version === "1.1.0", { timeoutMs: 60_000, what: "n1 on 1.1.0" });
+  }, 120_000);
+});
