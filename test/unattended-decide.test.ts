@@ -1,5 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { decideUnattended, desiredRolloutSchema, windowPosition, assignWaves, slotCount, type Control, type DesiredRolloutInput, type FleetView, type NodeReport, type ResolvedDesired } from "../shared/unattended/index.ts";
+import {
+  decideUnattended,
+  desiredRolloutSchema,
+  simulateRollout,
+  windowPosition,
+  assignWaves,
+  slotCount,
+  type Control,
+  type DesiredRolloutInput,
+  type FleetView,
+  type NodeReport,
+  type ResolvedDesired,
+} from "../shared/unattended/index.ts";
 
 const T0 = Date.parse("2026-03-02T12:00:00Z"); // a Monday
 
@@ -197,5 +209,27 @@ describe("decideUnattended", () => {
     expect(result.success).toBe(false);
     const paths = result.error!.issues.map((issue) => issue.path.join("."));
     expect(paths).toEqual(expect.arrayContaining(["target", "waves.0.maxInFlight", "waves.0.window.start", "waves.0.window.timezone"]));
+  });
+});
+
+describe("simulateRollout", () => {
+  const snapshotOf = (nodes: NodeReport[]) => ({ control: { value: control(), revision: 0 }, nodes, slots: [] });
+
+  it("forecasts from windows and observed durations and names a wave that cannot finish inside its window", () => {
+    const plan = desired({
+      waves: [
+        { name: "canary", select: { labels: { ring: "canary" } }, soakAfter: "1h" },
+        { name: "rest", maxInFlight: 1, window: { days: ["*"], start: "01:00", duration: "1h", timezone: "UTC" } },
+      ],
+    });
+    const nodes = [report("c1", "1.0.0", { durationsMs: [1_800_000] }), report("n1", "1.0.0"), report("n2", "1.0.0"), report("n3", "1.0.0")];
+    const simulation = simulateRollout(plan, snapshotOf(nodes), T0, 60_000);
+    expect(simulation).toMatchObject({ durationMs: 1_800_000, durationFrom: "observed" });
+    expect(simulation.nodes.find((node) => node.node === "c1")).toMatchObject({ startAt: T0, endAt: T0 + 1_800_000 });
+    // The rest: one at a time, 30 min each, in a 1 h window from 01:00 UTC: two per night, so three need two nights.
+    const rest = simulation.nodes.filter((node) => node.wave === "rest").map((node) => new Date(node.startAt).toISOString());
+    expect(rest).toEqual(["2026-03-03T01:00:00.000Z", "2026-03-03T01:30:00.000Z", "2026-03-04T01:00:00.000Z"]);
+    expect(simulation.waves.find((wave) => wave.name === "rest")).toMatchObject({ openings: 2, overrun: expect.stringMatching(/2 window openings/) });
+    expect(simulation.waves.find((wave) => wave.name === "canary")!.overrun).toBeUndefined();
   });
 });

@@ -8,7 +8,7 @@ import { makeFileTempDir } from "./helpers/temp-dir.ts";
 import { waitFor } from "./helpers/wait-for.ts";
 import { decodeJson } from "../shared/bus/index.ts";
 import { readInventories } from "../shared/inventory/index.ts";
-import { openUnattendedBucket, slotsFilter, UnattendedStore, type DesiredRolloutInput, type RolloutSnapshot } from "../shared/unattended/index.ts";
+import { openUnattendedBucket, slotsFilter, unattendedEventsSubject, UnattendedStore, type DesiredRolloutInput, type RolloutSnapshot } from "../shared/unattended/index.ts";
 
 /**
  * Unattended rollouts with no coordinator: five real `hoist agent run` processes on one nats-server
@@ -98,6 +98,9 @@ describe("unattended rollout across five agents", () => {
     expect(status.code, status.stderr).toBe(0);
     const parsed = JSON.parse(status.stdout);
     expect(parsed.nodes.filter((node: { decision: string }) => node.decision === "on-target")).toHaveLength(4);
+    // No agent keeps a JetStream consumer open on the rollout bucket: the only one is this test's slot watcher.
+    const jsm = await cluster.nc.jetstreamManager();
+    expect(await jsm.consumers.list("KV_hoist_unattended").next()).toHaveLength(1);
   }, 120_000);
 
   it("a window a few seconds ahead: nodes wait with reason outside-window, then start when it opens", async () => {
@@ -156,11 +159,23 @@ describe("unattended rollout across five agents", () => {
   it("suspend stops new starts; resume lets them go again", async () => {
     const suspend = await cluster.hoist(["unattended", "suspend", "--cluster", cluster.cluster, "--service", "kv", "--reason", "change freeze"]);
     expect(suspend.code, suspend.stderr).toBe(0);
+    const firstSuspended = new Map<string, number>();
+    const events = cluster.nc.subscribe(unattendedEventsSubject(cluster.cluster), {
+      callback: (_err, msg) => {
+        const event = decodeJson<{ type: string; reason?: string; node: string; at: string }>(msg.data);
+        if (event.type === "node-state" && event.reason === "suspended" && !firstSuspended.has(event.node)) firstSuspended.set(event.node, Date.parse(event.at));
+      },
+    });
     await setDesired({ target: "1.1.0", waves: [{ name: "all", maxInFlight: 5 }] });
+    const setAt = (await store.readDesired(cluster.cluster, "kv"))!.value.setAt;
     // Every online agent reports it waits because of the suspend, and none takes a slot.
     await waitFor(async () => (await rollout()).nodes.filter((report) => report.reason === "suspended").length === 5, { timeoutMs: 20_000, what: "every node suspended" });
-    expect((await rollout()).slots).toHaveLength(0);
+    const seen = await rollout();
+    expect(seen.slots).toHaveLength(0);
     for (const index of [0, 1, 2, 3, 4]) expect(await version(index)).toBe("1.1.1");
+    // A figure, not an assertion: how long after the new document was stored the last agent wrote that it waits, suspended.
+    events.unsubscribe();
+    process.stdout.write(`unattended: every agent reported suspended within ${Math.max(...firstSuspended.values()) - setAt} ms of the new document (${firstSuspended.size} agents)\n`);
     const resume = await cluster.hoist(["unattended", "resume", "--cluster", cluster.cluster, "--service", "kv"]);
     expect(resume.code, resume.stderr).toBe(0);
   }, 120_000);
