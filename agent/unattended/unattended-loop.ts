@@ -43,6 +43,8 @@ export interface UnattendedLoopOptions {
 
 interface ServiceLoop {
   running?: Promise<void>;
+  /** A read scheduled for when the decision may change by itself (a window opens, a holder turns silent). */
+  wake?: NodeJS.Timeout;
   again: boolean;
   report?: NodeReport;
   reportedAt: number;
@@ -73,8 +75,9 @@ export class UnattendedLoop {
       this.trigger(service);
     }
     this.schedulePoll();
+    // The report's heartbeat is a plain put of the last report: no read, no consumer.
     this.refreshTimer = setInterval(() => {
-      for (const service of services) this.trigger(service);
+      for (const [service, loop] of this.loops) void this.refreshReport(service, loop);
     }, this.options.heartbeatMs);
     this.refreshTimer.unref();
     void this.watchReconnects();
@@ -83,6 +86,7 @@ export class UnattendedLoop {
   async stop(): Promise<void> {
     this.abort.abort();
     if (this.pollTimer) clearTimeout(this.pollTimer);
+    for (const loop of this.loops.values()) if (loop.wake) clearTimeout(loop.wake);
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     for (const subscription of this.subscriptions) subscription.unsubscribe();
     this.subscriptions = [];
@@ -155,11 +159,39 @@ export class UnattendedLoop {
     const own = snapshot.nodes.find((report) => report.node === node);
     const facts = { node, labels: this.options.labels, version, backoffUntil: loop.report?.backoffUntil ?? own?.backoffUntil };
     const decision = decideUnattended(desired, facts, fleet, now);
+    this.scheduleWake(service, loop, desired, snapshot, decision, now);
     if (decision.action === "wait") {
       await this.report(service, loop, { state: decision.reason === "on-target" || decision.reason === "pinned" ? "done" : "idle", reason: decision.reason, version, nextEligibleAt: decision.nextEligibleAt }, now);
       return;
     }
     await this.act(service, loop, desired, snapshot, decision, version);
+  }
+
+  /**
+   * Reads again when the decision may change without anyone writing: at the next eligible time (a
+   * window opens, a soak or hold ends) and when a live slot's holder would turn silent, so that
+   * neither waits for the poll. Jittered by up to 1 s so that a fleet does not read at once.
+   */
+  private scheduleWake(service: string, loop: ServiceLoop, desired: ResolvedDesired, snapshot: RolloutSnapshot, decision: UnattendedDecision, now: number): void {
+    if (loop.wake) clearTimeout(loop.wake);
+    loop.wake = undefined;
+    const times = snapshot.slots.filter((slot) => !slot.charged && slot.node !== this.options.node).map((slot) => slot.heartbeatAt + desired.doc.unknownAfter);
+    if (decision.action === "wait" && decision.nextEligibleAt !== undefined) times.push(decision.nextEligibleAt);
+    const next = times.filter((at) => at > now - 1000);
+    if (next.length === 0) return;
+    const delay = Math.max(0, Math.min(...next) - now) + Math.random() * 1000;
+    if (delay > this.options.pollIntervalMs) return;
+    loop.wake = setTimeout(() => this.trigger(service), delay);
+    loop.wake.unref();
+  }
+
+  /** Re-puts the last report with a fresh seenAt (the node is alive), unless a tick just wrote it. */
+  private async refreshReport(service: string, loop: ServiceLoop): Promise<void> {
+    if (!loop.report || Date.now() - loop.reportedAt < this.options.heartbeatMs * 0.8) return;
+    const next = { ...loop.report, seenAt: Date.now() };
+    loop.report = next;
+    loop.reportedAt = next.seenAt;
+    await this.options.store.putReport(this.options.cluster, service, next).catch((err: unknown) => this.options.logger.debug({ err }, "report heartbeat failed"));
   }
 
   /** Charges every slot whose holder stopped heartbeating past unknownAfter (once: by compare-and-set on the slot). */
