@@ -197,6 +197,21 @@ describe("unattended rollout across five agents", () => {
     expect(after.slots).toHaveLength(0);
     expect(after.control.value.releases).toEqual([expect.objectContaining({ node: holder.node, ack: "node checked by hand" })]);
   }, 120_000);
+
+  it("hoist unattended rollback takes the node that got the new version back through the engine's rollback", async () => {
+    const snapshot = await rollout();
+    const upgraded = snapshot.nodes.find((report) => report.node === snapshot.control.value.failures.find((failure) => failure.version === "2.0.0")!.node)!;
+    const index = cluster.nodes.findIndex((node) => node.node === upgraded.node);
+    await cluster.nodes[index]!.startAgent();
+    await waitFor(async () => (await version(index).catch(() => "")) === "2.0.0", { timeoutMs: 30_000, what: `${upgraded.node} serving 2.0.0 again` });
+    await setDesired({ target: "2.0.0", unknownAfter: "20s", failureBudget: { maxFailed: 1 }, waves: [{ name: "all", maxInFlight: 1 }] });
+    const rollback = await cluster.hoist(["unattended", "rollback", "--to", "1.1.1", "--cluster", cluster.cluster, "--service", "kv"]);
+    expect(rollback.code, rollback.stderr).toBe(0);
+    expect((await cluster.hoist(["unattended", "resume", "--cluster", cluster.cluster, "--service", "kv"])).code).toBe(0);
+    await waitFor(async () => (await reportOf(upgraded.node))?.version === "1.1.1" && (await reportOf(upgraded.node))?.state === "done", { timeoutMs: 60_000, what: `${upgraded.node} rolled back to 1.1.1` });
+    expect(await version(index)).toBe("1.1.1");
+    for (const [other, node] of cluster.nodes.entries()) if (other !== index) expect(await node.starts("2.0.0")).toBe(0);
+  }, 120_000);
 });
 
 describe("signed desired state and artifacts from the object store", () => {
