@@ -270,4 +270,23 @@ describe("signed desired state and artifacts from the object store", () => {
     expect((await cluster.hoist(["unattended", "set", "-f", doc, "--sign-key", join(root, "signing.pem")])).code).toBe(0);
     await waitFor(async () => (await cluster.nodes[0]!.kv.version()).version === "1.1.0", { timeoutMs: 60_000, what: "n1 on 1.1.0" });
   }, 120_000);
+
+  it("a held node waits with reason held until the hold is lifted", async () => {
+    const store = new UnattendedStore(await openUnattendedBucket(cluster.nc), cluster.nc);
+    const flags = ["--cluster", cluster.cluster, "--service", "kv"];
+    expect((await cluster.hoist(["unattended", "hold", "n1", "--until", "1h", "--reason", "audit", ...flags])).code).toBe(0);
+    const doc = await writeYaml(join(root, "rollout-held.yaml"), { cluster: cluster.cluster, service: "kv", target: "1.1.1", waves: [{ name: "all" }] });
+    expect((await cluster.hoist(["unattended", "set", "-f", doc, "--sign-key", join(root, "signing.pem")])).code).toBe(0);
+    const held = await waitFor(
+      async () => {
+        const report = (await store.readRollout(cluster.cluster, "kv")).nodes.find((entry) => entry.node === "n1");
+        return report?.reason === "held" ? report : undefined;
+      },
+      { timeoutMs: 20_000, what: "n1 held" },
+    );
+    expect(held.nextEligibleAt).toBeGreaterThan(Date.now() + 30 * 60_000);
+    expect((await cluster.nodes[0]!.kv.version()).version).toBe("1.1.0");
+    expect((await cluster.hoist(["unattended", "hold", "n1", "--until", "0s", "--reason", "audit done", ...flags])).code).toBe(0);
+    await waitFor(async () => (await cluster.nodes[0]!.kv.version()).version === "1.1.1", { timeoutMs: 60_000, what: "n1 on 1.1.1 after the hold" });
+  }, 120_000);
 });
