@@ -1,14 +1,15 @@
 import { generateKeyPairSync } from "node:crypto";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startCluster, writeYaml, type TestCluster } from "./helpers/cluster.ts";
 import { hashTree } from "./helpers/hash-tree.ts";
 import { makeFileTempDir } from "./helpers/temp-dir.ts";
+import { SAMPLE_RELEASES_DIR } from "./helpers/sample-service.ts";
 import { waitFor } from "./helpers/wait-for.ts";
 import { decodeJson } from "../shared/bus/index.ts";
 import { readInventories } from "../shared/inventory/index.ts";
-import { openUnattendedBucket, slotsFilter, unattendedEventsSubject, UnattendedStore, type DesiredRolloutInput, type RolloutSnapshot } from "../shared/unattended/index.ts";
+import { OBJECT_ARTIFACTS, openUnattendedBucket, slotsFilter, unattendedEventsSubject, UnattendedStore, type DesiredRolloutInput, type RolloutSnapshot } from "../shared/unattended/index.ts";
 
 /**
  * Unattended rollouts with no coordinator: five real `hoist agent run` processes on one nats-server
@@ -238,7 +239,13 @@ describe("signed desired state and artifacts from the object store", () => {
     await writeFile(publicKey, keys.publicKey.export({ type: "spki", format: "pem" }));
     await writeFile(join(root, "signing.pem"), keys.privateKey.export({ type: "pkcs8", format: "pem" }));
     await writeFile(join(root, "other.pem"), other.privateKey.export({ type: "pkcs8", format: "pem" }));
-    cluster = await startCluster(root, { nodes: 1, version: "1.0.0", lifetime: "file", agentsWithoutCatalog: true, agentExtra: () => ({ unattended: { pollIntervalMs: 3000, heartbeatMs: 500, publicKeys: [publicKey] } }) });
+    cluster = await startCluster(root, {
+      nodes: 1,
+      version: "1.0.0",
+      lifetime: "file",
+      agentsWithoutCatalog: true,
+      agentExtra: () => ({ unattended: { pollIntervalMs: 3000, heartbeatMs: 500, backoffMs: 1000, publicKeys: [publicKey] } }),
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -288,5 +295,25 @@ describe("signed desired state and artifacts from the object store", () => {
     expect((await cluster.nodes[0]!.kv.version()).version).toBe("1.1.0");
     expect((await cluster.hoist(["unattended", "hold", "n1", "--until", "0s", "--reason", "audit done", ...flags])).code).toBe(0);
     await waitFor(async () => (await cluster.nodes[0]!.kv.version()).version === "1.1.1", { timeoutMs: 60_000, what: "n1 on 1.1.1 after the hold" });
+  }, 120_000);
+
+  it("an artifact missing from the object store is an environment failure: backed off, not charged, retried once it is back", async () => {
+    const store = new UnattendedStore(await openUnattendedBucket(cluster.nc), cluster.nc);
+    const objects = await cluster.nc.jetstream().views.os(OBJECT_ARTIFACTS);
+    const sha256 = (await readFile(join(SAMPLE_RELEASES_DIR, "catalog.yaml"), "utf8")).match(/version: 2\.0\.0[\s\S]*?sha256: ([0-9a-f]{64})/)![1]!;
+    await objects.delete(sha256);
+    const doc = await writeYaml(join(root, "rollout-missing.yaml"), { cluster: cluster.cluster, service: "kv", target: "2.0.0", waves: [{ name: "all" }] });
+    expect((await cluster.hoist(["unattended", "set", "-f", doc, "--sign-key", join(root, "signing.pem")])).code).toBe(0);
+    await waitFor(async () => (await store.readRollout(cluster.cluster, "kv")).nodes.find((entry) => entry.node === "n1" && entry.backoffAttempts >= 1), { timeoutMs: 30_000, what: "n1 backing off" }).catch(
+      async (err: unknown) => {
+        throw new Error(`${(err as Error).message}: ${JSON.stringify((await store.readRollout(cluster.cluster, "kv")).nodes)} ${cluster.nodes[0]!.log.join("").slice(-3000)}`);
+      },
+    );
+    expect((await store.readRollout(cluster.cluster, "kv")).control.value.failures).toEqual([]);
+    expect((await cluster.nodes[0]!.kv.version()).version).toBe("1.1.1");
+    const push = await cluster.hoist(["release", "push", "--catalog", cluster.catalog, "--cluster", cluster.cluster, "--sign-key", join(root, "signing.pem")]);
+    expect(push.stdout).toMatch(/pushed 1 artifact/);
+    await waitFor(async () => (await cluster.nodes[0]!.kv.version()).version === "2.0.0", { timeoutMs: 60_000, what: "n1 on 2.0.0 after the artifact is back" });
+    expect((await store.readRollout(cluster.cluster, "kv")).control.value.failures).toEqual([]);
   }, 120_000);
 });
