@@ -169,7 +169,7 @@ describe("unattended rollout across five agents", () => {
     for (const index of [1, 2, 3, 4]) expect(await cluster.nodes[index]!.starts("1.2.0")).toBe(0);
   }, 120_000);
 
-  it("suspend stops new starts; resume lets them go again", async () => {
+  it("suspend stops new starts of a new target; resume lets them go again", async () => {
     const firstSuspended = new Map<string, number>();
     const events = cluster.nc.subscribe(unattendedEventsSubject(cluster.cluster), {
       callback: (_err, msg) => {
@@ -180,7 +180,7 @@ describe("unattended rollout across five agents", () => {
     const suspend = await cluster.hoist(["unattended", "suspend", "--cluster", cluster.cluster, "--service", "kv", "--reason", "change freeze"]);
     expect(suspend.code, suspend.stderr).toBe(0);
     const suspendedAt = (await rollout()).control.value.suspended!.at;
-    await setDesired({ target: "1.1.0", waves: [{ name: "all", maxInFlight: 5 }] });
+    await setDesired({ target: "2.0.0", unknownAfter: "3s", failureBudget: { maxFailed: 1 }, waves: [{ name: "all", maxInFlight: 1, minHealthy: "60s" }] });
     // Every online agent reports it waits because of the suspend, and none takes a slot.
     await waitFor(async () => (await rollout()).nodes.filter((report) => report.reason === "suspended").length === 5, { timeoutMs: 20_000, what: "every node suspended" });
     const seen = await rollout();
@@ -194,8 +194,14 @@ describe("unattended rollout across five agents", () => {
   }, 120_000);
 
   it("a slot holder killed with SIGKILL is charged to the budget after unknownAfter and halts the rollout", async () => {
-    await setDesired({ target: "2.0.0", unknownAfter: "3s", failureBudget: { maxFailed: 1 }, waves: [{ name: "all", maxInFlight: 1, minHealthy: "60s" }] });
-    const holder = await waitFor(async () => (await rollout()).slots.find((slot) => slot.wave === "all" && !slot.charged), { timeoutMs: 30_000, what: "a slot holder" });
+    // The document the suspend case left: 2.0.0, one at a time, 60 s minHealthy, unknownAfter 3 s, budget 1.
+    const holder = await waitFor(async () => (await rollout()).slots.find((slot) => slot.wave === "all" && !slot.charged && slot.step === "min-healthy"), {
+      timeoutMs: 60_000,
+      what: "a slot holder past its upgrade, in minHealthy",
+    }).catch(async (err: unknown) => {
+      const snapshot = await rollout();
+      throw new Error(`${(err as Error).message}: ${JSON.stringify({ slots: snapshot.slots, nodes: snapshot.nodes.map((report) => [report.node, report.version, report.state, report.reason]), control: snapshot.control.value })}`);
+    });
     const index = cluster.nodes.findIndex((node) => node.node === holder.node);
     await cluster.nodes[index]!.killAgent("SIGKILL");
     const suspended = await waitFor(async () => (await rollout()).control.value.suspended, { timeoutMs: 30_000, what: "the rollout suspended by the budget" });
@@ -216,7 +222,7 @@ describe("unattended rollout across five agents", () => {
     const upgraded = snapshot.nodes.find((report) => report.node === snapshot.control.value.failures.find((failure) => failure.version === "2.0.0")!.node)!;
     const index = cluster.nodes.findIndex((node) => node.node === upgraded.node);
     await cluster.nodes[index]!.startAgent();
-    await waitFor(async () => (await version(index).catch(() => "")) === "2.0.0", { timeoutMs: 30_000, what: `${upgraded.node} serving 2.0.0 again` });
+    await waitFor(async () => (await version(index).catch(() => "")) === "2.0.0", { timeoutMs: 60_000, what: `${upgraded.node} serving 2.0.0 again` });
     await setDesired({ target: "2.0.0", unknownAfter: "20s", failureBudget: { maxFailed: 1 }, waves: [{ name: "all", maxInFlight: 1 }] });
     const rollback = await cluster.hoist(["unattended", "rollback", "--to", "1.1.1", "--cluster", cluster.cluster, "--service", "kv"]);
     expect(rollback.code, rollback.stderr).toBe(0);

@@ -20,6 +20,8 @@ export interface NodeRunContext {
   /** Brings a `nats-object:` artifact into the cache. */
   fetchObject?: (url: string, signal: AbortSignal) => Promise<unknown>;
   signal: AbortSignal;
+  /** Runs once the outcome is known and before the slot is freed (the loop charges failures there). */
+  beforeRelease?: (result: { kind: OutcomeKind; error?: { code: string; message: string }; outcome?: UpgradeOutcome }) => Promise<void>;
   /** Rechecked after the slot is taken: a suspend or quarantine that landed meanwhile stops the start. */
   stillAllowed: () => Promise<boolean>;
 }
@@ -110,6 +112,8 @@ export async function runInSlot(ctx: NodeRunContext, request: NodeRunRequest): P
     clearInterval(timer);
   }
   await beating;
+  // Charge before the slot is freed: the next node must see the failure before it can take the slot.
+  await ctx.beforeRelease?.({ kind, ...(error ? { error } : {}), ...(outcome ? { outcome } : {}) });
   if (!charged && kind !== "stuck") await store.releaseSlot(cluster, service, request.wave, request.slot, revision).catch((err: unknown) => ctx.logger.warn({ err }, "could not free my slot"));
   return { ran: true, kind, ...(outcome ? { outcome } : {}), ...(error ? { error } : {}), durationMs: Date.now() - started, slotCharged: charged };
 }
@@ -121,8 +125,16 @@ async function prefetch(ctx: NodeRunContext, request: NodeRunRequest): Promise<v
   for (const hop of hops) if (objectArtifactSha(hop.release.artifact.url)) await ctx.fetchObject(hop.release.artifact.url, ctx.signal);
 }
 
-/** Whether the service keeps SERVING for `ms` (checked every 100 ms). */
+/**
+ * Whether the service, once its health monitor says SERVING again (it holds NOT_SERVING while the
+ * operation runs; up to 30 s), keeps from NOT_SERVING for `ms` (checked every 100 ms).
+ */
 async function staysHealthy(ctx: NodeRunContext, ms: number): Promise<boolean> {
+  const servingBy = Date.now() + 30_000;
+  while (ctx.agent.health(ctx.service) !== "SERVING") {
+    if (Date.now() > servingBy) return false;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   const until = Date.now() + ms;
   while (Date.now() < until) {
     if (ctx.agent.health(ctx.service) === "NOT_SERVING") return false;

@@ -7,6 +7,7 @@ import type { Logger } from "../../shared/logger/index.ts";
 import {
   chargeFailure,
   decideUnattended,
+  effectivePlan,
   resolveDesired,
   unattendedEventsSubject,
   unattendedNotifySubject,
@@ -43,6 +44,8 @@ export interface UnattendedLoopOptions {
 
 interface ServiceLoop {
   running?: Promise<void>;
+  /** The version the current back-off was for. */
+  backoffTarget?: string;
   /** A read scheduled for when the decision may change by itself (a window opens, a holder turns silent). */
   wake?: NodeJS.Timeout;
   again: boolean;
@@ -157,7 +160,10 @@ export class UnattendedLoop {
     await this.chargeSilentHolders(service, desired, snapshot, now);
     const fleet = { nodes: snapshot.nodes, slots: snapshot.slots, control: snapshot.control.value };
     const own = snapshot.nodes.find((report) => report.node === node);
-    const facts = { node, labels: this.options.labels, version, backoffUntil: loop.report?.backoffUntil ?? own?.backoffUntil };
+    // A back-off belongs to the version that hit it: a new target is tried at once.
+    const target = fleet.control.pins[node] ?? effectivePlan(desired, fleet.control).target;
+    const backoffUntil = loop.backoffTarget === undefined || loop.backoffTarget === target ? (loop.report?.backoffUntil ?? own?.backoffUntil) : undefined;
+    const facts = { node, labels: this.options.labels, version, backoffUntil };
     const decision = decideUnattended(desired, facts, fleet, now);
     this.scheduleWake(service, loop, desired, snapshot, decision, now);
     if (decision.action === "wait") {
@@ -228,6 +234,12 @@ export class UnattendedLoop {
         ...(catalog ? { catalog } : {}),
         fetchObject: this.options.fetchObject,
         signal: this.abort.signal,
+        beforeRelease: async (ended) => {
+          if (ended.kind !== "version-suspect" && ended.kind !== "stuck") return;
+          const reason = ended.error ? `${ended.error.code}: ${ended.error.message}` : `upgrade ended ${ended.outcome?.result ?? "badly"}`;
+          logger.error({ service, to: decision.to, reason }, "unattended upgrade failed; charging it to the failure budget");
+          await store.updateControl(cluster, service, (control) => chargeFailure(control, { node, version: decision.to, kind: "version-suspect", reason, at: Date.now() }, desired.doc, snapshot.nodes.length, node));
+        },
         stillAllowed: async () => {
           const control = (await store.readRollout(cluster, service)).control.value;
           return !control.suspended && !(decision.kind === "upgrade" && control.quarantined[decision.to]);
@@ -247,14 +259,13 @@ export class UnattendedLoop {
     if (result.kind === "ok") {
       await this.report(service, loop, { state: "done", reason: "on-target", version: active, reachedAt: now, durationsMs, backoffUntil: undefined, backoffAttempts: 0 }, now);
     } else if (result.kind === "environment") {
-      const attempts = (loop.report?.backoffAttempts ?? 0) + 1;
+      const attempts = loop.backoffTarget === decision.to ? (loop.report?.backoffAttempts ?? 0) + 1 : 1;
+      loop.backoffTarget = decision.to;
       const backoffUntil = now + Math.min(this.options.maxBackoffMs, this.options.backoffMs * 2 ** (attempts - 1));
       logger.warn({ service, error: result.error, attempts, backoffUntil: new Date(backoffUntil).toISOString() }, "unattended upgrade hit an environment failure; backing off (not charged)");
       await this.report(service, loop, { state: "backoff", reason: "backoff", version: active, nextEligibleAt: backoffUntil, backoffUntil, backoffAttempts: attempts, durationsMs, detail: result.error?.message }, now);
     } else {
       const reason = result.error ? `${result.error.code}: ${result.error.message}` : `upgrade ended ${result.outcome?.result ?? "badly"}`;
-      logger.error({ service, to: decision.to, reason }, "unattended upgrade failed; charging it to the failure budget");
-      await store.updateControl(cluster, service, (control) => chargeFailure(control, { node, version: decision.to, kind: "version-suspect", reason, at: now }, desired.doc, snapshot.nodes.length, node));
       await this.report(service, loop, { state: "failed", reason: "failed-here", version: active, durationsMs, detail: reason }, now);
     }
     store.notify(cluster, service, "node");
