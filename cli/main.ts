@@ -5,7 +5,6 @@ import { registerAgentCommands } from "../agent/cli/register.ts";
 import { registerAgentRunCommand } from "../agent/cli/run-command.ts";
 import { registerAgentStatusCommand } from "../agent/grpc/status-command.ts";
 import { registerCoordinatorCommands } from "../coordinator/cli/register.ts";
-import { registerUnattendedCommands } from "./unattended/register.ts";
 
 /**
  * `hoist`: wires the agent's and the coordinator's commands into one program. The registrations
@@ -29,7 +28,16 @@ registerAgentCommands(program);
 registerAgentRunCommand(program);
 registerAgentStatusCommand(program);
 registerCoordinatorCommands(program);
-registerUnattendedCommands(program);
+// `unattended` and `release` declare their commands in files that import their code
+// (cli/unattended/register.ts): those load only when one of them is the command; otherwise
+// help lists them by name, so `hoist --help` and every other command stay as lean as before.
+const command = process.argv.slice(2).find((arg) => !arg.startsWith("-"));
+if (command === "unattended" || command === "release") {
+  (await import("./unattended/register.ts")).registerUnattendedCommands(program);
+} else {
+  program.command("unattended").description("agent-driven rollouts: set the desired state once, the agents bring the fleet there in their windows (docs/unattended.md)");
+  program.command("release").description("releases: push artifacts and catalogs to NATS");
+}
 
 try {
   await program.parseAsync(process.argv);

@@ -56,11 +56,12 @@ describe("hoist inventory (3 agent processes, real nats-server)", () => {
     expect(rowOf("n3")).toMatch(new RegExp(`^!\\s+${cluster.cluster}\\s+n3\\s+kv\\s+1\\.1\\.0\\s+${sha["1.1.0"]!.slice(0, 12)}\\s+SERVING`));
     expect(table.stdout).toContain(`! ${cluster.cluster}/n3 kv: majority version is 1.1.1`);
 
-    // an agent that stops publishing is flagged as not seen
+    // an agent that stops publishing is flagged as not seen; a live one writes its heartbeat at least
+    // every 5 s (keepalive, checked every 2 s), so 12 s of silence tells the dead from the live
     await cluster.nodes[1]!.killAgent("SIGKILL");
     const stale = await waitFor(
       async () => {
-        const result = await cluster!.hoist(["inventory", "--cluster", cluster!.cluster, "--stale-after-ms", "3000"]);
+        const result = await cluster!.hoist(["inventory", "--cluster", cluster!.cluster, "--stale-after-ms", "12000"]);
         return result.stdout.includes(`! ${cluster!.cluster}/n2 kv: not seen for`) ? result.stdout : undefined;
       },
       { timeoutMs: 30_000, what: "n2 flagged as not seen" },
