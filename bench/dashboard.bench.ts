@@ -24,6 +24,7 @@ import { startDashboard } from "../coordinator/dashboard/server.ts";
 import { findRollout, requestControl } from "../coordinator/rollout/controls.ts";
 import { RolloutStore } from "../coordinator/rollout/store.ts";
 import { startFleet } from "../scripts/fleet-sim/fleet.ts";
+import { writeSimCatalog } from "../scripts/fleet-sim/sim-catalog.ts";
 import { benchResultFile } from "./results-file.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -65,18 +66,7 @@ try {
       .join(" ")}`,
   );
   const catalog = join(store, "catalog.yaml");
-  const sha = (digit: string) => digit.repeat(64);
-  await writeFile(
-    catalog,
-    [
-      "services:",
-      "  kv:",
-      "    releases:",
-      `      - { version: 1.0.0, artifact: { url: "https://releases.invalid/kv-1.0.0.tar.gz", sha256: "${sha("1")}", size: 1000000 } }`,
-      `      - { version: 1.1.0, upgradeFrom: ["1.0.0"], artifact: { url: "https://releases.invalid/kv-1.1.0.tar.gz", sha256: "${sha("2")}", size: 1000000 } }`,
-      "",
-    ].join("\n"),
-  );
+  await writeSimCatalog(catalog);
   // A real rollout of the whole fleet runs while the page is measured: its events and records flow.
   rollout = spawn(
     process.execPath,

@@ -20,6 +20,8 @@ import { RolloutStore } from "../coordinator/rollout/store.ts";
 import { nodeInventorySchema } from "../shared/inventory/index.ts";
 import { decodeJson } from "../shared/bus/index.ts";
 import { startFleet } from "../scripts/fleet-sim/fleet.ts";
+import { countRolloutWrites } from "../scripts/fleet-sim/rollout-writes.ts";
+import { writeSimCatalog } from "../scripts/fleet-sim/sim-catalog.ts";
 import { DEFAULT_TIMINGS, SIM_STEPS, type SimStep } from "../scripts/fleet-sim/timing.ts";
 import { analyzeRollout } from "./fleet/analyze.ts";
 import { benchResultFile } from "./results-file.ts";
@@ -233,24 +235,8 @@ try {
   // (b) a rolling rollout of the whole fleet.
   if (PARTS.has("rollout")) {
     const catalog = join(store, "catalog.yaml");
-    const sha = (digit: string) => digit.repeat(64);
-    await writeFile(
-      catalog,
-      [
-        "services:",
-        "  kv:",
-        "    releases:",
-        `      - { version: 1.0.0, artifact: { url: "https://releases.invalid/kv-1.0.0.tar.gz", sha256: "${sha("1")}", size: 1000000 } }`,
-        `      - { version: 1.1.0, upgradeFrom: ["1.0.0"], artifact: { url: "https://releases.invalid/kv-1.1.0.tar.gz", sha256: "${sha("2")}", size: 1000000 } }`,
-        "",
-      ].join("\n"),
-    );
-    // Every write to the rollout bucket (KV puts are publishes on $KV.hoist_rollouts.KEY), stored or
-    // refused: the stream's sequence counts the stored ones, so the difference is CAS refusals.
-    const written = { count: 0, bytes: 0 };
-    const sniffer = nc.subscribe("$KV.hoist_rollouts.>", { callback: (_err, msg) => ((written.count += 1), (written.bytes += msg.data.length)) });
-    await nc.flush();
-    const seqBefore = (await jsm.streams.info("KV_hoist_rollouts")).state.last_seq;
+    await writeSimCatalog(catalog);
+    const rolloutWrites = await countRolloutWrites(nc);
     const apiBefore = (await jsm.getAccountInfo()).api;
     const storageBefore = (await jsm.getAccountInfo()).storage;
     const firstRecord = fleet!.records.length;
@@ -298,9 +284,7 @@ try {
       run = await runHoist(args, ROLLOUT_TIMEOUT_S);
     }
     clearInterval(sampler);
-    await nc.flush();
-    sniffer.unsubscribe();
-    const stored = (await jsm.streams.info("KV_hoist_rollouts")).state.last_seq - seqBefore;
+    const written = await rolloutWrites.stop();
     const state = (await new RolloutStore(buckets.rollouts).list(cluster)).at(-1)?.value;
     const info = await jsm.getAccountInfo();
     const records = fleet!.records.slice(firstRecord);
@@ -323,7 +307,7 @@ try {
       jsApiErrors: info.api.errors - apiBefore.errors,
       storageGrowthBytes: info.storage - storageBefore,
       preflightRetries,
-      rolloutBucket: { writes: written.count, stored, casRefused: written.count - stored, bytesWritten: written.bytes, bytesPerNode: Math.round(written.bytes / Math.max(1, nodes.length)) },
+      rolloutBucket: { writes: written.writes, stored: written.stored, casRefused: written.refused, bytesWritten: written.bytes, bytesPerNode: Math.round(written.bytes / Math.max(1, nodes.length)) },
       consumersDuring: consumerSamples,
       figures,
       failure: state?.failure,
@@ -342,7 +326,7 @@ try {
       log(`    JetStream API requests ${rollout.jsApiRequests} (errors ${rollout.jsApiErrors}), storage +${(rollout.storageGrowthBytes / 2 ** 20).toFixed(1)} MiB, consumers during: ${[...new Set(consumerSamples)].join(",")}`);
     }
     log(
-      `    rollout bucket: ${written.count} writes, ${stored} stored, ${rollout.rolloutBucket.casRefused} refused by compare-and-set; ${(written.bytes / 2 ** 20).toFixed(1)} MiB written, ${rollout.rolloutBucket.bytesPerNode} bytes per node`,
+      `    rollout bucket: ${written.writes} writes, ${written.stored} stored, ${rollout.rolloutBucket.casRefused} refused by compare-and-set; ${(written.bytes / 2 ** 20).toFixed(1)} MiB written, ${rollout.rolloutBucket.bytesPerNode} bytes per node`,
     );
     log(`    coordinator warnings: ${JSON.stringify(rollout.coordinatorWarnings)}`);
     if (state?.failure) log(`    failure: ${JSON.stringify(state.failure)}`);

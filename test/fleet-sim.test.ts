@@ -3,6 +3,7 @@ import { makeTempDir } from "./helpers/temp-dir.ts";
 import { startCluster, type TestCluster } from "./helpers/cluster.ts";
 import { waitFor } from "./helpers/wait-for.ts";
 import { startFleet, type Fleet } from "../scripts/fleet-sim/fleet.ts";
+import { countRolloutWrites } from "../scripts/fleet-sim/rollout-writes.ts";
 import { readInventories } from "../shared/inventory/index.ts";
 import { EVENTS_STREAM, agentEventsSubject } from "../shared/bus/index.ts";
 
@@ -33,18 +34,12 @@ describe("fleet simulator speaks the real wire (20 simulated agents + 1 real age
 
     // Every write to the rollout bucket, stored or refused (KV puts are publishes on $KV.hoist_rollouts.KEY):
     // the coordinator is the rollout's single writer, so none of its writes may be refused by compare-and-set.
-    const jsm = await cluster.nc.jetstreamManager();
-    let writes = 0;
-    const sniffer = cluster.nc.subscribe("$KV.hoist_rollouts.>", { callback: () => (writes += 1) });
-    await cluster.nc.flush();
-    const seqBefore = (await jsm.streams.info("KV_hoist_rollouts")).state.last_seq;
+    const rolloutWrites = await countRolloutWrites(cluster.nc);
     const result = await cluster.hoist(cluster.rolloutArgs("1.1.0", ["--batch", "7"]), { timeoutMs: 80_000 });
     expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
-    await cluster.nc.flush();
-    sniffer.unsubscribe();
-    const stored = (await jsm.streams.info("KV_hoist_rollouts")).state.last_seq - seqBefore;
+    const { writes, refused } = await rolloutWrites.stop();
     expect(writes).toBeGreaterThan(0);
-    expect(writes - stored, "rollout-bucket writes refused by compare-and-set").toBe(0);
+    expect(refused, "rollout-bucket writes refused by compare-and-set").toBe(0);
     expect(result.stdout).toMatch(/phase succeeded/);
 
     const rollout = (await cluster.rollout())!;
@@ -74,7 +69,7 @@ describe("fleet simulator speaks the real wire (20 simulated agents + 1 real age
     expect(inventories[simNodes[0]!]!.inventory.services[0]).toMatchObject({ health: "SERVING", activity: "idle", lastUpgrade: { result: "committed", from: "1.0.0", to: "1.1.0" } });
 
     // progress events of simulated agents landed in HOIST_EVENTS on their own subject, like the real agent's
-    const info = await jsm.streams.info(EVENTS_STREAM, { subjects_filter: ">" });
+    const info = await (await cluster.nc.jetstreamManager()).streams.info(EVENTS_STREAM, { subjects_filter: ">" });
     const subjects = Object.keys(info.state.subjects ?? {});
     expect(subjects).toContain(agentEventsSubject(id, "n1"));
     for (const node of simNodes) expect(subjects).toContain(agentEventsSubject(id, node));
