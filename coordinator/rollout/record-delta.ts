@@ -96,11 +96,6 @@ export function headerChanged(prev: RolloutState, delta: RolloutDelta): boolean 
   return JSON.stringify(was) !== JSON.stringify(now);
 }
 
-/** True when a delta changes nothing a reader would see but the update time. */
-export function isEmptyDelta(prev: RolloutState, delta: RolloutDelta): boolean {
-  return delta.nodes.length === 0 && delta.history.length === 0 && !headerChanged(prev, delta);
-}
-
 /** Lays a delta over the parts read from KV (the parts are changed in place). */
 export function applyDelta(parts: RolloutParts, delta: RolloutDelta): void {
   parts.header = delta.header;

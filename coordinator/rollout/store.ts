@@ -9,7 +9,6 @@ import {
   assembleRollout,
   headerChanged,
   headerPart,
-  isEmptyDelta,
   nodesOfHop,
   planPart,
   rolloutDelta,
@@ -333,7 +332,8 @@ export class RolloutJournal {
   private async commit(next: RolloutState): Promise<void> {
     if (next === this.current) return;
     const delta = rolloutDelta(this.current, next, this.seq + 1);
-    if (isEmptyDelta(this.current, delta)) {
+    const writeHeader = headerChanged(this.current, delta);
+    if (delta.nodes.length === 0 && delta.history.length === 0 && !writeHeader) {
       this.current = next;
       return;
     }
@@ -341,7 +341,7 @@ export class RolloutJournal {
     try {
       this.walRevision = await this.store.writeWal(cluster, id, delta, this.walRevision);
       this.seq = delta.seq;
-      await this.store.writeDelta(cluster, id, delta, this.revisions, undefined, headerChanged(this.current, delta));
+      await this.store.writeDelta(cluster, id, delta, this.revisions, undefined, writeHeader);
       this.current = next;
     } catch (err) {
       // The wal may or may not have landed: only a fresh read knows what is committed.
