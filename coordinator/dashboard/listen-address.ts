@@ -1,22 +1,18 @@
 import { isIP } from "node:net";
 import { HoistError } from "../../shared/errors/index.ts";
+import { splitHostPort, type HostPort } from "../../shared/net/index.ts";
 
 /** Where the dashboard listens: a host (name or IP, no brackets) and a port (0: a free one). */
-export interface ListenAddress {
-  host: string;
-  port: number;
-}
+export type ListenAddress = HostPort;
 
 /**
  * Parses `HOST:PORT`, `[IPV6]:PORT` or `:PORT` (loopback) as given to `--http`.
  * @throws HoistError INVALID_ARGUMENT naming the flag and the expected form.
  */
 export function parseListenAddress(value: string): ListenAddress {
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value.trim());
-  const port = match ? Number(match[3]) : NaN;
-  if (!match || port > 65_535) throw new HoistError("INVALID_ARGUMENT", `--http must be HOST:PORT (127.0.0.1:8080, [::1]:8080, :8080 for loopback), got ${JSON.stringify(value)}`);
-  const host = match[1] ?? match[2] ?? "";
-  return { host: host === "" ? "127.0.0.1" : host, port };
+  const address = splitHostPort(value);
+  if (!address) throw new HoistError("INVALID_ARGUMENT", `--http must be HOST:PORT (127.0.0.1:8080, [::1]:8080, :8080 for loopback), got ${JSON.stringify(value)}`);
+  return { host: address.host === "" ? "127.0.0.1" : address.host, port: address.port };
 }
 
 /** True when only this machine can reach `host`: 127.0.0.0/8, ::1 or localhost. */

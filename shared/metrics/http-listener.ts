@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import { HoistError } from "../errors/index.ts";
 import type { Logger } from "../logger/index.ts";
+import { splitHostPort, type HostPort } from "../net/index.ts";
 
 export interface MetricsListenerOptions {
   /** HOST:PORT or [IPv6]:PORT (PORT 0: any free one). */
@@ -22,14 +23,11 @@ export interface MetricsListener {
   stop(): Promise<void>;
 }
 
-/** Splits HOST:PORT or [IPv6]:PORT. @throws HoistError CONFIG_INVALID when it is neither. */
-export function parseListen(listen: string): { host: string; port: number } {
-  const match = /^\[([^\]]+)\]:(\d+)$/.exec(listen) ?? /^([^:[\]]+):(\d+)$/.exec(listen);
-  const port = Number(match?.[2]);
-  if (!match || !Number.isInteger(port) || port > 65535) {
-    throw new HoistError("CONFIG_INVALID", `metrics listen address ${JSON.stringify(listen)} is not HOST:PORT (for example 127.0.0.1:7412)`);
-  }
-  return { host: match[1]!, port };
+/** Splits HOST:PORT, [IPv6]:PORT or :PORT (loopback). @throws HoistError CONFIG_INVALID when it is none of these. */
+export function parseListen(listen: string): HostPort {
+  const address = splitHostPort(listen);
+  if (!address) throw new HoistError("CONFIG_INVALID", `metrics listen address ${JSON.stringify(listen)} is not HOST:PORT (for example 127.0.0.1:7412)`);
+  return { host: address.host === "" ? "127.0.0.1" : address.host, port: address.port };
 }
 
 /**

@@ -1,0 +1,2 @@
+/** Network addresses. */
+export { splitHostPort, type HostPort } from "./host-port.ts";
