@@ -2,6 +2,8 @@ import type { KV, NatsConnection } from "nats";
 import { HoistError, toHoistError } from "../../shared/errors/index.ts";
 import { encodeJson, rolloutEventsSubject, toBusError } from "../../shared/bus/index.ts";
 import type { UpgradeOutcome } from "../../shared/types/index.ts";
+import type { z } from "zod";
+import type { hopReleaseSchema } from "../../shared/wire/index.ts";
 import type { AgentVerb } from "../../shared/bus/index.ts";
 import { createAgentClient, type AgentClientOptions } from "../../shared/proto/index.ts";
 import { probeAgentsGrpc } from "../health/probe-agents-grpc.ts";
@@ -37,16 +39,21 @@ function failed(err: unknown): StepResult {
 
 const RETRYABLE = new Set(["UNAVAILABLE", "BUSY", "TIMEOUT"]);
 
+/** The hop's release as sent (the agent's schema fills the defaults, e.g. a migration's timeout). */
+type HopReleaseMessage = z.input<typeof hopReleaseSchema>;
+
 /**
  * The hop as the coordinator's catalog has it, sent with the upgrade so that the agent runs exactly
  * this release and these migrations (its own catalog, if any, is not consulted). Left out when the
  * plan lacks the migrations' argv (a rollout recorded by an older coordinator).
  */
-function hopRelease(command: StepCommand): { release?: unknown } {
-  if (command.migrations.some((migration) => migration.run === undefined)) return {};
-  const migrations = command.downgrade
-    ? []
-    : command.migrations.map((migration) => ({ name: migration.name, scope: migration.scope, run: migration.run, ...(migration.timeoutMs === undefined ? {} : { timeoutMs: migration.timeoutMs }) }));
+function hopRelease(command: StepCommand): { release?: HopReleaseMessage } {
+  const migrations: HopReleaseMessage["migrations"] = [];
+  for (const { run, ...migration } of command.migrations) {
+    if (run === undefined) return {};
+    // Every field the catalog gave (permanent, when, ...) goes with it: the agent runs each migration as the catalog says.
+    if (!command.downgrade) migrations.push({ ...migration, run });
+  }
   return { release: { from: command.from, artifact: command.artifact, migrations } };
 }
 
