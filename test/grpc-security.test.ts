@@ -9,6 +9,7 @@ import { silentLogger } from "../shared/logger/index.ts";
 import { createAgentClient, type AgentClientOptions } from "../shared/proto/index.ts";
 import { issueCert, makeCa, type TestCa, type TestCert } from "./helpers/certs.ts";
 import { FakeNodeAgent } from "./helpers/fake-node-agent.ts";
+import { runHoist } from "./helpers/hoist-cli.ts";
 
 const TOKEN = "s3cret-token-for-tests-0123456789";
 
@@ -104,6 +105,15 @@ describe("TLS", () => {
     const server = await serve({ tls: { cert: serverCert.certFile, key: serverCert.keyFile, allowClients: [] }, token: TOKEN });
     const other = await makeCa(dir, "untrusted-ca");
     expect(await tryInventory(server, { caFile: other.certFile, token: TOKEN })).toBe("UNAVAILABLE/UNAVAILABLE");
+  });
+  it("`hoist agent status --target IP:PORT` over TLS answers without Node's DEP0123 warning on stderr (grpc-js sets SNI to the IP)", async () => {
+    const server = await serve({ tls: { cert: serverCert.certFile, key: serverCert.keyFile, allowClients: [] }, token: TOKEN });
+    expect(server.address).toMatch(/^127\.0\.0\.1:\d+$/);
+    const result = await runHoist(["agent", "status", "--target", server.address, "--ca", ca.certFile, "--token", TOKEN, "--json"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ node: expect.any(String) });
+    expect(result.stderr).not.toContain("DEP0123");
+    expect(result.stderr).toBe("");
   });
 });
 

@@ -11,6 +11,7 @@ import type { HealthCheckResponse__Output } from "./generated/grpc/health/v1/Hea
 import { fromWireInventory, fromWireOutcome, fromWireProgress, fromWireRelease, fromWireSnapshot, toWireUpgradeRequest } from "./convert.ts";
 import { hoistErrorFromStatus } from "./errors.ts";
 import { loadHoistProto } from "./load.ts";
+import { quietIpServerNameWarning } from "./quiet-ip-servername.ts";
 import type { HealthStatus, NodeInventory, ReleaseOnDisk, SnapshotSummary, UpgradeOutcome, UpgradeRequest } from "./types.ts";
 
 /** How to reach and authenticate to an agent. Without `insecure`, the client uses TLS. */
@@ -86,6 +87,7 @@ interface StreamEvent<R> {
  */
 export function createAgentClient(target: string, options: AgentClientOptions = {}): AgentClient {
   const { grpcObject } = loadHoistProto();
+  if (!options.insecure) quietIpServerNameWarning();
   const channelOptions: grpc.ChannelOptions = {};
   if (options.serverName) {
     channelOptions["grpc.ssl_target_name_override"] = options.serverName;
