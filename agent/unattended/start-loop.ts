@@ -5,7 +5,7 @@ import { KV_CATALOG, loadKey, OBJECT_ARTIFACTS, openUnattendedBucket, Unattended
 import type { AgentConfig } from "../config.ts";
 import type { NodeAgent } from "../node-agent.ts";
 import { servicePaths } from "../services/service-paths.ts";
-import { fetchObjectArtifact } from "./object-artifacts.ts";
+import { ObjectArtifactFetcher } from "./object-artifacts.ts";
 import { UnattendedLoop } from "./unattended-loop.ts";
 
 /** Opens what the unattended loop needs (bucket, catalog KV, artifact object store, public keys) and starts it; undefined when disabled. */
@@ -22,13 +22,14 @@ export async function startUnattendedLoop(config: AgentConfig, agent: NodeAgent,
   ]);
   const services = settings.services ?? config.services.map((service) => service.name);
   const cacheDir = servicePaths(config, config.services[0]!).artifacts;
+  const fetcher = new ObjectArtifactFetcher({ store: artifacts, nc, bucket: OBJECT_ARTIFACTS, cacheDir });
   const loop = new UnattendedLoop({
     agent,
     nc,
     store: new UnattendedStore(kv, nc, logger),
     catalogKv,
     artifacts,
-    fetchObject: (url, signal) => fetchObjectArtifact(artifacts, url, cacheDir, signal),
+    fetchObject: (url, signal) => fetcher.fetch(url, signal),
     logger: logger.child({ part: "unattended" }),
     cluster: config.cluster,
     node: config.node,
