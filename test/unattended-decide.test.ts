@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   decideUnattended,
   desiredRolloutSchema,
+  rolloutStatus,
   simulateRollout,
   windowPosition,
   assignWaves,
@@ -111,12 +112,17 @@ describe("decideUnattended", () => {
     },
     { name: "environment back-off", node: "c1", version: "1.0.0", backoffUntil: T0 + 1000, fleet: fleet(canaryPending), expect: { action: "wait", reason: "backoff", nextEligibleAt: T0 + 1000 } },
     {
-      name: "not in any wave",
+      name: "a node no wave selects falls into the last wave (not left waiting forever)",
       node: "x1",
       version: "1.0.0",
-      desired: desired({ waves: [{ name: "canary", select: { labels: { ring: "canary" } } }] }),
-      fleet: fleet(canaryPending),
-      expect: { action: "wait", reason: "not-in-wave" },
+      desired: desired({
+        waves: [
+          { name: "canary", select: { labels: { ring: "canary" } } },
+          { name: "site-a", select: { labels: { site: "a" } }, maxInFlight: 2 },
+        ],
+      }),
+      fleet: fleet(canaryDone),
+      expect: { action: "act", wave: "site-a" },
     },
     {
       name: "channel without version",
@@ -202,6 +208,61 @@ describe("decideUnattended", () => {
     expect(assignWaves(waves, [...nodes].reverse(), "seed")).toEqual(first);
     expect(slotCount("50%", 5)).toBe(2);
     expect(slotCount("10%", 3)).toBe(1);
+  });
+
+  describe("nodes outside every selector, and nodes that never reported", () => {
+    const labelled = desired({
+      waves: [
+        { name: "canary", select: { labels: { ring: "canary" } }, soakAfter: "10m" },
+        { name: "site-a", select: { labels: { site: "a" } }, maxInFlight: 1 },
+      ],
+    });
+
+    it("assignWaves puts nodes no selector takes into the last wave, so its size and slots count them", () => {
+      const nodes: { node: string; labels: Record<string, string> }[] = [
+        { node: "c1", labels: { ring: "canary" } },
+        { node: "a1", labels: { site: "a" } },
+        { node: "b1", labels: { site: "b" } },
+        { node: "x1", labels: {} },
+      ];
+      expect(Object.fromEntries(assignWaves(labelled.doc.waves, nodes, "seed"))).toEqual({ c1: "canary", a1: "site-a", b1: "site-a", x1: "site-a" });
+    });
+
+    it("a node that never reported is in no wave's count: the wave completes without it, and when it reports it is a late arriver of its wave", () => {
+      // The rollout ran while n9 was off: the canary and site-a are done.
+      const ran = [report("c1", "1.1.0", { reachedAt: T0 - 3_600_000 }), report("a1", "1.1.0", { labels: { site: "a" }, reachedAt: T0 - 1_800_000 })];
+      const nightly = { days: ["*" as const], start: "02:00", duration: "1h", timezone: "UTC" };
+      const windowed = desired({ waves: [labelled.doc.waves[0]!, { ...labelled.doc.waves[1]!, window: desiredRolloutSchema.shape.waves.element.shape.window.unwrap().parse(nightly) }] });
+      // Another site-a node deciding sees the wave complete (n9 is unknown, not pending).
+      expect(decideUnattended(windowed, { node: "a1", labels: { site: "a" }, version: "1.1.0" }, fleet(ran), T0)).toMatchObject({ action: "wait", reason: "on-target", wave: "site-a" });
+      // n9 comes back with labels no selector takes: it is in the last wave, a late arriver there (nextWindow by default) ...
+      expect(decideUnattended(windowed, { node: "n9", labels: { site: "z" }, version: "1.0.0" }, fleet(ran), T0)).toMatchObject({
+        action: "wait",
+        reason: "outside-window",
+        wave: "site-a",
+        nextEligibleAt: Date.parse("2026-03-03T02:00:00Z"),
+      });
+      // ... and with lateArrivers: immediately it goes at once.
+      const immediately = { ...windowed, doc: { ...windowed.doc, lateArrivers: { policy: "immediately" as const } } };
+      expect(decideUnattended(immediately, { node: "n9", labels: { site: "z" }, version: "1.0.0" }, fleet(ran), T0)).toMatchObject({ action: "act", wave: "site-a", slot: 0 });
+    });
+
+    it("status lists nodes the inventory knows that have no report as not reporting, apart from the waves", () => {
+      const snapshot = { stored: { value: { text: "{}", setAt: T0 }, revision: 3 }, control: { value: control(), revision: 1 }, nodes: canaryDone, slots: [] };
+      const known = [
+        { node: "n1", version: "1.0.0", seenAt: T0 },
+        { node: "n9", version: "1.0.0", seenAt: T0 - 90_000 },
+        { node: "n8", seenAt: T0 - 1000 },
+      ];
+      const status = rolloutStatus(labelled, snapshot, T0, known);
+      expect(status.notReporting).toEqual([
+        { node: "n8", seenAgoMs: 1000 },
+        { node: "n9", version: "1.0.0", seenAgoMs: 90_000 },
+      ]);
+      expect(status.nodes.map((node) => node.node)).not.toContain("n9");
+      expect(status.waves.reduce((sum, wave) => sum + wave.nodes, 0)).toBe(canaryDone.length);
+      expect(rolloutStatus(labelled, snapshot, T0).notReporting).toEqual([]);
+    });
   });
 
   it("schema errors name their path", () => {

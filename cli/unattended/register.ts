@@ -22,6 +22,7 @@ import {
   type Control,
   type UnattendedStore,
 } from "../../shared/unattended/index.ts";
+import { readKnownNodes } from "./known-nodes.ts";
 import { openRollout, parseUntil, readResolved, type RolloutFlags } from "./open-rollout.ts";
 import { registerReleasePushCommand } from "./release-push.ts";
 
@@ -173,7 +174,7 @@ export function registerUnattendedCommands(program: Command): void {
         const print = async () => {
           const { snapshot, desired } = await readResolved(open.store, flags.cluster, flags.service);
           const now = Date.now();
-          const status = rolloutStatus(desired, snapshot, now);
+          const status = rolloutStatus(desired, snapshot, now, await readKnownNodes(open.bus.nc, flags.cluster, flags.service));
           process.stdout.write(flags.json ? `${JSON.stringify(status)}\n` : `${formatRolloutStatus(status, now)}\n${flags.follow ? "\n" : ""}`);
         };
         await print();

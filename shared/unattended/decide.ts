@@ -14,7 +14,6 @@ export const WAIT_REASONS = [
   "budget-spent", // the failure budget is spent
   "failed-here", // this node already failed this version; it does not retry it
   "backoff", // an environment failure (fetch, disk); retried at nextEligibleAt
-  "not-in-wave", // no wave selects this node
   "previous-wave", // an earlier wave has not completed
   "soaking", // the previous wave completed; its soakAfter ends at nextEligibleAt
   "late-arriver-never", // the node missed its wave and the policy is never
@@ -108,7 +107,7 @@ export function waveCompletion(wave: string, members: readonly NodeReport[], des
 /**
  * Whether `node` may start now, the one rule every agent acts on and `status` and `plan --simulate`
  * show. Pure: all it knows comes in the arguments. Checks, in order: target known, already there,
- * suspended, held, quarantined, budget, failed here before, back-off, wave membership, earlier waves
+ * suspended, held, quarantined, budget, failed here before, back-off, earlier waves
  * done and soaked, late-arriver policy, window, a free slot. A node holding a slot always resumes.
  */
 export function decideUnattended(desired: ResolvedDesired, node: NodeFacts, fleet: FleetView, now: number): UnattendedDecision {
@@ -122,11 +121,12 @@ export function decideUnattended(desired: ResolvedDesired, node: NodeFacts, flee
   const reports = mergeSelf(fleet.nodes, node, now);
   // Membership always follows document order (a wave without `select` takes the rest); a rollback only reverses the order of going.
   const assignment = assignWaves(doc.waves, reports, waveSeed(desired));
-  const waveName = assignment.get(node.node);
+  // Every node has a wave: the ones no wave selects fall into the last (assignWaves).
+  const waveName = assignment.get(node.node)!;
   const held = fleet.slots.find((slot) => slot.node === node.node && !slot.charged);
   if (held) return { action: "act", kind: pin ? "upgrade" : plan.kind, to: held.version, wave: held.wave, slot: held.index, holding: true };
 
-  if (node.version === target) return { action: "wait", reason: pin ? "pinned" : "on-target", ...(waveName ? { wave: waveName } : {}) };
+  if (node.version === target) return { action: "wait", reason: pin ? "pinned" : "on-target", wave: waveName };
   if (doc.mode === "suspended" || control.suspended) return { action: "wait", reason: "suspended", detail: control.suspended?.reason ?? "mode: suspended in the document" };
   const hold = control.holds[node.node];
   if (hold && hold.until > now) return { action: "wait", reason: "held", nextEligibleAt: hold.until, detail: hold.reason };
@@ -135,7 +135,6 @@ export function decideUnattended(desired: ResolvedDesired, node: NodeFacts, flee
   if (budgetSpent(doc, control, target, rolloutNodes)) return { action: "wait", reason: "budget-spent" };
   if (control.failures.some((failure) => failure.node === node.node && failure.version === target)) return { action: "wait", reason: "failed-here" };
   if (node.backoffUntil !== undefined && node.backoffUntil > now) return { action: "wait", reason: "backoff", nextEligibleAt: node.backoffUntil };
-  if (waveName === undefined) return { action: "wait", reason: "not-in-wave" };
 
   const position = plan.waves.findIndex((wave) => wave.name === waveName);
   const wave = plan.waves[position]!;

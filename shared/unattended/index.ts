@@ -8,5 +8,5 @@ export { decideUnattended, effectivePlan, chargedFailures, budgetSpent, waveComp
 export { keyIdOf, loadKey, signText, verifyText, type TextSignature } from "./signature.ts";
 export { UnattendedStore, openUnattendedBucket, resolveDesired, type RolloutSnapshot } from "./store.ts";
 export { chargeFailure } from "./charge.ts";
-export { rolloutStatus, formatRolloutStatus, type RolloutStatus, type NodeStatus } from "./status.ts";
+export { rolloutStatus, formatRolloutStatus, type RolloutStatus, type NodeStatus, type KnownNode } from "./status.ts";
 export { simulateRollout, type Simulation, type SimulatedNode, type SimulatedWave } from "./simulate.ts";

@@ -28,14 +28,28 @@ export interface RolloutStatus {
   budget: { failed: number; maxFailed: number; maxFailedPercent?: number; spent: boolean };
   waves: { name: string; nodes: number; slots: number; counts: Record<string, number>; holders: { node: string; slot: number; step: string; ageMs: number; heartbeatAgoMs: number; charged?: string }[] }[];
   nodes: NodeStatus[];
+  /**
+   * Nodes the cluster inventory knows with the service installed but with no unattended report: an
+   * agent without `unattended.enabled`, or one that has not reported since it came back. They are in
+   * no wave's count (like offline nodes) until they report; then they join their wave (late arrivers).
+   */
+  notReporting: { node: string; version?: string; seenAgoMs: number }[];
+}
+
+/** A node the cluster inventory knows (`hoist_inventory`): what status compares the reports with. */
+export interface KnownNode {
+  node: string;
+  version?: string;
+  seenAt: number;
 }
 
 /**
  * The operator's view of one rollout, made from the same records and the same `decideUnattended`
  * the agents use, so it shows what they will do: per wave the counts by state and the slot holders
- * (age, step, charged), the failure budget left, per node its state, reason and next eligible time.
+ * (age, step, charged), the failure budget left, per node its state, reason and next eligible time,
+ * and the `known` nodes (from the inventory) that have no report.
  */
-export function rolloutStatus(desired: ResolvedDesired, snapshot: RolloutSnapshot, now: number): RolloutStatus {
+export function rolloutStatus(desired: ResolvedDesired, snapshot: RolloutSnapshot, now: number, known: readonly KnownNode[] = []): RolloutStatus {
   const { doc } = desired;
   const control = snapshot.control.value;
   const plan = effectivePlan(desired, control);
@@ -89,6 +103,10 @@ export function rolloutStatus(desired: ResolvedDesired, snapshot: RolloutSnapsho
       };
     }),
     nodes,
+    notReporting: known
+      .filter((entry) => !snapshot.nodes.some((report) => report.node === entry.node))
+      .map((entry) => ({ node: entry.node, ...(entry.version ? { version: entry.version } : {}), seenAgoMs: now - entry.seenAt }))
+      .sort((a, b) => (a.node < b.node ? -1 : 1)),
   };
 }
 
@@ -109,6 +127,10 @@ export function formatRolloutStatus(status: RolloutStatus, now: number): string 
     lines.push(
       `  ${node.node.padEnd(12)} ${(node.wave ?? "-").padEnd(10)} ${(node.version ?? "-").padEnd(10)} ${node.state.padEnd(9)} ${node.decision}${node.reported && node.reported !== node.decision ? ` (reported ${node.reported})` : ""}${next}`,
     );
+  }
+  if (status.notReporting.length > 0) {
+    lines.push(`not reporting (in the inventory, no unattended report; in no wave until they report):`);
+    for (const node of status.notReporting) lines.push(`  ${node.node.padEnd(12)} ${(node.version ?? "-").padEnd(10)} inventory seen ${formatDuration(node.seenAgoMs)} ago`);
   }
   return lines.join("\n");
 }

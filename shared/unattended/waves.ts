@@ -16,11 +16,13 @@ function matches(labels: Readonly<Record<string, string>>, wanted: Readonly<Reco
 }
 
 /**
- * Which wave each node belongs to (wave name by node; nodes no wave takes are left out). Waves take
- * nodes in document order, each only from nodes no earlier wave took: a `labels` wave every node
- * whose labels all match, a `sample` wave `count` nodes picked round-robin across the groups of
- * `spreadBy` label values (within a group by a hash of `seed` and the node id, so every agent and
- * the CLI pick the same ones), a wave without `select` all the rest.
+ * Which wave each node belongs to (wave name by node; every node gets one). Waves take nodes in
+ * document order, each only from nodes no earlier wave took: a `labels` wave every node whose labels
+ * all match, a `sample` wave `count` nodes picked round-robin across the groups of `spreadBy` label
+ * values (within a group by a hash of `seed` and the node id, so every agent and the CLI pick the
+ * same ones), a wave without `select` all the rest. Nodes no wave takes fall into the last wave
+ * (Teleport's rule for agents whose group is not scheduled): a node with unexpected labels (or one
+ * that joins later) is upgraded with the last wave, not left behind waiting forever.
  */
 export function assignWaves(waves: readonly Wave[], nodes: readonly LabelledNode[], seed: string): Map<string, string> {
   const assigned = new Map<string, string>();
@@ -48,6 +50,8 @@ export function assignWaves(waves: readonly Wave[], nodes: readonly LabelledNode
     }
     for (const node of taken) assigned.set(node.node, wave.name);
   }
+  const last = waves[waves.length - 1];
+  if (last) for (const node of sorted) if (!assigned.has(node.node)) assigned.set(node.node, last.name);
   return assigned;
 }
 
