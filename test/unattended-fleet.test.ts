@@ -65,8 +65,34 @@ describe("unattended rollout across five agents", () => {
   const version = async (index: number) => (await cluster.nodes[index]!.kv.version()).version;
   const reportOf = async (node: string) => (await rollout()).nodes.find((report) => report.node === node);
 
+  /**
+   * Counts, from the outside, what the agents ask of KV `hoist_unattended`: whole-rollout reads (each
+   * is one ordered-consumer create), single-key direct gets, and report puts. Requests answered to this
+   * test's own connection (its inbox) are left out; `hoist` CLI runs are counted (one read each).
+   */
+  async function countRolloutTraffic(): Promise<{ counts: { rolloutReads: number; directGets: number; reportPuts: number }; stop: () => void }> {
+    const probe = cluster.nc.subscribe(`probe.${cluster.cluster}`, { max: 1, callback: (_err, msg) => msg.respond(msg.reply ?? "") });
+    const ownInbox = new TextDecoder().decode((await cluster.nc.request(`probe.${cluster.cluster}`, "", { timeout: 5000 })).data);
+    probe.unsubscribe();
+    // The reply inbox of this connection's requests: `_INBOX.<base>.<token>`.
+    const ownBase = ownInbox.split(".").slice(0, 2).join(".");
+    const counts = { rolloutReads: 0, directGets: 0, reportPuts: 0 };
+    const fromAgents = (reply: string | undefined) => !reply?.startsWith(`${ownBase}.`);
+    const subs = [
+      ...["$JS.API.CONSUMER.CREATE.KV_hoist_unattended", "$JS.API.CONSUMER.CREATE.KV_hoist_unattended.>"].map((subject) =>
+        cluster.nc.subscribe(subject, { callback: (_err, msg) => void (fromAgents(msg.reply) && counts.rolloutReads++) }),
+      ),
+      ...["$JS.API.DIRECT.GET.KV_hoist_unattended", "$JS.API.DIRECT.GET.KV_hoist_unattended.>"].map((subject) => cluster.nc.subscribe(subject, { callback: (_err, msg) => void (fromAgents(msg.reply) && counts.directGets++) })),
+      cluster.nc.subscribe(`$KV.hoist_unattended.${cluster.cluster}.kv.node.>`, { callback: () => void counts.reportPuts++ }),
+    ];
+    await cluster.nc.flush();
+    return { counts, stop: () => subs.forEach((sub) => sub.unsubscribe()) };
+  }
+
   it("two waves end with every node on the target, never more than maxInFlight in flight; an offline agent waits", async () => {
     await cluster.nodes[4]!.killAgent("SIGTERM");
+    const traffic = await countRolloutTraffic();
+    const rolloutStarted = Date.now();
     await setDesired({
       target: "1.1.0",
       lateArrivers: { policy: "immediately" },
@@ -82,6 +108,15 @@ describe("unattended rollout across five agents", () => {
       },
       { timeoutMs: 90_000, what: "n1-n4 report 1.1.0" },
     );
+    traffic.stop();
+    const perAgent = (count: number) => Math.round((count / 4) * 10) / 10;
+    console.log(
+      `unattended KV traffic per agent over the two-wave rollout (4 agents, ${Date.now() - rolloutStarted} ms): ${perAgent(traffic.counts.rolloutReads)} whole-rollout reads, ${perAgent(traffic.counts.directGets)} direct gets, ${perAgent(traffic.counts.reportPuts)} report puts`,
+    );
+    // Notifies carry what changed, so a node finishing costs the others no read: each agent reads the
+    // rollout for the new document, to confirm its own start and after its upgrade (main read it on
+    // every notify: 10.8 per agent here, growing with the fleet).
+    expect(traffic.counts.rolloutReads, JSON.stringify(traffic.counts)).toBeLessThanOrEqual(4 * 5);
     for (const index of [0, 1, 2, 3]) expect(await version(index)).toBe("1.1.0");
     expect(maxLive.get("canary")).toBe(1);
     expect(maxLive.get("main")).toBeLessThanOrEqual(2);

@@ -52,7 +52,7 @@ export async function runInSlot(ctx: NodeRunContext, request: NodeRunRequest): P
   let slot: Slot = request.held?.value ?? { node, wave: request.wave, version: request.to, since: started, heartbeatAt: started, step: "starting" };
   let revision = request.held?.revision ?? (await store.takeSlot(cluster, service, request.slot, slot));
   if (revision === undefined) return { ran: false, why: "slot-taken" };
-  store.notify(cluster, service, "slot");
+  store.notify(cluster, service, "slot", { taken: { ...slot, index: request.slot, revision } });
   if (!request.held && !(await ctx.stillAllowed())) {
     await store.releaseSlot(cluster, service, request.wave, request.slot, revision);
     return { ran: false, why: "no-longer-allowed" };

@@ -1,6 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import { Events, type KV, type NatsConnection, type ObjectStore, type Subscription } from "nats";
-import { encodeJson } from "../../shared/bus/index.ts";
+import { decodeJson, encodeJson } from "../../shared/bus/index.ts";
 import type { Catalog } from "../../shared/catalog/index.ts";
 import { toHoistError } from "../../shared/errors/index.ts";
 import type { Logger } from "../../shared/logger/index.ts";
@@ -8,6 +8,7 @@ import {
   chargeFailure,
   decideUnattended,
   effectivePlan,
+  notifySchema,
   resolveDesired,
   unattendedEventsSubject,
   unattendedNotifySubject,
@@ -19,6 +20,7 @@ import {
   type UnattendedStore,
 } from "../../shared/unattended/index.ts";
 import type { NodeAgentApi } from "../node-agent-api.ts";
+import { applyNotifyDelta } from "./apply-delta.ts";
 import { readPushedCatalog } from "./catalog-source.ts";
 import { runInSlot, type NodeRunResult } from "./node-run.ts";
 
@@ -49,17 +51,37 @@ interface ServiceLoop {
   /** A read scheduled for when the decision may change by itself (a window opens, a holder turns silent). */
   wake?: NodeJS.Timeout;
   again: boolean;
+  /** The next tick reads the rollout from KV (else it decides from `view`, kept current by notify deltas). */
+  readNext: boolean;
+  /** The rollout as last read, its desired state checked, with the deltas of notifies applied since. */
+  view?: { snapshot: RolloutSnapshot; desired: ResolvedDesired };
   report?: NodeReport;
   reportedAt: number;
+  /** An unchanged report is re-put this often (unknownAfter / 4 once a desired state is known). */
+  keepaliveMs: number;
+}
+
+/** What one agent's loop asked of KV, for tests and logs. */
+export interface UnattendedLoopStats {
+  rolloutReads: number;
+  viewTicks: number;
+  reportPuts: number;
 }
 
 /**
  * The agent side of unattended rollouts: for each service it follows, it reads the rollout
- * (desired state, control, reports, slots) when told of a change on the plain notify subject, on
- * a jittered poll, and after a reconnect; checks the desired state's signature; charges silent slot
- * holders; asks `decideUnattended`; reports state, reason and next eligible time; and when told to
- * act, runs the existing engine inside a slot (node-run.ts). No JetStream consumer stays open: each
- * read is direct gets plus one short watch that stops after the initial values.
+ * (desired state, control, reports, slots) on a jittered poll, after a reconnect, when a wake time
+ * comes and when told on the plain notify subject that the desired state or the control record
+ * changed; checks the desired state's signature; charges silent slot holders; asks
+ * `decideUnattended`; reports state, reason and next eligible time; and when told to act, reads the
+ * rollout once more and runs the existing engine inside a slot (node-run.ts). No JetStream consumer
+ * stays open: each read is direct gets plus one short watch that stops after the initial values.
+ *
+ * Built for large fleets: the notifies sent while a rollout runs (a slot taken or freed, a node
+ * finished) carry what changed, and the agent applies that to the rollout it read last and decides
+ * again without reading KV (only an `act` is confirmed by a read). So a node finishing costs every
+ * other agent no KV read, where each used to read the whole rollout (O(N) keys, N times per rollout).
+ * An unchanged report is re-put only every unknownAfter / 4 (a keepalive), not every heartbeat.
  */
 export class UnattendedLoop {
   private readonly abort = new AbortController();
@@ -67,18 +89,19 @@ export class UnattendedLoop {
   private subscriptions: Subscription[] = [];
   private pollTimer: NodeJS.Timeout | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
+  readonly stats: UnattendedLoopStats = { rolloutReads: 0, viewTicks: 0, reportPuts: 0 };
 
   constructor(private readonly options: UnattendedLoopOptions) {}
 
   start(): void {
     const { nc, cluster, services } = this.options;
     for (const service of services) {
-      this.loops.set(service, { again: false, reportedAt: 0 });
-      this.subscriptions.push(nc.subscribe(unattendedNotifySubject(cluster, service), { callback: () => this.trigger(service) }));
+      this.loops.set(service, { again: false, readNext: true, reportedAt: 0, keepaliveMs: this.options.pollIntervalMs });
+      this.subscriptions.push(nc.subscribe(unattendedNotifySubject(cluster, service), { callback: (_err, msg) => this.onNotify(service, msg.data) }));
       this.trigger(service);
     }
     this.schedulePoll();
-    // The report's heartbeat is a plain put of the last report: no read, no consumer.
+    // The report's keepalive is a plain put of the last report: no read, no consumer.
     this.refreshTimer = setInterval(() => {
       for (const [service, loop] of this.loops) void this.refreshReport(service, loop);
     }, this.options.heartbeatMs);
@@ -116,15 +139,35 @@ export class UnattendedLoop {
     }
   }
 
-  /** Runs a tick for the service now, or once more after the running one (ticks never overlap). */
-  trigger(service: string): void {
+  /** A notify: apply its delta to the view and decide from it, or (no delta, or no view yet) read the rollout. */
+  private onNotify(service: string, data: Uint8Array): void {
+    const loop = this.loops.get(service);
+    if (!loop) return;
+    let parsed;
+    try {
+      parsed = notifySchema.safeParse(decodeJson(data));
+    } catch {
+      parsed = undefined;
+    }
+    const applied = parsed?.success === true && loop.view !== undefined && applyNotifyDelta(loop.view.snapshot, this.options.cluster, service, parsed.data);
+    this.trigger(service, !applied);
+  }
+
+  /**
+   * Runs a tick for the service now, or once more after the running one (ticks never overlap).
+   * `read` (the default) makes that tick read the rollout from KV; else it decides from the view.
+   */
+  trigger(service: string, read = true): void {
     const loop = this.loops.get(service);
     if (!loop || this.abort.signal.aborted) return;
+    if (read) loop.readNext = true;
     if (loop.running) {
       loop.again = true;
       return;
     }
-    loop.running = this.tick(service, loop)
+    const fromKv = loop.readNext || loop.view === undefined;
+    loop.readNext = false;
+    loop.running = this.tick(service, loop, fromKv)
       .catch((err: unknown) => {
         if (!this.abort.signal.aborted) this.options.logger.warn({ err, service }, "unattended tick failed; the next push or poll retries");
       })
@@ -132,17 +175,28 @@ export class UnattendedLoop {
         loop.running = undefined;
         if (loop.again) {
           loop.again = false;
-          this.trigger(service);
+          this.trigger(service, false);
         }
       });
   }
 
-  private async tick(service: string, loop: ServiceLoop): Promise<void> {
-    const { store, cluster, node } = this.options;
+  private async tick(service: string, loop: ServiceLoop, fromKv: boolean): Promise<void> {
+    const { store, cluster } = this.options;
+    if (!fromKv && loop.view) {
+      this.stats.viewTicks++;
+      const { snapshot, desired } = loop.view;
+      const now = Date.now();
+      const version = await this.activeVersion(service);
+      const decision = this.decide(loop, desired, snapshot, version, now);
+      this.scheduleWake(service, loop, desired, snapshot, decision, now);
+      // Only a wait is trusted from the view; an act is confirmed by a read (which decides again).
+      if (decision.action === "wait") return this.reportWait(service, loop, decision, version, now);
+    }
+    this.stats.rolloutReads++;
     const snapshot = await store.readRollout(cluster, service);
     const now = Date.now();
-    const inventory = await this.options.agent.inventory();
-    const version = inventory.services.find((entry) => entry.name === service)?.activeVersion;
+    const version = await this.activeVersion(service);
+    loop.view = undefined;
     // Report even before any desired state exists: waves are made from the reports, so a node must
     // be known before the first document arrives, or an early wave could look empty and complete.
     if (!snapshot.stored) return this.report(service, loop, { state: "idle", reason: "no-desired-state", version }, now);
@@ -157,20 +211,32 @@ export class UnattendedLoop {
       await this.report(service, loop, { state: "refused", reason: error.code === "SIGNATURE_INVALID" ? "signature-invalid" : "desired-invalid", version, detail: error.message }, now);
       return;
     }
+    loop.keepaliveMs = Math.max(this.options.heartbeatMs, desired.doc.unknownAfter / 4);
     await this.chargeSilentHolders(service, desired, snapshot, now);
+    loop.view = { snapshot, desired };
+    const decision = this.decide(loop, desired, snapshot, version, now);
+    this.scheduleWake(service, loop, desired, snapshot, decision, now);
+    if (decision.action === "wait") return this.reportWait(service, loop, decision, version, now);
+    await this.act(service, loop, desired, snapshot, decision, version);
+  }
+
+  private async activeVersion(service: string): Promise<string | undefined> {
+    const inventory = await this.options.agent.inventory();
+    return inventory.services.find((entry) => entry.name === service)?.activeVersion;
+  }
+
+  /** Asks the decider about this node, with the back-off it is in (which belongs to the version that hit it: a new target is tried at once). */
+  private decide(loop: ServiceLoop, desired: ResolvedDesired, snapshot: RolloutSnapshot, version: string | undefined, now: number): UnattendedDecision {
+    const { node } = this.options;
     const fleet = { nodes: snapshot.nodes, slots: snapshot.slots, control: snapshot.control.value };
     const own = snapshot.nodes.find((report) => report.node === node);
-    // A back-off belongs to the version that hit it: a new target is tried at once.
     const target = fleet.control.pins[node] ?? effectivePlan(desired, fleet.control).target;
     const backoffUntil = loop.backoffTarget === undefined || loop.backoffTarget === target ? (loop.report?.backoffUntil ?? own?.backoffUntil) : undefined;
-    const facts = { node, labels: this.options.labels, version, backoffUntil };
-    const decision = decideUnattended(desired, facts, fleet, now);
-    this.scheduleWake(service, loop, desired, snapshot, decision, now);
-    if (decision.action === "wait") {
-      await this.report(service, loop, { state: decision.reason === "on-target" || decision.reason === "pinned" ? "done" : "idle", reason: decision.reason, version, nextEligibleAt: decision.nextEligibleAt }, now);
-      return;
-    }
-    await this.act(service, loop, desired, snapshot, decision, version);
+    return decideUnattended(desired, { node, labels: this.options.labels, version, backoffUntil }, fleet, now);
+  }
+
+  private async reportWait(service: string, loop: ServiceLoop, decision: Extract<UnattendedDecision, { action: "wait" }>, version: string | undefined, now: number): Promise<void> {
+    await this.report(service, loop, { state: decision.reason === "on-target" || decision.reason === "pinned" ? "done" : "idle", reason: decision.reason, version, nextEligibleAt: decision.nextEligibleAt }, now);
   }
 
   /**
@@ -191,12 +257,13 @@ export class UnattendedLoop {
     loop.wake.unref();
   }
 
-  /** Re-puts the last report with a fresh seenAt (the node is alive), unless a tick just wrote it. */
+  /** Re-puts the last report with a fresh seenAt (the node is alive) once it is a keepalive old. */
   private async refreshReport(service: string, loop: ServiceLoop): Promise<void> {
-    if (!loop.report || Date.now() - loop.reportedAt < this.options.heartbeatMs * 0.8) return;
+    if (!loop.report || Date.now() - loop.reportedAt < loop.keepaliveMs) return;
     const next = { ...loop.report, seenAt: Date.now() };
     loop.report = next;
     loop.reportedAt = next.seenAt;
+    this.stats.reportPuts++;
     await this.options.store.putReport(this.options.cluster, service, next).catch((err: unknown) => this.options.logger.debug({ err }, "report heartbeat failed"));
   }
 
@@ -241,7 +308,7 @@ export class UnattendedLoop {
           await store.updateControl(cluster, service, (control) => chargeFailure(control, { node, version: decision.to, kind: "version-suspect", reason, at: Date.now() }, desired.doc, snapshot.nodes.length, node));
         },
         stillAllowed: async () => {
-          const control = (await store.readRollout(cluster, service)).control.value;
+          const control = await store.readControl(cluster, service);
           return !control.suspended && !(decision.kind === "upgrade" && control.quarantined[decision.to]);
         },
       },
@@ -268,8 +335,9 @@ export class UnattendedLoop {
       const reason = result.error ? `${result.error.code}: ${result.error.message}` : `upgrade ended ${result.outcome?.result ?? "badly"}`;
       await this.report(service, loop, { state: "failed", reason: "failed-here", version: active, durationsMs, detail: reason }, now);
     }
-    store.notify(cluster, service, "node");
-    // Go on at once: the next node of the wave (or this one's next step) must not wait for a poll.
+    store.notify(cluster, service, "node", loop.report ? { report: loop.report } : {});
+    // Go on at once, from a fresh read: this node's next hop or step must not wait for a poll.
+    loop.readNext = true;
     loop.again = true;
   }
 
@@ -280,16 +348,17 @@ export class UnattendedLoop {
     return catalog;
   }
 
-  /** Writes this node's report when it changed, or when the last write is a heartbeat old. */
+  /** Writes this node's report when it changed, or when the last write is a keepalive old. */
   private async report(service: string, loop: ServiceLoop, change: Partial<NodeReport> & { state: NodeReport["state"]; reason: string; detail?: string | undefined }, now: number): Promise<void> {
     const { detail: _detail, ...fields } = change;
     const base: NodeReport = loop.report ?? { node: this.options.node, labels: {}, state: "idle", reason: "", seenAt: now, durationsMs: [], backoffAttempts: 0 };
     const next: NodeReport = { ...base, ...fields, node: this.options.node, labels: { ...this.options.labels }, seenAt: now };
     for (const key of Object.keys(next) as (keyof NodeReport)[]) if (next[key] === undefined) delete next[key];
     const changed = JSON.stringify({ ...next, seenAt: 0 }) !== JSON.stringify({ ...(loop.report ?? {}), seenAt: 0 });
-    if (!changed && now - loop.reportedAt < this.options.heartbeatMs * 0.8) return;
+    if (!changed && now - loop.reportedAt < loop.keepaliveMs) return;
     loop.report = next;
     loop.reportedAt = now;
+    this.stats.reportPuts++;
     await this.options.store.putReport(this.options.cluster, service, next);
     if (changed) this.event(service, { type: "node-state", state: next.state, reason: next.reason, ...(next.nextEligibleAt ? { nextEligibleAt: next.nextEligibleAt } : {}), ...(change.detail ? { detail: change.detail } : {}) });
   }

@@ -77,3 +77,19 @@ export const slotSchema = z.object({
   charged: z.object({ at: z.number().int(), reason: z.string() }).optional(),
 });
 export type Slot = z.output<typeof slotSchema>;
+
+/**
+ * What a notify on `unattendedNotifySubject` says changed. `report` (a node finished or changed
+ * state), `taken` (a slot was taken, with its revision) and `freed` (a slot was freed) are deltas an
+ * agent applies to the rollout it read last, with no KV read; any other change (desired, control,
+ * channel) has no delta and makes it read the rollout again.
+ */
+export const notifySchema = z.object({
+  what: z.string(),
+  at: z.number().int(),
+  report: nodeReportSchema.optional(),
+  taken: slotSchema.extend({ index: z.number().int().nonnegative(), revision: z.number().int().positive() }).optional(),
+  freed: z.object({ wave: z.string(), index: z.number().int().nonnegative(), node: z.string().optional() }).optional(),
+});
+export type NotifyMessage = z.output<typeof notifySchema>;
+export type NotifyDelta = Pick<NotifyMessage, "report" | "taken" | "freed">;

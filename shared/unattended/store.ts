@@ -5,7 +5,7 @@ import { HoistError } from "../errors/index.ts";
 import type { Logger } from "../logger/index.ts";
 import type { ResolvedDesired } from "./decide.ts";
 import { channelKey, controlKey, desiredKey, KV_UNATTENDED, nodeReportKey, rolloutFilter, slotKey, unattendedNotifySubject } from "./keys.ts";
-import { controlSchema, nodeReportSchema, slotSchema, storedDesiredSchema, type Control, type NodeReport, type Slot, type StoredDesired } from "./records.ts";
+import { controlSchema, nodeReportSchema, slotSchema, storedDesiredSchema, type Control, type NodeReport, type NotifyDelta, type Slot, type StoredDesired } from "./records.ts";
 import { desiredRolloutSchema } from "./schema.ts";
 
 /** How long the initial values of a rollout read may take before it is given up (retryable). */
@@ -100,6 +100,12 @@ export class UnattendedStore {
     return value && entry ? { value, revision: entry.revision } : undefined;
   }
 
+  /** The control record alone (one direct get): what a node re-checks after taking a slot. */
+  async readControl(cluster: string, service: string): Promise<Control> {
+    const entry = await this.kv.get(controlKey(cluster, service));
+    return (entry && parse(controlSchema, entry, this.logger)) ?? EMPTY_CONTROL;
+  }
+
   /** Stores a new revision of the desired document and announces it; returns the revision. */
   async putDesired(cluster: string, service: string, stored: StoredDesired): Promise<number> {
     const revision = await this.kv.put(desiredKey(cluster, service), encodeJson(stored));
@@ -165,15 +171,18 @@ export class UnattendedStore {
     }
   }
 
-  /** Frees a slot (its holder finished, or an operator acknowledged it); `revision` makes it conditional. */
+  /** Frees a slot (its holder finished, or an operator acknowledged it); `revision` makes it conditional. Announced with the freed slot as delta. */
   async releaseSlot(cluster: string, service: string, wave: string, index: number, revision?: number): Promise<void> {
     await this.kv.delete(slotKey(cluster, service, wave, index), revision === undefined ? undefined : { previousSeq: revision });
-    this.notify(cluster, service, "slot");
+    this.notify(cluster, service, "slot", { freed: { wave, index } });
   }
 
-  /** Announces a change on the plain notify subject (at most once: agents also poll). */
-  notify(cluster: string, service: string, what: string): void {
-    this.nc.publish(unattendedNotifySubject(cluster, service), encodeJson({ what, at: Date.now() }));
+  /**
+   * Announces a change on the plain notify subject (at most once: agents also poll). A `delta`
+   * (records.ts `notifySchema`) lets agents update the rollout they hold without reading it again.
+   */
+  notify(cluster: string, service: string, what: string, delta: NotifyDelta = {}): void {
+    this.nc.publish(unattendedNotifySubject(cluster, service), encodeJson({ what, at: Date.now(), ...delta }));
   }
 }
 

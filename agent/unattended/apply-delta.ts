@@ -1,0 +1,19 @@
+import { slotKey, type NotifyDelta, type RolloutSnapshot } from "../../shared/unattended/index.ts";
+
+/**
+ * Applies what a notify says changed to the rollout an agent read last, in place: a node's new
+ * report replaces its old one, a taken slot is added (replacing whatever held that index), a freed
+ * one removed. Returns false when the notify carries no delta (desired, control or channel changed),
+ * which means: read the rollout again. Pure apart from changing `snapshot`.
+ */
+export function applyNotifyDelta(snapshot: RolloutSnapshot, cluster: string, service: string, delta: NotifyDelta): boolean {
+  const { report, taken, freed } = delta;
+  if (!report && !taken && !freed) return false;
+  if (report) snapshot.nodes = [...snapshot.nodes.filter((entry) => entry.node !== report.node), report];
+  if (taken) {
+    const { index, revision, ...value } = taken;
+    snapshot.slots = [...snapshot.slots.filter((slot) => !(slot.wave === taken.wave && slot.index === index)), { ...value, index, revision, key: slotKey(cluster, service, taken.wave, index) }];
+  }
+  if (freed) snapshot.slots = snapshot.slots.filter((slot) => !(slot.wave === freed.wave && slot.index === freed.index));
+  return true;
+}
