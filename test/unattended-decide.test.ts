@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { catalogSchema } from "../shared/catalog/index.ts";
 import {
   decideUnattended,
   desiredRolloutSchema,
+  pinRefusal,
   rolloutStatus,
   simulateRollout,
   windowPosition,
@@ -262,6 +264,26 @@ describe("decideUnattended", () => {
       expect(status.nodes.map((node) => node.node)).not.toContain("n9");
       expect(status.waves.reduce((sum, wave) => sum + wave.nodes, 0)).toBe(canaryDone.length);
       expect(rolloutStatus(labelled, snapshot, T0).notReporting).toEqual([]);
+    });
+  });
+
+  describe("pinRefusal: a pin the node could never carry out is refused at pin time", () => {
+    const release = (version: string) => ({ version, artifact: { url: `kv-${version}.tar.gz`, sha256: "0".repeat(64) } });
+    // Catalog order, not semver, is the engine's order.
+    const catalog = catalogSchema.parse({ services: { kv: { releases: ["1.0.0", "1.1.0", "1.10.0", "1.2.0"].map(release) } } });
+    it.each([
+      { name: "older than it runs", running: "1.10.0", pin: "1.1.0", code: "DOWNGRADE_REFUSED", message: /n1 runs 1\.10\.0, and 1\.1\.0 is older.*rollback --to 1\.1\.0/ },
+      { name: "not in the catalog", running: "1.0.0", pin: "9.9.9", code: "NOT_FOUND", message: /9\.9\.9 is not in the pushed catalog/ },
+      { name: "what it runs", running: "1.1.0", pin: "1.1.0" },
+      { name: "newer (by catalog order)", running: "1.10.0", pin: "1.2.0" },
+      { name: "no report yet", running: undefined, pin: "1.0.0" },
+    ])("$name", ({ running, pin, code, message }) => {
+      const refusal = pinRefusal(catalog, "kv", "n1", running, pin);
+      if (code === undefined) expect(refusal).toBeUndefined();
+      else expect(refusal).toMatchObject({ code, message: expect.stringMatching(message) });
+    });
+    it("without a pushed catalog the order is unknown: allowed", () => {
+      expect(pinRefusal(undefined, "kv", "n1", "1.1.0", "1.0.0")).toBeUndefined();
     });
   });
 

@@ -55,11 +55,14 @@ describe("unattended rollout across five agents", () => {
     await cluster?.stop();
   });
 
-  async function setDesired(doc: Partial<DesiredRolloutInput>): Promise<void> {
+  /** Stores the document with `hoist unattended set`; returns the revision it printed. */
+  async function setDesired(doc: Partial<DesiredRolloutInput>): Promise<number> {
     const path = await writeYaml(join(root, `rollout-${++docCount}.yaml`), { cluster: cluster.cluster, service: "kv", unknownAfter: "20s", ...doc });
     const result = await cluster.hoist(["unattended", "set", "-f", path]);
     expect(result.code, result.stderr).toBe(0);
+    return Number(/revision (\d+)/.exec(result.stdout)![1]);
   }
+  let firstRevision = 0;
 
   const rollout = (): Promise<RolloutSnapshot> => store.readRollout(cluster.cluster, "kv");
   const version = async (index: number) => (await cluster.nodes[index]!.kv.version()).version;
@@ -93,12 +96,13 @@ describe("unattended rollout across five agents", () => {
     await cluster.nodes[4]!.killAgent("SIGTERM");
     const traffic = await countRolloutTraffic();
     const rolloutStarted = Date.now();
-    await setDesired({
+    firstRevision = await setDesired({
       target: "1.1.0",
       lateArrivers: { policy: "immediately" },
       waves: [
         { name: "canary", select: { labels: { ring: "canary" } }, maxInFlight: 1, soakAfter: "1s" },
-        { name: "main", maxInFlight: 2 },
+        // 3 or 4 members (n5 may have reported before it was stopped): 2 slots either way.
+        { name: "main", maxInFlight: "67%" },
       ],
     });
     await waitFor(
@@ -139,13 +143,21 @@ describe("unattended rollout across five agents", () => {
     await waitFor(async () => (await jsm.consumers.list("KV_hoist_unattended").next()).length === 1, { timeoutMs: 30_000, what: "only the test's own watcher left on the rollout bucket" });
   }, 120_000);
 
-  it("a window a few seconds ahead: nodes wait with reason outside-window, then start when it opens", async () => {
+  it("a window a few seconds ahead (target from a channel): nodes wait with reason outside-window, then start when it opens", async () => {
     const opensAt = new Date(Math.ceil((Date.now() + 8000) / 1000) * 1000);
     const start = opensAt.toISOString().slice(11, 19);
-    await setDesired({ target: "1.1.1", lateArrivers: { policy: "immediately" }, waves: [{ name: "all", maxInFlight: 2, window: { days: ["*"], start, duration: "1h", timezone: "UTC" } }] });
+    const channel = await cluster.hoist(["unattended", "channel", "stable", "1.1.1", "--cluster", cluster.cluster, "--services", "kv"]);
+    expect(channel.code, channel.stderr).toBe(0);
+    await setDesired({ channel: "stable", lateArrivers: { policy: "immediately" }, waves: [{ name: "all", maxInFlight: 2, window: { days: ["*"], start, duration: "1h", timezone: "UTC" } }] });
     await waitFor(async () => (await reportOf("n2"))?.reason === "outside-window", { timeoutMs: 10_000, what: "n2 waiting outside its window" });
     const waiting = await reportOf("n2");
     expect(waiting!.nextEligibleAt).toBe(opensAt.getTime());
+    // get shows the document as stored, --revision an older one.
+    const current = await cluster.hoist(["unattended", "get", "--cluster", cluster.cluster, "--service", "kv"]);
+    expect(current.stdout).toMatch(/channel: stable/);
+    const first = await cluster.hoist(["unattended", "get", "--cluster", cluster.cluster, "--service", "kv", "--revision", String(firstRevision)]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(new RegExp(`# revision ${firstRevision},[\\s\\S]*target: 1\\.1\\.0`));
     // The forecast uses the same windows: nobody starts before the window opens.
     const plan = await cluster.hoist(["unattended", "plan", "--simulate", "--json", "--cluster", cluster.cluster, "--service", "kv"]);
     expect(plan.code, plan.stderr).toBe(0);
@@ -319,7 +331,7 @@ describe("signed desired state and artifacts from the object store", () => {
     await waitFor(async () => (await cluster.nodes[0]!.kv.version()).version === "1.1.0", { timeoutMs: 60_000, what: "n1 on 1.1.0" });
   }, 120_000);
 
-  it("a held node waits with reason held until the hold is lifted", async () => {
+  it("a held node waits with reason held until the hold is lifted; a pin keeps it where it is, a pin to an older version is refused at pin time", async () => {
     const store = new UnattendedStore(await openUnattendedBucket(cluster.nc), cluster.nc);
     const flags = ["--cluster", cluster.cluster, "--service", "kv"];
     expect((await cluster.hoist(["unattended", "hold", "n1", "--until", "1h", "--reason", "audit", ...flags])).code).toBe(0);
@@ -334,8 +346,20 @@ describe("signed desired state and artifacts from the object store", () => {
     );
     expect(held.nextEligibleAt).toBeGreaterThan(Date.now() + 30 * 60_000);
     expect((await cluster.nodes[0]!.kv.version()).version).toBe("1.1.0");
+    const readReport = async () => (await store.readRollout(cluster.cluster, "kv")).nodes.find((entry) => entry.node === "n1");
+    // Pinned to what it runs, the node stays there once the hold is lifted.
+    const pin = await cluster.hoist(["unattended", "pin", "n1", "1.1.0", ...flags]);
+    expect(pin.code, pin.stderr).toBe(0);
     expect((await cluster.hoist(["unattended", "hold", "n1", "--until", "0s", "--reason", "audit done", ...flags])).code).toBe(0);
-    await waitFor(async () => (await cluster.nodes[0]!.kv.version()).version === "1.1.1", { timeoutMs: 60_000, what: "n1 on 1.1.1 after the hold" });
+    await waitFor(async () => (await readReport())?.reason === "pinned", { timeoutMs: 20_000, what: "n1 pinned" });
+    expect((await cluster.nodes[0]!.kv.version()).version).toBe("1.1.0");
+    // A pin to an older version is refused when it is given (the engine never downgrades unattended), not left to back off.
+    const older = await cluster.hoist(["unattended", "pin", "n1", "1.0.0", ...flags]);
+    expect(older.code).not.toBe(0);
+    expect(older.stderr).toMatch(/n1 runs 1\.1\.0, and 1\.0\.0 is older[\s\S]*rollback --to 1\.0\.0/);
+    expect((await store.readRollout(cluster.cluster, "kv")).control.value.pins).toEqual({ n1: "1.1.0" });
+    expect((await cluster.hoist(["unattended", "pin", "n1", ...flags])).code).toBe(0);
+    await waitFor(async () => (await cluster.nodes[0]!.kv.version()).version === "1.1.1", { timeoutMs: 60_000, what: "n1 on 1.1.1 once unpinned" });
   }, 120_000);
 
   it("an artifact missing from the object store is an environment failure: backed off, not charged, retried once it is back", async () => {

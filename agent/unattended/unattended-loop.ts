@@ -9,6 +9,7 @@ import {
   decideUnattended,
   effectivePlan,
   notifySchema,
+  readPushedCatalog,
   resolveDesired,
   unattendedEventsSubject,
   unattendedNotifySubject,
@@ -21,7 +22,6 @@ import {
 } from "../../shared/unattended/index.ts";
 import type { NodeAgentApi } from "../node-agent-api.ts";
 import { applyNotifyDelta } from "./apply-delta.ts";
-import { readPushedCatalog } from "./catalog-source.ts";
 import { runInSlot, type NodeRunResult } from "./node-run.ts";
 
 export interface UnattendedLoopOptions {

@@ -10,8 +10,11 @@ import {
   desiredRolloutSchema,
   formatDuration,
   formatRolloutStatus,
+  KV_CATALOG,
   loadKey,
   parseDuration,
+  pinRefusal,
+  readPushedCatalog,
   resolveDesired,
   rolloutStatus,
   signText,
@@ -106,6 +109,7 @@ export function registerUnattendedCommands(program: Command): void {
   withRollout(unattended.command("pin <node> [version]"))
     .description("keep NODE on VERSION (it upgrades to it, and no further); without VERSION, unpin")
     .action(async (node: string, version: string | undefined, flags: RolloutFlags) => {
+      if (version !== undefined) await refuseBadPin(flags, node, version);
       await changeControl(
         flags,
         "pin",
@@ -255,6 +259,26 @@ export function registerUnattendedCommands(program: Command): void {
     });
 
   registerReleasePushCommand(program);
+}
+
+/**
+ * Refuses a pin the node could never carry out (older than it runs, or not in the pushed catalog).
+ * @throws HoistError DOWNGRADE_REFUSED, NOT_FOUND.
+ */
+async function refuseBadPin(flags: RolloutFlags, node: string, version: string): Promise<void> {
+  const open = await openRollout(flags, "hoist unattended pin");
+  try {
+    const catalogKv = await open.bus.nc
+      .jetstream()
+      .views.kv(KV_CATALOG, { bindOnly: true })
+      .catch(() => undefined);
+    const catalog = catalogKv ? await readPushedCatalog(catalogKv, flags.cluster, []).catch(() => undefined) : undefined;
+    const report = await open.store.readReport(flags.cluster, flags.service, node);
+    const refusal = pinRefusal(catalog, flags.service, node, report?.version, version);
+    if (refusal) throw new HoistError(refusal.code, refusal.message, { details: { node, version, running: report?.version } });
+  } finally {
+    await open.close();
+  }
 }
 
 async function changeControl(flags: RolloutFlags, what: string, change: (control: Control, now: number) => Control, event: Record<string, unknown> = {}): Promise<void> {

@@ -10,3 +10,5 @@ export { UnattendedStore, openUnattendedBucket, resolveDesired, type RolloutSnap
 export { chargeFailure } from "./charge.ts";
 export { rolloutStatus, formatRolloutStatus, type RolloutStatus, type NodeStatus, type KnownNode } from "./status.ts";
 export { simulateRollout, type Simulation, type SimulatedNode, type SimulatedWave } from "./simulate.ts";
+export { readPushedCatalog, ALL_CLUSTERS_CATALOG } from "./pushed-catalog.ts";
+export { pinRefusal } from "./pin-check.ts";

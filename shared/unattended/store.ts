@@ -147,6 +147,12 @@ export class UnattendedStore {
     throw new HoistError("CONFLICT", `the control record of ${cluster}/${service} kept changing under 20 attempts; try again`);
   }
 
+  /** One node's report (one direct get), or undefined. */
+  async readReport(cluster: string, service: string, node: string): Promise<NodeReport | undefined> {
+    const entry = await this.kv.get(nodeReportKey(cluster, service, node));
+    return entry ? parse(nodeReportSchema, entry, this.logger) : undefined;
+  }
+
   async putReport(cluster: string, service: string, report: NodeReport): Promise<void> {
     await this.kv.put(nodeReportKey(cluster, service, report.node), encodeJson(report));
   }

@@ -1,9 +1,10 @@
 import type { KeyObject } from "node:crypto";
 import type { KV } from "nats";
-import { catalogSchema, type Catalog } from "../../shared/catalog/index.ts";
-import { parseWithSchema } from "../../shared/config/index.ts";
-import { storedDesiredSchema, verifyText } from "../../shared/unattended/index.ts";
-import { decodeJson } from "../../shared/bus/index.ts";
+import { catalogSchema, type Catalog } from "../catalog/index.ts";
+import { parseWithSchema } from "../config/index.ts";
+import { storedDesiredSchema } from "./records.ts";
+import { verifyText } from "./signature.ts";
+import { decodeJson } from "../bus/index.ts";
 
 /** The key of the catalog every cluster uses unless it has its own (`hoist release push` without --cluster). */
 export const ALL_CLUSTERS_CATALOG = "_all";
