@@ -118,9 +118,10 @@ describe("unattended rollout across five agents", () => {
       `unattended KV traffic per agent over the two-wave rollout (4 agents, ${Date.now() - rolloutStarted} ms): ${perAgent(traffic.counts.rolloutReads)} whole-rollout reads, ${perAgent(traffic.counts.directGets)} direct gets, ${perAgent(traffic.counts.reportPuts)} report puts`,
     );
     // Notifies carry what changed, so a node finishing costs the others no read: each agent reads the
-    // rollout for the new document, to confirm its own start and after its upgrade (main read it on
-    // every notify: 10.8 per agent here, growing with the fleet).
-    expect(traffic.counts.rolloutReads, JSON.stringify(traffic.counts)).toBeLessThanOrEqual(4 * 5);
+    // rollout for the new document, when its soak ends, to confirm its own start (again if it lost the
+    // race for a slot) and after its upgrade: 2.8-3.8 per agent measured (main read it on every
+    // notify: 10.8 per agent here, 43 in all, growing with the fleet).
+    expect(traffic.counts.rolloutReads, JSON.stringify(traffic.counts)).toBeLessThanOrEqual(4 * 6);
     for (const index of [0, 1, 2, 3]) expect(await version(index)).toBe("1.1.0");
     expect(maxLive.get("canary")).toBe(1);
     expect(maxLive.get("main")).toBeLessThanOrEqual(2);

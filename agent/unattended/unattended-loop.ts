@@ -19,6 +19,7 @@ import {
   type RolloutSnapshot,
   type UnattendedDecision,
   type UnattendedStore,
+  type WaitReason,
 } from "../../shared/unattended/index.ts";
 import type { NodeAgentApi } from "../node-agent-api.ts";
 import { applyNotifyDelta } from "./apply-delta.ts";
@@ -55,11 +56,20 @@ interface ServiceLoop {
   readNext: boolean;
   /** The rollout as last read, its desired state checked, with the deltas of notifies applied since. */
   view?: { snapshot: RolloutSnapshot; desired: ResolvedDesired };
+  /** Why the last decision waited (undefined after an act). */
+  waitingFor?: WaitReason;
   report?: NodeReport;
   reportedAt: number;
   /** An unchanged report is re-put this often (unknownAfter / 4 once a desired state is known). */
   keepaliveMs: number;
 }
+
+/**
+ * Waits that no other node's report or slot can end (only this node's own state, the control record,
+ * the desired state, or time): a notify delta updates the view but does not make such a node decide
+ * again, so a fleet mostly on target spends nothing per node finishing.
+ */
+const WAITS_INDEPENDENT_OF_OTHERS: ReadonlySet<WaitReason> = new Set(["no-target", "on-target", "pinned", "suspended", "held", "quarantined", "failed-here", "backoff"]);
 
 /** What one agent's loop asked of KV, for tests and logs. */
 export interface UnattendedLoopStats {
@@ -111,6 +121,7 @@ export class UnattendedLoop {
 
   async stop(): Promise<void> {
     this.abort.abort();
+    this.options.logger.info({ stats: this.stats }, "unattended loop stopped");
     if (this.pollTimer) clearTimeout(this.pollTimer);
     for (const loop of this.loops.values()) if (loop.wake) clearTimeout(loop.wake);
     if (this.refreshTimer) clearInterval(this.refreshTimer);
@@ -150,6 +161,7 @@ export class UnattendedLoop {
       parsed = undefined;
     }
     const applied = parsed?.success === true && loop.view !== undefined && applyNotifyDelta(loop.view.snapshot, this.options.cluster, service, parsed.data);
+    if (applied && loop.waitingFor !== undefined && WAITS_INDEPENDENT_OF_OTHERS.has(loop.waitingFor) && !loop.running) return;
     this.trigger(service, !applied);
   }
 
@@ -217,6 +229,7 @@ export class UnattendedLoop {
     const decision = this.decide(loop, desired, snapshot, version, now);
     this.scheduleWake(service, loop, desired, snapshot, decision, now);
     if (decision.action === "wait") return this.reportWait(service, loop, decision, version, now);
+    loop.waitingFor = undefined;
     await this.act(service, loop, desired, snapshot, decision, version);
   }
 
@@ -236,6 +249,7 @@ export class UnattendedLoop {
   }
 
   private async reportWait(service: string, loop: ServiceLoop, decision: Extract<UnattendedDecision, { action: "wait" }>, version: string | undefined, now: number): Promise<void> {
+    loop.waitingFor = decision.reason;
     await this.report(service, loop, { state: decision.reason === "on-target" || decision.reason === "pinned" ? "done" : "idle", reason: decision.reason, version, nextEligibleAt: decision.nextEligibleAt }, now);
   }
 
