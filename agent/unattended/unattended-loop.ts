@@ -205,10 +205,12 @@ export class UnattendedLoop {
       if (decision.action === "wait") return this.reportWait(service, loop, decision, version, now);
     }
     this.stats.rolloutReads++;
+    // No view while reading: a delta that lands meanwhile may be missing from what the read returns,
+    // so it makes the next tick read again instead of being applied to a view about to be replaced.
+    loop.view = undefined;
     const snapshot = await store.readRollout(cluster, service);
     const now = Date.now();
     const version = await this.activeVersion(service);
-    loop.view = undefined;
     // Report even before any desired state exists: waves are made from the reports, so a node must
     // be known before the first document arrives, or an early wave could look empty and complete.
     if (!snapshot.stored) return this.report(service, loop, { state: "idle", reason: "no-desired-state", version }, now);
