@@ -2,14 +2,15 @@ import { slotKey, type NotifyDelta, type RolloutSnapshot } from "../../shared/un
 
 /**
  * Applies what a notify says changed to the rollout an agent read last, in place: a node's new
- * report replaces its old one, a taken slot is added (replacing whatever held that index), a freed
+ * report replaces an older one (by seenAt), a taken slot is added (replacing whatever held that index), a freed
  * one removed. Returns false when the notify carries no delta (desired, control or channel changed),
  * which means: read the rollout again. Pure apart from changing `snapshot`.
  */
 export function applyNotifyDelta(snapshot: RolloutSnapshot, cluster: string, service: string, delta: NotifyDelta): boolean {
   const { report, taken, freed } = delta;
   if (!report && !taken && !freed) return false;
-  if (report) snapshot.nodes = [...snapshot.nodes.filter((entry) => entry.node !== report.node), report];
+  const known = report && snapshot.nodes.find((entry) => entry.node === report.node);
+  if (report && (!known || known.seenAt <= report.seenAt)) snapshot.nodes = [...snapshot.nodes.filter((entry) => entry.node !== report.node), report];
   if (taken) {
     const { index, revision, ...value } = taken;
     snapshot.slots = [...snapshot.slots.filter((slot) => !(slot.wave === taken.wave && slot.index === index)), { ...value, index, revision, key: slotKey(cluster, service, taken.wave, index) }];

@@ -15,6 +15,7 @@ import {
   unattendedNotifySubject,
   verifyText,
   type NodeReport,
+  type NotifyDelta,
   type ResolvedDesired,
   type RolloutSnapshot,
   type UnattendedDecision,
@@ -56,6 +57,13 @@ interface ServiceLoop {
   readNext: boolean;
   /** The rollout as last read, its desired state checked, with the deltas of notifies applied since. */
   view?: { snapshot: RolloutSnapshot; desired: ResolvedDesired };
+  /**
+   * Deltas that arrived while the rollout was being read (set only then): applied to the new view once
+   * it is there, since the read may or may not include them. A stale one errs safe: a slot shown
+   * taken that is free is re-read at its holder's unknownAfter (wake), one shown free is confirmed by
+   * the read before acting.
+   */
+  deltasDuringRead?: NotifyDelta[];
   /** Why the last decision waited (undefined after an act). */
   waitingFor?: WaitReason;
   report?: NodeReport;
@@ -160,6 +168,14 @@ export class UnattendedLoop {
     } catch {
       parsed = undefined;
     }
+    if (parsed?.success === true && loop.deltasDuringRead) {
+      const { report, taken, freed } = parsed.data;
+      if (report || taken || freed) {
+        loop.deltasDuringRead.push(parsed.data);
+        this.trigger(service, false);
+        return;
+      }
+    }
     const applied = parsed?.success === true && loop.view !== undefined && applyNotifyDelta(loop.view.snapshot, this.options.cluster, service, parsed.data);
     if (applied && loop.waitingFor !== undefined && WAITS_INDEPENDENT_OF_OTHERS.has(loop.waitingFor) && !loop.running) return;
     this.trigger(service, !applied);
@@ -193,7 +209,6 @@ export class UnattendedLoop {
   }
 
   private async tick(service: string, loop: ServiceLoop, fromKv: boolean): Promise<void> {
-    const { store, cluster } = this.options;
     if (!fromKv && loop.view) {
       this.stats.viewTicks++;
       const { snapshot, desired } = loop.view;
@@ -205,9 +220,31 @@ export class UnattendedLoop {
       if (decision.action === "wait") return this.reportWait(service, loop, decision, version, now);
     }
     this.stats.rolloutReads++;
-    // No view while reading: a delta that lands meanwhile may be missing from what the read returns,
-    // so it makes the next tick read again instead of being applied to a view about to be replaced.
     loop.view = undefined;
+    loop.deltasDuringRead = [];
+    try {
+      await this.readIntoView(service, loop);
+    } finally {
+      loop.deltasDuringRead = undefined;
+    }
+    if (!loop.view) return;
+    const { snapshot, desired } = loop.view;
+    const now = Date.now();
+    const version = await this.activeVersion(service);
+    const decision = this.decide(loop, desired, snapshot, version, now);
+    this.scheduleWake(service, loop, desired, snapshot, decision, now);
+    if (decision.action === "wait") return this.reportWait(service, loop, decision, version, now);
+    loop.waitingFor = undefined;
+    await this.act(service, loop, desired, snapshot, decision, version);
+  }
+
+  /**
+   * Reads the rollout, checks and resolves the desired state, charges silent holders, and makes it
+   * the view (with the deltas that arrived meanwhile applied); reports and leaves no view when there
+   * is no desired state or it is refused.
+   */
+  private async readIntoView(service: string, loop: ServiceLoop): Promise<void> {
+    const { store, cluster } = this.options;
     const snapshot = await store.readRollout(cluster, service);
     const now = Date.now();
     const version = await this.activeVersion(service);
@@ -227,12 +264,8 @@ export class UnattendedLoop {
     }
     loop.keepaliveMs = Math.max(this.options.heartbeatMs, desired.doc.unknownAfter / 4);
     await this.chargeSilentHolders(service, desired, snapshot, now);
+    for (const delta of loop.deltasDuringRead ?? []) applyNotifyDelta(snapshot, cluster, service, delta);
     loop.view = { snapshot, desired };
-    const decision = this.decide(loop, desired, snapshot, version, now);
-    this.scheduleWake(service, loop, desired, snapshot, decision, now);
-    if (decision.action === "wait") return this.reportWait(service, loop, decision, version, now);
-    loop.waitingFor = undefined;
-    await this.act(service, loop, desired, snapshot, decision, version);
   }
 
   private async activeVersion(service: string): Promise<string | undefined> {
