@@ -54,6 +54,15 @@ export default tseslint.config(
       "@typescript-eslint/prefer-promise-reject-errors": ["error", { allowThrowingUnknown: true }],
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" }],
       "import-x/no-cycle": ["error", { ignoreExternal: true }],
+      // `import { z }` makes the bundle (scripts/build-cli.mjs) build zod's whole namespace object,
+      // with every locale (755 kB that every `hoist` command touching a schema loads, against 198 kB).
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: "ImportDeclaration[source.value='zod'][importKind!='type'] > ImportSpecifier[imported.name='z'][importKind!='type']",
+          message: 'import * as z from "zod": `import { z }` pulls all of zod, locales included, into the CLI bundle',
+        },
+      ],
       "import-x/no-restricted-paths": [
         "error",
         {

@@ -1,5 +1,5 @@
 import { isAbsolute, resolve, dirname } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { loadYamlFile } from "../shared/config/index.ts";
 import { serviceNameSchema } from "../shared/wire/index.ts";
 

@@ -19,12 +19,13 @@ import { takeVerifiedSnapshot } from "./services/take-snapshot.ts";
 import { toSnapshotSummary } from "./services/snapshot-summary.ts";
 import type { PeersInService } from "./services/peer-env.ts";
 import { OwnerLock } from "./state/owner-lock.ts";
+import { AGENT_VERSION } from "./version.ts";
 import { ProcessLedger, type ReapedProcess } from "./state/process-ledger.ts";
 import type { HostFacts, NodeAgentApi, NodeInventory, ReleaseOnDisk, ServingStatus, SnapshotSummary, UpgradeOutcome, UpgradeRequest } from "./node-agent-api.ts";
 import { JournalStore, newJournal, runJournal, resumeJournal, planHops, decideRollback, decideUpgrade, type JournalRecord, type RunnerDeps, type OperationView, type ClusterOnceGate } from "./upgrade/index.ts";
 import { applyRetention, dropPendingFinalize, readFinalizeState, writeFinalizeState, type FinalizedUpgrade } from "./upgrade/index.ts";
 
-export const AGENT_VERSION = "0.1.0";
+export { AGENT_VERSION } from "./version.ts";
 
 export interface NodeAgentOptions {
   logger: Logger;

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { loadYamlFile } from "../shared/config/index.ts";
 import { HoistError } from "../shared/errors/index.ts";
 import { announceSchema, type ResolvedWebhook } from "./announce/webhook-config.ts";

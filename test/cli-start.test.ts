@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import packageJson from "../package.json" with { type: "json" };
 import { makeTempDir } from "./helpers/temp-dir.ts";
 import { runHoist } from "./helpers/hoist-cli.ts";
+import { makeSampleNode } from "./helpers/sample-node.ts";
 
 const RECORD_IMPORTS = join(import.meta.dirname, "fixtures", "cli", "record-imports.mjs");
 
@@ -15,16 +16,30 @@ async function modulesLoadedBy(args: string[]): Promise<{ code: number | null; s
   return { ...result, modules };
 }
 
+/** The npm packages (outside the build) among the loaded modules. */
+function packagesIn(modules: string[]): string[] {
+  return [...new Set(modules.flatMap((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1] ?? []))];
+}
+
 describe("how the hoist command starts", () => {
-  it("`hoist --help` runs the compiled build: no TypeScript source and no tsx is loaded, only commander of the dependencies", async () => {
+  it("`hoist --help` runs the compiled build: no TypeScript source, no tsx and no package from node_modules is loaded (commander is in the build)", async () => {
     const { code, stdout, stderr, modules } = await modulesLoadedBy(["--help"]);
     expect(code, stderr).toBe(0);
     expect(stdout).toContain("rollout");
     expect(stderr).toBe("");
     expect(modules.some((url) => url.includes("/dist/cli/main.mjs"))).toBe(true);
     expect(modules.filter((url) => url.endsWith(".ts"))).toEqual([]);
-    const packages = new Set(modules.flatMap((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1] ?? []));
-    expect([...packages]).toEqual(["commander"]);
+    expect(packagesIn(modules)).toEqual([]);
+  });
+
+  it("`hoist status --json` reads the node without building the agent: no logger, tar, gRPC, NATS, snapshot worker or zlib is loaded", async () => {
+    const node = await makeSampleNode(await makeTempDir(), { minHealthyMs: 300 });
+    expect((await runHoist(["upgrade", "-c", node.configPath, "--to", "1.0.0"])).code).toBe(0);
+    const { code, stdout, stderr, modules } = await modulesLoadedBy(["status", "-c", node.configPath, "--json"]);
+    expect(code, stderr).toBe(0);
+    expect(JSON.parse(stdout).services[0]).toMatchObject({ name: "kv", activeVersion: "1.0.0", health: "SERVING", activity: "idle" });
+    expect(packagesIn(modules)).toEqual([]);
+    expect(modules.filter((url) => ["node:zlib", "node:worker_threads", "node:dgram", "node:tls"].includes(url))).toEqual([]);
   });
 
   it("a command loads only its own code: `hoist inventory --help` loads neither nats nor gRPC", async () => {

@@ -24,7 +24,8 @@ export function formatServiceStatus(service: ServiceInventory): string {
   return lines.join("\n");
 }
 
-export function formatNodeStatus(inventory: NodeInventory, only?: string): string {
+/** Human-readable status of the node: a header line, then each service (or only `only`). */
+export function formatNodeStatus(inventory: Pick<NodeInventory, "node" | "cluster" | "agentVersion" | "services">, only?: string): string {
   const header = `node ${inventory.node} (cluster ${inventory.cluster}, agent ${inventory.agentVersion})`;
   const services = inventory.services.filter((service) => only === undefined || service.name === only);
   return [header, ...services.map(formatServiceStatus)].join("\n");

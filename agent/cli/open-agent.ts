@@ -1,8 +1,8 @@
 import { createLogger } from "../../shared/logger/index.ts";
-import { HoistError } from "../../shared/errors/index.ts";
 import { loadCatalog } from "../../shared/catalog/index.ts";
 import { loadAgentConfig, type AgentConfig } from "../config.ts";
 import { NodeAgent } from "../node-agent.ts";
+import { pickService } from "./pick-service.ts";
 
 export interface AgentCliOptions {
   config: string;
@@ -27,16 +27,4 @@ export async function openAgent(options: AgentCliOptions, role: "owner" | "reade
   const agent = new NodeAgent(config, { logger, role, command, ...(catalog ? { catalog } : {}), ...(killAt ? { killAt } : {}) });
   await agent.start();
   return { agent, config, service };
-}
-
-/** The service named by --service, or the only one the config has. */
-export function pickService(config: AgentConfig, name: string | undefined): string {
-  if (name !== undefined) {
-    if (!config.services.some((service) => service.name === name)) {
-      throw new HoistError("NOT_FOUND", `service ${name} is not in the config (has: ${config.services.map((s) => s.name).join(", ")})`);
-    }
-    return name;
-  }
-  if (config.services.length === 1) return config.services[0]!.name;
-  throw new HoistError("INVALID_ARGUMENT", `the config manages several services (${config.services.map((s) => s.name).join(", ")}); pick one with --service`);
 }

@@ -2,7 +2,8 @@ import type { AgentConfig } from "../config.ts";
 import { servicePaths } from "../services/service-paths.ts";
 import { describeOwner, isOwned, readLockOwner, type LockOwner } from "../state/owner-lock.ts";
 import { ProcessLedger, type LedgerEntry } from "../state/process-ledger.ts";
-import { JournalStore } from "../upgrade/index.ts";
+// A file, not upgrade/index.ts: see agent/services/service-inventory.ts.
+import { JournalStore } from "../upgrade/journal-store.ts";
 
 /** An operation whose journal is on disk, as a read-only command sees it. */
 export interface OperationOnDisk {

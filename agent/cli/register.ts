@@ -4,6 +4,7 @@ import { createProgressPrinter } from "./progress-printer.ts";
 import { formatNodeStatus, formatOutcomeLine } from "./format-status.ts";
 import type { AgentCliOptions } from "./open-agent.ts";
 import type { UpgradeOutcome } from "../node-agent-api.ts";
+import { AGENT_VERSION } from "../version.ts";
 
 // Each action imports what it needs when it runs (`await import`), so that `hoist --help` and the
 // other commands do not load the agent (and its dependencies) at start.
@@ -92,9 +93,16 @@ export function registerAgentCommands(program: Command): void {
     .description("show the active release, its artifact sha256, releases and snapshots on disk, the last upgrade result, and an operation in progress (read-only: never resumes or changes anything)")
     .option("--json", "print as JSON")
     .action(async (options: AgentCliOptions & JsonFlag) => {
-      const { agent, config } = await openAgent(options, "reader", "hoist status");
-      const { formatOperation, readOperation } = await import("./operation-status.ts");
-      const inventory = await agent.inventory();
+      // A read-only path: the config, the disk and the probes, not the whole agent (bench/cli-start.bench.ts).
+      const [{ loadAgentConfig }, { pickService }, { readServicesReadOnly }, { formatOperation, readOperation }] = await Promise.all([
+        import("../config.ts"),
+        import("./pick-service.ts"),
+        import("../services/read-only-inventory.ts"),
+        import("./operation-status.ts"),
+      ]);
+      const config = await loadAgentConfig(options.config);
+      pickService(config, options.service);
+      const inventory = { node: config.node, cluster: config.cluster, agentVersion: AGENT_VERSION, services: await readServicesReadOnly(config) };
       const services = await Promise.all(
         inventory.services
           .filter((service) => options.service === undefined || service.name === options.service)

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { lstat, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { HoistError, toHoistError } from "../../shared/errors/index.ts";
 import { fsyncDir, readJsonIfExists, writeJsonAtomic } from "../../shared/fs/index.ts";
 import { isValidVersion, metaDir, metaPath, releaseDir, releasesDir } from "./layout.ts";

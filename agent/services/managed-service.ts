@@ -5,7 +5,10 @@ import type { ServiceActivity, UpgradeOutcome } from "../node-agent-api.ts";
 import type { ServicePaths } from "./service-paths.ts";
 import type { InventoryCache } from "./inventory-cache.ts";
 import type { DiskInventory } from "./service-inventory.ts";
-import { isRollbackStep, type StepName, type JournalStore } from "../upgrade/index.ts";
+// A file, not upgrade/index.ts: see agent/services/service-inventory.ts.
+import { isRollbackStep } from "../upgrade/transitions.ts";
+import type { StepName } from "../upgrade/steps.ts";
+import type { JournalStore } from "../upgrade/journal-store.ts";
 
 /** One service the agent manages: its config, its files, its journal, its monitor and what Hoist does to it now. */
 export interface ManagedService {

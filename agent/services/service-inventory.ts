@@ -1,8 +1,12 @@
-import { listReleases, metaDir, readCurrentVersion, readReleaseMeta, releasesDir } from "../release/index.ts";
-import { listSnapshots } from "../snapshot/index.ts";
+// The files themselves, not the folders' index.ts: esbuild's code splitting follows every file a
+// barrel re-exports, so through index.ts `hoist status` would load the upgrade runner, tar and zlib.
+import { listReleases, readReleaseMeta } from "../release/store.ts";
+import { metaDir, releasesDir } from "../release/layout.ts";
+import { readCurrentVersion } from "../release/switch-current.ts";
+import { listSnapshots } from "../snapshot/list.ts";
 import type { ServiceActivity, ServiceInventory, ServingStatus } from "../node-agent-api.ts";
 import { probesFor, type ServiceConfig } from "../config.ts";
-import { checkProbe } from "../health/index.ts";
+import { checkProbe } from "../health/probes.ts";
 import type { JournalStore } from "../upgrade/index.ts";
 import { activityOf, type ManagedService } from "./managed-service.ts";
 import { InventoryCache } from "./inventory-cache.ts";

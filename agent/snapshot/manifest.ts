@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { z } from "zod";
+import * as z from "zod";
 import { HoistError } from "../../shared/errors/index.ts";
 import { writeJsonAtomic } from "../../shared/fs/index.ts";
 import { assertSnapshotId } from "./ids.ts";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { catalogArtifactSchema, migrationSchema } from "../../shared/catalog/index.ts";
 import { versionSchema } from "../../shared/wire/index.ts";
 

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /** One batch size: a node count (>= 1) or a percentage of the cluster's node count ("25%"). */
 export const batchSizeSchema = z.union([

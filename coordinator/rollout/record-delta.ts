@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { controlRequestSchema, historyEntrySchema, nodeHopStateSchema, rolloutStateSchema, type HistoryEntry, type NodeHopState, type RolloutState } from "./state.ts";
 
 /**

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import type { Plan } from "../plan/build-plan.ts";
 import { plannedHopSchema as basePlannedHopSchema } from "../plan/planned-hop.ts";
 import { strategySchema } from "../plan/strategy.ts";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { ERROR_CODES, HoistError, toHoistError, type ErrorCode } from "../errors/index.ts";
 import { formatIssues } from "../config/index.ts";
 import { artifactSchema, serviceNameSchema, upgradeRequestSchema, versionSchema } from "../wire/index.ts";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { artifactSchema, migrationSchema, versionSchema } from "../wire/index.ts";
 
 export { migrationSchema, type Migration } from "../wire/index.ts";

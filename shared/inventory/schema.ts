@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * Validators for the inventory every agent publishes (KV `hoist_inventory`, key `CLUSTER.NODE`), used

@@ -3,7 +3,7 @@
  * edge: a decoded message has the right types but any values). A failure is INVALID_ARGUMENT.
  * Unknown keys (the loader's virtual oneof markers such as `_key`) are stripped.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { HoistError } from "../errors/index.ts";
 import { serviceNameSchema as serviceName, upgradeRequestSchema as upgradeRequest, versionSchema as version } from "../wire/index.ts";
 

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { serviceNameSchema, versionSchema } from "../wire/index.ts";
 import { durationSchema } from "./duration.ts";
 

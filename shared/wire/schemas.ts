@@ -1,5 +1,5 @@
 import { isAbsolute } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * The shapes that cross an edge between Hoist's parts — NATS messages, gRPC requests, KV records,
