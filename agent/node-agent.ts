@@ -20,6 +20,7 @@ import { toSnapshotSummary } from "./services/snapshot-summary.ts";
 import type { PeersInService } from "./services/peer-env.ts";
 import { OwnerLock } from "./state/owner-lock.ts";
 import { AGENT_VERSION } from "./version.ts";
+import { collectGarbageSoon } from "./memory/collect-garbage.ts";
 import { ProcessLedger, type ReapedProcess } from "./state/process-ledger.ts";
 import type { HostFacts, NodeAgentApi, NodeInventory, ReleaseOnDisk, ServingStatus, SnapshotSummary, UpgradeOutcome, UpgradeRequest } from "./node-agent-api.ts";
 import { JournalStore, newJournal, runJournal, resumeJournal, planHops, decideRollback, decideUpgrade, type JournalRecord, type RunnerDeps, type OperationView, type ClusterOnceGate } from "./upgrade/index.ts";
@@ -51,12 +52,16 @@ export interface NodeAgentOptions {
   command?: string;
 }
 
-/** Forgets the service's cached disk inventory once `work` (a change the agent makes) has ended, however it ended. */
+/**
+ * Forgets the service's cached disk inventory once `work` (a change the agent makes) has ended,
+ * however it ended, and has the memory it took collected soon after.
+ */
 async function changing<T>(managed: ManagedService, work: Promise<T>): Promise<T> {
   try {
     return await work;
   } finally {
     managed.inventory.invalidate();
+    collectGarbageSoon();
   }
 }
 

@@ -81,14 +81,24 @@ describe("examples/systemd units", () => {
     expect(exposure).toBeLessThanOrEqual(3.0);
   });
 
-  it("the agent unit's ExecStart runs the agent with the unit's NODE_OPTIONS (a young generation of 1 MiB), and its KillSignal (SIGTERM) stops it with exit code 0", { timeout: 60_000 }, async () => {
+  it("the agent unit's ExecStart runs the agent with the unit's NODE_OPTIONS (a young generation of 1 MiB, gc exposed), and its KillSignal (SIGTERM) stops it with exit code 0", { timeout: 60_000 }, async () => {
     await ensureSampleReleases();
     const node = await makeSampleNode(await makeTempDir(), { node: "unit-node", cluster: "units", extra: { grpc: { listen: "127.0.0.1:0", insecure: true } } });
     const unit = directives(await readFile(join(UNITS_DIR, "hoist-agent.service"), "utf8"));
     const argv = unit.get("ExecStart")![0]!.replace(INSTALLED_BIN, HOIST_BIN).replace("/etc/hoist/agent.yaml", node.configPath).split(" ");
     // With the unit's environment but for the CA file, which this host does not have.
-    const env = Object.fromEntries((unit.get("Environment") ?? []).map((assignment) => assignment.split(/=(.*)/s).slice(0, 2) as [string, string]).filter(([key]) => key !== "NODE_EXTRA_CA_CERTS"));
-    expect(env.NODE_OPTIONS).toBe("--max-semi-space-size=1");
+    const env = Object.fromEntries(
+      (unit.get("Environment") ?? [])
+        .map(
+          (assignment) =>
+            assignment
+              .replace(/^"(.*)"$/, "$1")
+              .split(/=(.*)/s)
+              .slice(0, 2) as [string, string],
+        )
+        .filter(([key]) => key !== "NODE_EXTRA_CA_CERTS"),
+    );
+    expect(env.NODE_OPTIONS).toBe("--max-semi-space-size=1 --expose-gc");
     const child = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
     let output = "";
     child.stdout.on("data", (chunk) => (output += chunk));
