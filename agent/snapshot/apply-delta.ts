@@ -1,8 +1,8 @@
-import { writeSync } from "node:fs";
 import type { PackLayout } from "./pack.ts";
 import { planDelta, type DeltaPlan, type PrecopiedEntry } from "./plan-delta.ts";
 import { BLOCK, encodeHeader, headerSize, retiredBlock, type TarHeader } from "./tar-format.ts";
 import type { WalkItem } from "./walk.ts";
+import { writeAll } from "./write-all.ts";
 
 /** A first phase kept in the worker until its second phase. */
 export interface Precopy {
@@ -57,9 +57,4 @@ export function patchInPlace(fd: number, pre: Precopy, plan: DeltaPlan): void {
 
 export function dirHeader(item: WalkItem): TarHeader {
   return { path: item.path, type: "dir", mode: item.mode, uid: item.uid, gid: item.gid, size: 0, mtime: item.mtime };
-}
-
-export function writeAll(fd: number, data: Uint8Array, position: number, length = data.length): void {
-  let done = 0;
-  while (done < length) done += writeSync(fd, data, done, length - done, position + done);
 }

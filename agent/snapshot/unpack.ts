@@ -1,4 +1,4 @@
-import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lutimesSync, chmodSync, chownSync, mkdirSync, openSync, readFileSync, symlinkSync, utimesSync, writeSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lutimesSync, chmodSync, chownSync, mkdirSync, openSync, readFileSync, symlinkSync, utimesSync } from "node:fs";
 import { createHash, hash, type Hash } from "node:crypto";
 import { join } from "node:path";
 import { HoistError } from "../../shared/errors/index.ts";
@@ -7,6 +7,7 @@ import { isSafeRelativePath } from "./paths.ts";
 import { TarFormatError, type TarHeader } from "./tar-format.ts";
 import { TarParser, type TarParserHandler } from "./tar-parser.ts";
 import { walkDataDir } from "./walk.ts";
+import { writeAll } from "./write-all.ts";
 
 export interface UnpackOptions {
   /** verify: read and check only; extract: also write the tree into `target` (which must not exist). */
@@ -147,10 +148,7 @@ export class Unpacker implements TarParserHandler {
       if (open.hash === undefined && data.length === open.header.size) open.digest = hash("sha256", data, "hex");
       else (open.hash ??= createHash("sha256")).update(data);
     }
-    if (open.fd !== undefined) {
-      let done = 0;
-      while (done < data.length) done += writeSync(open.fd, data, done, data.length - done);
-    }
+    if (open.fd !== undefined) writeAll(open.fd, data, null);
     this.bytesDone += data.length;
   }
 

@@ -1,11 +1,12 @@
 import { closeSync, constants, fsyncSync, ftruncateSync, openSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { HoistError } from "../../shared/errors/index.ts";
-import { decideDelta, patchInPlace, writeAll, type Precopy } from "./apply-delta.ts";
+import { decideDelta, patchInPlace, type Precopy } from "./apply-delta.ts";
 import { packDataDir, type PackOptions } from "./pack.ts";
 import { END_OF_ARCHIVE } from "./tar-format.ts";
 import { decodeEntries, encodeEntries } from "./wire-entries.ts";
 import { Unpacker } from "./unpack.ts";
+import { writeAll } from "./write-all.ts";
 import { walkDataDir, cancelled, type WalkResult } from "./walk.ts";
 import type { DeltaResult, FromWorker, PackResult, ToWorker, WireError } from "./worker-protocol.ts";
 
@@ -46,7 +47,13 @@ function wake(): void {
   waiter?.();
 }
 
+/**
+ * The next free slot. Yields to the event loop first, so that credits the main thread sent while
+ * this thread packed are counted: without that, pack saw no free slot whenever it filled the last
+ * one (credits are messages) and hashed the next file itself while the main thread idled.
+ */
 async function acquireSlot(): Promise<number> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
   for (;;) {
     if (isAborted()) throw cancelled();
     const slot = freeSlots.pop();
