@@ -1,4 +1,5 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
 import { appendFile, chmod, link, mkdir, readdir, readFile, rename, rm, stat, symlink, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -8,6 +9,7 @@ import { FIXTURE_HOOKS_DIR } from "./helpers/custom-catalog.ts";
 import { hashTree } from "./helpers/hash-tree.ts";
 import { makeSampleNode } from "./helpers/sample-node.ts";
 import { makeTempDir } from "./helpers/temp-dir.ts";
+import { waitFor } from "./helpers/wait-for.ts";
 
 /** Files written just now are taken again by the second phase (racy ctime); wait past the margin so the first phase's copy counts. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, RACY_MARGIN_MS + 200));
@@ -128,6 +130,64 @@ describe("two-phase snapshot", () => {
     const discarded = await TwoPhaseSnapshot.start({ service: "svc", dataDirs: [data], snapshotsDir, compression: "none" });
     await discarded.discard();
     expect((await readdir(snapshotsDir)).sort()).toEqual([info.id]);
+  });
+
+  it("a file rewritten and one growing while the first phase reads them (a real writer process) end up in the snapshot as they are at the second phase, verified, and restore so", async () => {
+    const root = await makeTempDir("hoist-2phase-");
+    const data = join(root, "data");
+    const snapshotsDir = join(root, "snapshots");
+    await makeData(data);
+    const hot = join(data, "db", "hot.bin");
+    const log = join(data, "logs", "grows.log");
+    await writeFile(hot, Buffer.alloc(2 * 1024 * 1024, 1));
+    await writeFile(log, "start\n");
+    await settle();
+
+    // The "service": rewrites 64 KiB pieces of hot.bin in place and appends to grows.log, without pause, until killed.
+    const script = `
+      const fs = require("node:fs");
+      const [hot, log] = process.argv.slice(1);
+      const fd = fs.openSync(hot, "r+");
+      const piece = Buffer.alloc(64 * 1024);
+      for (let i = 0; ; i++) {
+        piece.fill(i % 251);
+        fs.writeSync(fd, piece, 0, piece.length, ((i * 7919) % 32) * piece.length);
+        fs.appendFileSync(log, "line " + i + "\\n");
+      }`;
+    const writer = spawn(process.execPath, ["-e", script, hot, log], { stdio: "ignore" });
+    const exited = once(writer, "exit");
+    try {
+      await waitFor(async () => (await stat(log)).size > 1000, { timeoutMs: 10_000 });
+      const first = await TwoPhaseSnapshot.start({ service: "svc", dataDirs: [data], snapshotsDir, compression: "none" });
+      // The writer ran through the whole first phase; the service stops now.
+      expect((await stat(log)).size).toBeGreaterThan(1000);
+      writer.kill("SIGKILL");
+      await exited;
+      await writeFile(hot, Buffer.alloc(2 * 1024 * 1024, 9));
+      await appendFile(log, "last line before the stop\n");
+      const atSecondPhase = await hashTree(data);
+      const info = await first.finish();
+
+      await verifySnapshot(snapshotsDir, info.id);
+      const entries = (await readSnapshotManifest(snapshotsDir, info.id)).dataDirs[0]!.entries;
+      // A delta (not a full snapshot): both were taken again by the second phase, appended after the first phase's entries, each listed once.
+      const order = entries.map((entry) => entry.path);
+      expect(order.filter((path) => path === "db/hot.bin" || path === "logs/grows.log")).toHaveLength(2);
+      expect(order.indexOf("db/hot.bin")).toBeGreaterThan(order.indexOf("secret"));
+      expect(order.indexOf("logs/grows.log")).toBeGreaterThan(order.indexOf("secret"));
+
+      const viaGnu = join(root, "gnu");
+      await mkdir(viaGnu);
+      execFileSync("tar", ["-xf", join(info.dir, "data-0.tar"), "-C", viaGnu]);
+      expect(await hashTree(viaGnu)).toEqual(atSecondPhase);
+
+      await writeFile(hot, "changed after the snapshot");
+      await restoreSnapshot(snapshotsDir, info.id);
+      expect(await hashTree(data)).toEqual(atSecondPhase);
+      expect((await readFile(log, "utf8")).endsWith("last line before the stop\n")).toBe(true);
+    } finally {
+      writer.kill("SIGKILL");
+    }
   });
 
   it("an upgrade copies the data dirs before the drain and takes the rest after the stop: a rollback brings back what the drain wrote", async () => {
