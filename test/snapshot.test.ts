@@ -251,6 +251,35 @@ describe("snapshot integrity", () => {
     expect((await readdir(base)).sort()).toEqual(["data-a", "data-b", "snapshots"]);
   });
 
+  it("a flipped byte is caught in every file whichever thread checks it (the worker every other file, the main thread the rest), by verify and by restore", async () => {
+    const { dataA, snapshotsDir } = await setup();
+    // In archive order: small, big (over one 4 MiB chunk), empty, small, big, empty: each thread gets a big, a small and an empty one.
+    await writeFile(join(dataA, "f0"), randomBytes(3000));
+    await writeFile(join(dataA, "f1"), randomBytes(5 * 1024 * 1024 + 77));
+    await writeFile(join(dataA, "f2"), "");
+    await writeFile(join(dataA, "f3"), randomBytes(10));
+    await writeFile(join(dataA, "f4"), randomBytes(6 * 1024 * 1024));
+    await writeFile(join(dataA, "f5"), ""); // an empty file the main thread checks
+    const info = await createSnapshot({ service: "svc", dataDirs: [dataA], snapshotsDir, compression: "none" });
+    const archive = join(info.dir, "data-0.tar");
+    const targets = [
+      { path: "f0", at: 0 },
+      { path: "f1", at: 0 },
+      { path: "f1", at: 5 * 1024 * 1024 + 76 },
+      { path: "f3", at: 9 },
+      { path: "f4", at: 4 * 1024 * 1024 },
+    ];
+    for (const [i, { path, at }] of targets.entries()) {
+      const offset = (await contentOffset(archive, path)) + at;
+      await flipByte(archive, offset);
+      const err = await expectCode(verifySnapshot(snapshotsDir, info.id), "SNAPSHOT_CORRUPT");
+      expect(err.message, path).toContain(path);
+      if (i < 3) await expectCode(restoreSnapshot(snapshotsDir, info.id), "SNAPSHOT_CORRUPT");
+      await flipByte(archive, offset);
+    }
+    await verifySnapshot(snapshotsDir, info.id);
+  });
+
   it("a flipped byte in a tar header or in the padding is caught too", async () => {
     const { dataB, snapshotsDir } = await setup();
     const info = await createSnapshot({ service: "svc", dataDirs: [dataB], snapshotsDir, compression: "none" });

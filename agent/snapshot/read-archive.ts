@@ -6,8 +6,8 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { HoistError } from "../../shared/errors/index.ts";
 import type { SnapshotCompression, SnapshotDataDir, SnapshotManifest } from "./manifest.ts";
-import { Unpacker } from "./unpack.ts";
 import type { ChunkFeeder, SnapshotWorker } from "./worker-client.ts";
+import { FileHashes } from "./file-hashes.ts";
 
 export interface ReadArchiveOptions {
   mode: "verify" | "extract";
@@ -27,8 +27,9 @@ export interface ReadArchiveOptions {
 
 /**
  * Streams one archive of a snapshot through the worker, which checks every entry against the
- * manifest (verify) or writes it (extract), while this thread parses the same shared chunks too
- * (the two share the sha256 checks of the files; this one also hashes a format-1 archive whole).
+ * manifest (verify) or writes it (extract) and the sha256 of every other file; it hands the other
+ * files' content back as segments of the same shared chunks, which this thread hashes (it does not
+ * parse the archive again; it also hashes a format-1 archive whole).
  * Reads the archive once. Throws SNAPSHOT_CORRUPT naming the first difference: archive size, an
  * entry (path, type, mode, size, sha256, target), the tar structure or padding, the gzip stream,
  * or (format 1) the archive's sha256.
@@ -53,8 +54,8 @@ export async function readArchive(worker: SnapshotWorker, dir: string, dataDir: 
   // Format 1 recorded the sha256 of the whole archive; format 2 checks every header, the padding and every file's sha256 instead.
   const hash = dataDir.archiveSha256 === undefined ? undefined : createHash("sha256");
   if (options.from !== undefined && (hash !== undefined || expectedGz)) throw new HoistError("INTERNAL", "a partial read needs a plain format-2 archive");
-  // Both threads parse the same chunks and share the sha256 checks, every other file each (extracting, the worker also writes).
-  const checker = new Unpacker({ mode: "verify", entries: dataDir.entries, chown: false, hash: true, label: dataDir.archive, hashParity: 1 });
+  // The threads share the sha256 checks, every other file each (extracting, the worker also writes): the worker parses, this thread hashes what it is handed.
+  const handedOff = new FileHashes();
   const feed = async (feeder: ChunkFeeder) => {
     if (!expectedGz) {
       const handle = await open(path, "r");
@@ -68,7 +69,6 @@ export async function readArchive(worker: SnapshotWorker, dir: string, dataDir: 
           hash?.update(chunk);
           feeder.send(slot, bytesRead);
           if (bytesRead === 0) break;
-          checker.push(chunk);
         }
       } finally {
         await handle.close();
@@ -93,7 +93,6 @@ export async function readArchive(worker: SnapshotWorker, dir: string, dataDir: 
               view.set(data.subarray(at, at + length));
               at += length;
               feeder.send(slot, length);
-              checker.push(view.subarray(0, length));
             }
           }
         },
@@ -106,8 +105,21 @@ export async function readArchive(worker: SnapshotWorker, dir: string, dataDir: 
     }
   };
 
-  await worker.unpack({ mode: options.mode, target: options.target, entries: dataDir.entries, chown: options.chown ?? false, label: dataDir.archive, hashParity: 0 }, feed, (bytes) => options.onBytes?.(bytes), options.signal);
-  checker.finish();
+  await worker.unpack(
+    { mode: options.mode, target: options.target, entries: dataDir.entries, chown: options.chown ?? false, label: dataDir.archive, hashParity: 0 },
+    feed,
+    (bytes, chunk, segments) => {
+      handedOff.add(chunk, segments);
+      options.onBytes?.(bytes);
+    },
+    options.signal,
+  );
+  let ordinal = 0;
+  for (const [index, entry] of dataDir.entries.entries()) {
+    if (entry.type !== "file" || ordinal++ % 2 === 0) continue;
+    const actual = handedOff.digestOf(index);
+    if (actual !== entry.sha256) throw corrupt(`${entry.path}: content sha256 ${actual ?? "(not read)"} differs from the manifest's ${entry.sha256 ?? "(none)"}`);
+  }
   if (hash === undefined) return;
   const actual = hash.digest("hex");
   if (actual !== dataDir.archiveSha256) throw corrupt(`sha256 ${actual} differs from the manifest's ${dataDir.archiveSha256}`);

@@ -11,7 +11,8 @@ import { archiveName } from "./paths.ts";
 import { readArchive } from "./read-archive.ts";
 import { BLOCK, decodeBlock, retiredBlock } from "./tar-format.ts";
 import { acquireSnapshotWorker, releaseSnapshotWorker, type SnapshotWorker } from "./worker-client.ts";
-import { FileHashes, writeArchive } from "./write-archive.ts";
+import { FileHashes } from "./file-hashes.ts";
+import { writeArchive } from "./write-archive.ts";
 
 /** The second phase falls back to a full snapshot when more than this share of the content changed. */
 const MAX_DELTA_SHARE = 0.5;

@@ -19,7 +19,10 @@ export interface UnpackOptions {
   chown: boolean;
   /** Check the sha256 of every file (false when another thread checks the same bytes). */
   hash: boolean;
-  /** With `hash`: check only every other file, the even (0) or odd (1) ones, the other thread checking the rest. */
+  /**
+   * With `hash`: check only every other file, the even (0) or odd (1) ones; the others' content is
+   * handed off as segments (`takeSegments`) for the other thread to hash from the same chunk.
+   */
   hashParity?: 0 | 1;
   /** Names the archive in messages (e.g. "data-0.tar"). */
   label: string;
@@ -28,6 +31,9 @@ export interface UnpackOptions {
 interface OpenEntry {
   header: TarHeader;
   expected: SnapshotEntry;
+  /** Handed off to the other thread (hashParity set, not hashed here): content bytes seen so far. */
+  handedOff: boolean;
+  received: number;
   /** Hashing this file: `hash` once its content comes in more than one piece, else `digest` from the one-shot hash. */
   hashing: boolean;
   hash?: Hash;
@@ -64,6 +70,9 @@ export class Unpacker implements TarParserHandler {
   private readonly files = new Set<string>();
   private fileOrdinal = 0;
   private readonly dirs: TarHeader[] = [];
+  /** The chunk being parsed, and the handed-off file segments found in it: [entry index, start, end, last]. */
+  private chunk: Uint8Array | undefined;
+  private segments: number[] = [];
 
   constructor(private readonly options: UnpackOptions) {
     if (options.mode === "extract") mkdirSync(this.target, { mode: 0o700 });
@@ -74,11 +83,25 @@ export class Unpacker implements TarParserHandler {
   }
 
   push(chunk: Uint8Array): void {
+    this.chunk = chunk;
     try {
       this.parser.push(chunk);
     } catch (err) {
       throw this.wrap(err);
+    } finally {
+      this.chunk = undefined;
     }
+  }
+
+  /**
+   * The content segments of handed-off files (see hashParity) in the chunk last pushed, as flat
+   * quadruples [manifest entry index, start, end, last (1 when the file ends there)], offsets into
+   * that chunk; the other thread hashes them (FileHashes) before the chunk's slot is reused.
+   */
+  takeSegments(): number[] {
+    const segments = this.segments;
+    this.segments = [];
+    return segments;
   }
 
   /** After the last chunk: checks that nothing is missing, then (extract) finishes dirs and checks the tree. */
@@ -132,18 +155,25 @@ export class Unpacker implements TarParserHandler {
     }
     if (header.type === "file") this.files.add(header.path);
     let hashing = false;
+    let handedOff = false;
     if (header.type === "file") {
       const parity = this.options.hashParity;
       hashing = this.options.hash && (parity === undefined || this.fileOrdinal % 2 === parity);
+      handedOff = this.options.hash && !hashing;
       this.fileOrdinal += 1;
     }
-    const open: OpenEntry = { header, expected, hashing };
+    const open: OpenEntry = { header, expected, hashing, handedOff, received: 0 };
     this.current = open;
     if (this.options.mode === "extract") this.create(open);
   }
 
   onData(data: Uint8Array): void {
     const open = this.current!;
+    if (open.handedOff) {
+      const start = data.byteOffset - this.chunk!.byteOffset;
+      open.received += data.length;
+      this.segments.push(this.index, start, start + data.length, open.received === open.header.size ? 1 : 0);
+    }
     if (open.hashing) {
       if (open.hash === undefined && data.length === open.header.size) open.digest = hash("sha256", data, "hex");
       else (open.hash ??= createHash("sha256")).update(data);
@@ -154,6 +184,7 @@ export class Unpacker implements TarParserHandler {
 
   onEntryEnd(): void {
     const open = this.current!;
+    if (open.handedOff && open.header.size === 0) this.segments.push(this.index, 0, 0, 1);
     if (open.hashing) {
       const actual = open.digest ?? (open.hash ?? createHash("sha256")).digest("hex");
       if (actual !== open.expected.sha256) {

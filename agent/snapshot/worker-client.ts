@@ -75,7 +75,7 @@ export interface UnpackJob {
   entries: SnapshotEntry[];
   chown: boolean;
   label: string;
-  /** Verify: the worker checks only the even (0) or odd (1) files' sha256; the caller checks the others. */
+  /** The worker checks only the even (0) or odd (1) files' sha256; the others' segments go to `onCredit` for the caller to hash. */
   hashParity?: 0 | 1;
 }
 
@@ -225,10 +225,13 @@ export class SnapshotWorker {
 
   /**
    * Checks (verify) or writes (extract) one archive in the worker. `feed` fills slots with the
-   * archive's tar bytes in order. Resolves when the worker accepted the whole archive; rejects with
-   * the worker's SNAPSHOT_CORRUPT (or other) error, the feed's error, or CANCELLED/TIMEOUT.
+   * archive's tar bytes in order. `onCredit` gets, per chunk in order and before its slot is reused,
+   * the chunk and the segments of the files handed off (hashParity). Resolves when the worker
+   * accepted the whole archive; rejects with the worker's SNAPSHOT_CORRUPT (or other) error, the
+   * feed's error, or CANCELLED/TIMEOUT.
    */
-  async unpack(job: UnpackJob, feed: (feeder: ChunkFeeder) => Promise<void>, onCredit: (bytesDone: number) => void, signal?: AbortSignal): Promise<void> {
+  async unpack(job: UnpackJob, feed: (feeder: ChunkFeeder) => Promise<void>, onCredit: (bytesDone: number, chunk: Uint8Array, segments: number[]) => void, signal?: AbortSignal): Promise<void> {
+    const lengths = new Map<number, number>();
     const id = this.nextJob++;
     const free = this.slots.map((_, index) => index);
     let wake: (() => void) | undefined;
@@ -242,8 +245,8 @@ export class SnapshotWorker {
       id,
       (message) => {
         if (message.type !== "credit") return;
+        onCredit(message.bytesDone, this.slots[message.slot]!.subarray(0, lengths.get(message.slot) ?? 0), message.segments ?? []);
         free.push(message.slot);
-        onCredit(message.bytesDone);
         poke();
       },
       signal,
@@ -266,7 +269,10 @@ export class SnapshotWorker {
       },
       send: (slot, length) => {
         if (length === 0) free.push(slot);
-        else this.post({ op: "chunk", job: id, slot, length });
+        else {
+          lengths.set(slot, length);
+          this.post({ op: "chunk", job: id, slot, length });
+        }
       },
     };
 

@@ -77,7 +77,8 @@ export type FromWorker =
    * [entry index, start, end, last (1 when the file ends in this chunk)].
    */
   | { type: "chunk"; job: number; slot: number; length: number; segments: number[]; bytesDone: number }
-  | { type: "credit"; job: number; slot: number; bytesDone: number }
+  /** An unpack chunk is done with; `segments`: contents of the files handed off to the main thread (hashParity), as in "chunk". */
+  | { type: "credit"; job: number; slot: number; bytesDone: number; segments?: number[] }
   | { type: "error"; job: number; error: WireError };
 
 /** Bytes of one chunk slot. */

@@ -191,7 +191,7 @@ port.on("message", (message: ToWorker) => {
       try {
         if (isAborted()) throw cancelled();
         unpacker.push(slots[message.slot]!.subarray(0, message.length));
-        send({ type: "credit", job: message.job, slot: message.slot, bytesDone: unpacker.bytesDone });
+        send({ type: "credit", job: message.job, slot: message.slot, bytesDone: unpacker.bytesDone, segments: unpacker.takeSegments() });
       } catch (err) {
         unpacker.close();
         unpacker = undefined;

@@ -1,11 +1,9 @@
-import { createHash, hash, type Hash } from "node:crypto";
 import { open, type FileHandle } from "node:fs/promises";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
-import { HoistError } from "../../shared/errors/index.ts";
 import type { SnapshotCompression, SnapshotEntry } from "./manifest.ts";
 import type { PackLayout } from "./pack.ts";
-import { decodeEntries, type WireEntries } from "./wire-entries.ts";
+import { FileHashes } from "./file-hashes.ts";
 import type { SnapshotWorker } from "./worker-client.ts";
 
 const gzipAsync = promisify(gzip);
@@ -78,43 +76,6 @@ export async function writeArchive(
     return { entries: hashes.fill(entries), bytes, layout };
   } finally {
     await handle.close();
-  }
-}
-
-/** sha256 of every file, from the file segments the worker reports for each chunk. */
-export class FileHashes {
-  private readonly digests = new Map<number, string>();
-  private index = -1;
-  private hash: Hash | undefined;
-
-  add(view: Uint8Array, segments: number[]): void {
-    for (let i = 0; i < segments.length; i += 4) {
-      const index = segments[i]!;
-      const piece = view.subarray(segments[i + 1], segments[i + 2]);
-      const last = segments[i + 3] === 1;
-      if (this.hash === undefined || this.index !== index) {
-        if (last) {
-          // A whole file in one piece (most files): the one-shot hash skips a Hash object per file.
-          this.digests.set(index, hash("sha256", piece, "hex"));
-          continue;
-        }
-        this.index = index;
-        this.hash = createHash("sha256");
-      }
-      this.hash.update(piece);
-      if (last) {
-        this.digests.set(index, this.hash.digest("hex"));
-        this.hash = undefined;
-      }
-    }
-  }
-
-  /** The entries from the worker with every file's sha256 (the worker may have hashed some files itself). */
-  fill(wire: WireEntries): SnapshotEntry[] {
-    const entries = decodeEntries(wire, (index) => this.digests.get(index));
-    for (const entry of entries) if (entry.type === "file" && entry.sha256 === undefined) throw new HoistError("INTERNAL", `no sha256 computed for ${entry.path}`);
-    this.digests.clear();
-    return entries;
   }
 }
 
