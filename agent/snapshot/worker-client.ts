@@ -1,7 +1,6 @@
 import { Worker } from "node:worker_threads";
 import { HoistError, throwIfAborted, type ErrorCode } from "../../shared/errors/index.ts";
 import type { SnapshotEntry } from "./manifest.ts";
-import { collectGarbage } from "./collect-garbage.ts";
 import { encodeEntries } from "./wire-entries.ts";
 import { CHUNK_BYTES, SLOTS, type DeltaResult, type FromWorker, type PackResult, type ScanResult, type ToWorker, type WireError } from "./worker-protocol.ts";
 
@@ -47,13 +46,8 @@ export async function releaseSnapshotWorker(worker: SnapshotWorker, idleMs = IDL
   const timer = setTimeout(() => {
     if (idle?.worker !== worker) return;
     idle = undefined;
-    // The work is over: the worker's heap goes with its thread, this thread's garbage with one collection.
-    void worker
-      .close()
-      .catch(() => undefined)
-      .then(() => {
-        if (idle === undefined) collectGarbage();
-      });
+    // The work is over: the worker's heap goes with its thread (the agent's collection, agent/memory, frees this thread's garbage).
+    void worker.close().catch(() => undefined);
   }, idleMs);
   timer.unref();
   idle = { worker, timer };
