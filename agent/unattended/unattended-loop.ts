@@ -211,13 +211,8 @@ export class UnattendedLoop {
   private async tick(service: string, loop: ServiceLoop, fromKv: boolean): Promise<void> {
     if (!fromKv && loop.view) {
       this.stats.viewTicks++;
-      const { snapshot, desired } = loop.view;
-      const now = Date.now();
-      const version = await this.activeVersion(service);
-      const decision = this.decide(loop, desired, snapshot, version, now);
-      this.scheduleWake(service, loop, desired, snapshot, decision, now);
       // Only a wait is trusted from the view; an act is confirmed by a read (which decides again).
-      if (decision.action === "wait") return this.reportWait(service, loop, decision, version, now);
+      if ((await this.decideOnView(service, loop, loop.view)).decision.action === "wait") return;
     }
     this.stats.rolloutReads++;
     loop.view = undefined;
@@ -227,15 +222,23 @@ export class UnattendedLoop {
     } finally {
       loop.deltasDuringRead = undefined;
     }
-    if (!loop.view) return;
-    const { snapshot, desired } = loop.view;
+    // readIntoView set it (TypeScript still narrows it to the undefined assigned above).
+    const view = loop.view as ServiceLoop["view"];
+    if (!view) return;
+    const { decision, version } = await this.decideOnView(service, loop, view);
+    if (decision.action === "wait") return;
+    loop.waitingFor = undefined;
+    await this.act(service, loop, view.desired, view.snapshot, decision, version);
+  }
+
+  /** Decides on `view` now, schedules the next wake-up, and reports a wait. */
+  private async decideOnView(service: string, loop: ServiceLoop, view: NonNullable<ServiceLoop["view"]>): Promise<{ decision: UnattendedDecision; version: string | undefined }> {
     const now = Date.now();
     const version = await this.activeVersion(service);
-    const decision = this.decide(loop, desired, snapshot, version, now);
-    this.scheduleWake(service, loop, desired, snapshot, decision, now);
-    if (decision.action === "wait") return this.reportWait(service, loop, decision, version, now);
-    loop.waitingFor = undefined;
-    await this.act(service, loop, desired, snapshot, decision, version);
+    const decision = this.decide(loop, view.desired, view.snapshot, version, now);
+    this.scheduleWake(service, loop, view.desired, view.snapshot, decision, now);
+    if (decision.action === "wait") await this.reportWait(service, loop, decision, version, now);
+    return { decision, version };
   }
 
   /**
