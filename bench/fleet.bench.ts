@@ -35,6 +35,8 @@ const PARTS = new Set((env.HOIST_FLEET_PARTS ?? "consumers,inventory,rollout").s
 const RUNS = Number(env.HOIST_FLEET_RUNS ?? 5);
 const MIN_HEALTHY_MS = Number(env.HOIST_FLEET_MIN_HEALTHY_MS ?? 300);
 const ROLLOUT_TIMEOUT_S = Number(env.HOIST_FLEET_ROLLOUT_TIMEOUT_S ?? 2400);
+/** A directory: the rollout command runs under `node --cpu-prof` and leaves its profile there. */
+const CPU_PROF_DIR = env.HOIST_FLEET_CPU_PROF;
 const timings: Partial<Record<SimStep, string>> = {};
 for (const step of SIM_STEPS) {
   const spec = env[`HOIST_FLEET_T_${step.toUpperCase()}`];
@@ -56,10 +58,10 @@ interface ProcessRun {
 }
 
 /** Runs `hoist ARGS` under /usr/bin/time (wall, user, sys, peak RSS of the process). */
-function runHoist(args: string[], timeoutS = 120): Promise<ProcessRun> {
+function runHoist(args: string[], timeoutS = 120, nodeArgs: string[] = []): Promise<ProcessRun> {
   return new Promise((resolve) => {
     const started = performance.now();
-    const child = spawn("/usr/bin/time", ["-f", "\nTIME %e %U %S %M", process.execPath, HOIST, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("/usr/bin/time", ["-f", "\nTIME %e %U %S %M", process.execPath, ...nodeArgs, HOIST, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));
@@ -276,12 +278,13 @@ try {
     log(`  rollout: hoist ${args.slice(0, -2).join(" ")}`);
     // A simulator of N agents in one process on a loaded machine may miss the preflight's 3 s answer
     // deadline for a few agents; the rollout then fails before any node is touched. Try again (said).
-    let run = await runHoist(args, ROLLOUT_TIMEOUT_S);
+    const profile = CPU_PROF_DIR ? ["--cpu-prof", "--cpu-prof-dir", CPU_PROF_DIR] : [];
+    let run = await runHoist(args, ROLLOUT_TIMEOUT_S, profile);
     let preflightRetries = 0;
     while (run.code !== 0 && /preflight failed/.test(run.stdout) && preflightRetries < 3) {
       preflightRetries += 1;
       log(`  rollout: preflight failed (${(run.stdout.match(/did not answer/g) ?? []).length} agents did not answer in time); starting again (${preflightRetries}/3)`);
-      run = await runHoist(args, ROLLOUT_TIMEOUT_S);
+      run = await runHoist(args, ROLLOUT_TIMEOUT_S, profile);
     }
     clearInterval(sampler);
     const written = await rolloutWrites.stop();

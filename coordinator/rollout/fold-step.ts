@@ -92,15 +92,36 @@ function inFlightByKey(rollout: RolloutState, key: string): NodeRef | undefined 
  * restore) or any failed recover or revert step leaves the node `failed` and halts the rollout.
  */
 export function foldStepReport(rollout: RolloutState, report: StepReport): Folded {
-  const found = inFlightByKey(rollout, report.key);
-  if (!found) return { state: rollout, events: [] };
-  const next = clone(rollout);
-  const ref = { hop: found.hop, node: found.node };
+  return foldStepReports(rollout, [report]);
+}
+
+/**
+ * Folds several step replies at once, in order: the same state and events as folding them one by
+ * one (foldStepReport), for the cost of one copy of the rollout and one cursor update, so a burst
+ * of N results that arrived together costs O(N) and not O(N) per result (issue 14).
+ */
+export function foldStepReports(rollout: RolloutState, reports: readonly StepReport[]): Folded {
+  let next: RolloutState | undefined;
+  const events: RolloutEvent[] = [];
+  for (const report of reports) {
+    const found = inFlightByKey(next ?? rollout, report.key);
+    if (!found) continue;
+    next ??= clone(rollout);
+    events.push(applyStepReport(next, { hop: found.hop, node: found.node }, report));
+  }
+  if (!next) return { state: rollout, events: [] };
+  updateCursor(next);
+  return { state: next, events };
+}
+
+/** Applies one report to a copy made by clone (its node has the report's key in flight); the cursor is left to the caller. */
+function applyStepReport(next: RolloutState, ref: { hop: number; node: string }, report: StepReport): RolloutEvent {
   const state = editNode(next, ref.hop, ref.node);
   const plan = next.plan.hops[ref.hop]!;
   const flight = state.inFlight!;
   delete state.inFlight;
   const switched = flight.track !== state.track;
+  next.updatedAt = report.at;
 
   if (report.outcome === "ok") {
     if (switched) {
@@ -114,9 +135,7 @@ export function foldStepReport(rollout: RolloutState, report: StepReport): Folde
       if (state.track === "forward" && state.todo.length > 0) state.status = FORWARD_POSITION[flight.step];
       if (state.todo.length === 0) settle(next, ref, state, report.at);
     }
-    updateCursor(next);
-    next.updatedAt = report.at;
-    return { state: next, events: [stepEvent(next, { node: ref.node, key: flight.key, step: flight.step, outcome: report.outcome }, report.at)] };
+    return stepEvent(next, { node: ref.node, key: flight.key, step: flight.step, outcome: report.outcome }, report.at);
   }
 
   const error = report.error ?? { code: report.outcome === "timed-out" ? "TIMEOUT" : "INTERNAL", message: `${flight.step} ${report.outcome}` };
@@ -150,10 +169,8 @@ export function foldStepReport(rollout: RolloutState, report: StepReport): Folde
     // A full-stop hop whose downtime began goes back as a whole; a node already in that recovery has nothing to add.
     if (!switched && plan.mode === "full-stop") recoverWholeHop(next, ref.hop, report.at);
   }
-  updateCursor(next);
-  next.updatedAt = report.at;
   const reported = report.error ? { error: report.error } : {};
-  return { state: next, events: [stepEvent(next, { node: ref.node, key: flight.key, step: flight.step, outcome: report.outcome, ...reported }, report.at)] };
+  return stepEvent(next, { node: ref.node, key: flight.key, step: flight.step, outcome: report.outcome, ...reported }, report.at);
 }
 
 /** A full-stop hop failed during its downtime: every node goes back to `from` (and is started again). */

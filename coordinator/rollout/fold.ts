@@ -2,7 +2,7 @@ import { HoistError } from "../../shared/errors/index.ts";
 import { formatMs } from "../../shared/format/index.ts";
 import type { Decision } from "./decide.ts";
 import { transitionEvent, type RolloutEvent } from "./events.ts";
-import { foldStepReport, type Folded, type StepReport } from "./fold-step.ts";
+import { foldStepReport, foldStepReports, type Folded, type StepReport } from "./fold-step.ts";
 import { forwardSteps, revertSteps } from "./node-steps.ts";
 import { isTerminal, type RolloutState } from "./state.ts";
 import { clone, editNode, record, setFailure, setPhase, updateCursor } from "./state-edits.ts";
@@ -10,6 +10,7 @@ import type { StepCommand } from "./step-command.ts";
 import { currentHop } from "./work.ts";
 
 export type { Folded, StepReport } from "./fold-step.ts";
+export { foldStepReports } from "./fold-step.ts";
 
 export type ControlName = "pause" | "resume" | "abort" | "promote";
 
@@ -102,16 +103,16 @@ export function foldDecision(rollout: RolloutState, decision: Decision, now: num
     case "none":
       return { state: rollout, events: [] };
     case "expire": {
-      let next = rollout;
-      for (const step of decision.commands) {
-        next = foldStepReport(next, {
-          kind: "step",
+      const next = foldStepReports(
+        rollout,
+        decision.commands.map((step) => ({
+          kind: "step" as const,
           key: step.key,
-          outcome: "timed-out",
+          outcome: "timed-out" as const,
           error: { code: "TIMEOUT", message: `${step.step} on node ${step.node} got no answer within ${formatMs(step.deadlineAt - step.sentAt)}` },
           at: now,
-        }).state;
-      }
+        })),
+      ).state;
       return { state: next, events: [transitionEvent(next, `${decision.commands.length} step(s) timed out`, now)] };
     }
     default:

@@ -7,7 +7,7 @@ import { decideNext, type Decision } from "./decide.ts";
 import { inFlightCommands } from "./work.ts";
 import type { RolloutEffects } from "./effects.ts";
 import type { RolloutEvent } from "./events.ts";
-import { foldDecision, foldReport, type Report } from "./fold.ts";
+import { foldDecision, foldReport, foldStepReports, type Report, type StepReport } from "./fold.ts";
 import type { ClusterLease } from "./lease.ts";
 import { isTerminal, type RolloutState } from "./state.ts";
 import type { StepCommand } from "./step-command.ts";
@@ -44,7 +44,8 @@ const SEND_SLICE = 200;
  * Drives one rollout to a terminal phase. It is the rollout's single writer: it keeps the state in
  * memory (a RolloutJournal), asks the pure `decideNext` what to do, commits the decision (before
  * acting, so a successor knows what is in flight), carries it out through the effects, and folds
- * the results back in with `foldReport`; commits run one after another in this process, so its own
+ * the results back in with `foldStepReports` (every result that came in since it last decided, in
+ * one copy and one commit, before it decides again); commits run one after another in this process, so its own
  * writes never refuse each other, and each writes only what changed (store.ts). Each fold says which
  * events to publish once its commit landed. Other writers (an operator's control, a coordinator
  * that took over) are noticed by one get of the rollout's revision per poll, and fence this one out
@@ -63,6 +64,8 @@ export class RolloutRunner {
   private readonly waker = new Waker();
   private readonly outstanding = new Map<string, { run: Promise<void>; stop: AbortController }>();
   private readonly retryAt = new Map<string, number>();
+  /** Step results not folded yet, by key: the drive folds all of them at once before it decides again. */
+  private readonly reported = new Map<string, StepReport>();
 
   constructor(private readonly deps: RolloutRunnerDeps) {
     this.now = deps.now ?? Date.now;
@@ -90,6 +93,7 @@ export class RolloutRunner {
       );
       for (;;) {
         if (control.signal.aborted) throw toHoistError(control.signal.reason ?? new HoistError("CANCELLED", "stopped"), "CANCELLED");
+        await this.foldReported();
         const state = await this.current();
         if (isTerminal(state.phase)) {
           await this.settle();
@@ -281,16 +285,16 @@ export class RolloutRunner {
 
   /** Runs a step unless it already runs here or waits out a retry back-off; its result is folded in. */
   private launch(command: StepCommand, signal: AbortSignal): void {
-    if (this.outstanding.has(command.key)) return;
+    if (this.outstanding.has(command.key) || this.reported.has(command.key)) return;
     if ((this.retryAt.get(command.key) ?? 0) > this.now()) return;
     const stop = new AbortController();
     const stopWithDrive = () => stop.abort(signal.reason);
     signal.addEventListener("abort", stopWithDrive, { once: true });
     const run = this.deps.effects
       .runStep(command, stop.signal)
-      .then(async (result) => {
+      .then((result) => {
         this.retryAt.delete(command.key);
-        await this.fold({ kind: "step", key: command.key, outcome: result.outcome, ...(result.error ? { error: result.error } : {}), at: this.now() });
+        this.reported.set(command.key, { kind: "step", key: command.key, outcome: result.outcome, ...(result.error ? { error: result.error } : {}), at: this.now() });
       })
       .catch((err) => {
         // Unreachable, busy or timed-out nodes are retried with the same key until the step's deadline,
@@ -307,7 +311,20 @@ export class RolloutRunner {
     this.outstanding.set(command.key, { run, stop });
   }
 
-  /** Folds a report (a step's result, the preflight's) into the state and commits it. */
+  /**
+   * Folds every step result that came in since the last time, in the order they came, with one copy
+   * of the state and one commit: a burst of N results (a batch of 1,000 finishing a step within the
+   * same second) costs O(N) CPU, and the drive decides once on all of it, not once per result.
+   */
+  private async foldReported(): Promise<void> {
+    if (this.reported.size === 0) return;
+    const reports = [...this.reported.values()];
+    this.reported.clear();
+    const folded = await this.mutate(reports.length === 1 ? `recording ${reports[0]!.key}` : `recording ${reports.length} step results`, (state) => foldStepReports(state, reports));
+    this.publishAll(folded.events);
+  }
+
+  /** Folds a report (the preflight's result) into the state and commits it. */
   private async fold(report: Report): Promise<void> {
     const folded = await this.mutate(report.kind === "step" ? `recording ${report.key}` : `recording the ${report.kind}`, (state) => foldReport(state, report));
     this.publishAll(folded.events);
@@ -341,5 +358,6 @@ export class RolloutRunner {
   private async settle(): Promise<void> {
     if (this.journal) this.abandonStale(this.journal.state);
     await Promise.allSettled([...this.outstanding.values()].map((entry) => entry.run));
+    await this.foldReported();
   }
 }

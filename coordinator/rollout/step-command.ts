@@ -32,12 +32,15 @@ export interface StepCommand {
   deadlineAt: number;
 }
 
-/** The command for `step` of a node in a hop, sent at `now`: its key, the hop's release and gate, its deadline. */
-export function stepCommand(rollout: RolloutState, ref: { hop: number; node: string }, step: NodeStep, track: Track, attempt: number, now: number): StepCommand {
+/**
+ * The command for `step` of a node in a hop, sent at `now`: its key, the hop's release and gate, its
+ * deadline; with `recorded`, the key and deadline of a step already in flight (not worked out again).
+ */
+export function stepCommand(rollout: RolloutState, ref: { hop: number; node: string }, step: NodeStep, track: Track, attempt: number, now: number, recorded?: { key: string; deadlineAt: number }): StepCommand {
   const plan = rollout.plan.hops[ref.hop]!;
   const { strategy } = rollout;
   return {
-    key: stepKey({ rollout: rollout.id, node: ref.node, hop: ref.hop, step, track, attempt }),
+    key: recorded?.key ?? stepKey({ rollout: rollout.id, node: ref.node, hop: ref.hop, step, track, attempt }),
     rollout: rollout.id,
     cluster: rollout.cluster,
     service: rollout.service,
@@ -56,7 +59,7 @@ export function stepCommand(rollout: RolloutState, ref: { hop: number; node: str
     minHealthyMs: strategy.minHealthyMs,
     healthyDeadlineMs: strategy.healthyDeadlineMs,
     sentAt: now,
-    deadlineAt: now + stepDeadlineMs(rollout, step),
+    deadlineAt: recorded?.deadlineAt ?? now + stepDeadlineMs(rollout, step),
   };
 }
 

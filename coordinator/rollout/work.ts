@@ -49,7 +49,7 @@ export function inFlightCommands(rollout: RolloutState): StepCommand[] {
     for (const ref of nodesOf(rollout, hop)) {
       const flight = ref.state.inFlight;
       if (!flight) continue;
-      commands.push({ ...stepCommand(rollout, ref, flight.step, flight.track, flight.attempt, flight.sentAt), key: flight.key, deadlineAt: flight.deadlineAt });
+      commands.push(stepCommand(rollout, ref, flight.step, flight.track, flight.attempt, flight.sentAt, flight));
     }
   });
   return commands;
