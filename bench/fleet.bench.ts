@@ -8,7 +8,7 @@
  * Prints a summary and writes bench/results/fleet-latest.json. See bench/README.md.
  */
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir, cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,11 +24,13 @@ import { countRolloutWrites } from "../scripts/fleet-sim/rollout-writes.ts";
 import { writeSimCatalog } from "../scripts/fleet-sim/sim-catalog.ts";
 import { DEFAULT_TIMINGS, SIM_STEPS, type SimStep } from "../scripts/fleet-sim/timing.ts";
 import { analyzeRollout } from "./fleet/analyze.ts";
+import { cpuSecondsOf, startFleetProcesses, type FleetProcesses } from "./fleet/sim-processes.ts";
 import { benchResultFile } from "./results-file.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const HOIST = join(root, "bin", "hoist.mjs");
 const env = process.env;
+/** The hoist command measured (another build's bin/hoist.mjs compares two versions on one machine). */
+const HOIST = env.HOIST_FLEET_HOIST ?? join(root, "bin", "hoist.mjs");
 const NODES = Number(env.HOIST_FLEET_NODES ?? 1000);
 const BATCH = env.HOIST_FLEET_BATCH ?? "50";
 const PARTS = new Set((env.HOIST_FLEET_PARTS ?? "consumers,inventory,rollout").split(","));
@@ -37,6 +39,8 @@ const MIN_HEALTHY_MS = Number(env.HOIST_FLEET_MIN_HEALTHY_MS ?? 300);
 const ROLLOUT_TIMEOUT_S = Number(env.HOIST_FLEET_ROLLOUT_TIMEOUT_S ?? 2400);
 /** A directory: the rollout command runs under `node --cpu-prof` and leaves its profile there. */
 const CPU_PROF_DIR = env.HOIST_FLEET_CPU_PROF;
+/** 0: the simulated fleet runs inside the bench process; K >= 1: in K processes of its own (scripts/fleet-sim/main.ts), each with a share. */
+const SIM_PROCS = Number(env.HOIST_FLEET_SIM_PROCS ?? 0);
 const timings: Partial<Record<SimStep, string>> = {};
 for (const step of SIM_STEPS) {
   const spec = env[`HOIST_FLEET_T_${step.toUpperCase()}`];
@@ -100,12 +104,6 @@ function summarizeWarnings(stderr: string): Record<string, number> {
   return counts;
 }
 
-/** CPU seconds (user + system) a process used so far, from /proc (clock ticks of 10 ms). */
-async function cpuSecondsOf(pid: number): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).replace(/^.*\) /, "").split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 /** Every inventory of the cluster through one KV watch (one ordered consumer, last value per key). */
 async function readByOneWatch(kv: KV, cluster: string, expected: number): Promise<number> {
   const watch = await kv.watch({ key: `${cluster}.*` });
@@ -136,6 +134,15 @@ const buckets = await openBuckets(nc);
 await ensureEventsStream(jsm);
 const cluster = `fleet${Math.random().toString(16).slice(2, 6)}`;
 let fleet: Awaited<ReturnType<typeof startFleet>> | undefined;
+let simProcesses: FleetProcesses | undefined;
+/** Every step the simulated agents did so far, wherever they run. */
+const simRecords = () => simProcesses?.records ?? fleet!.records;
+/** CPU seconds the simulator used so far (the bench process itself when the fleet runs inside it). */
+const simCpuSeconds = async () => {
+  if (simProcesses) return simProcesses.cpuSeconds();
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
+};
 
 try {
   log(
@@ -148,10 +155,12 @@ try {
   const growth: { agents: number; joinMs: number; account: number[]; perStream: Record<string, number> }[] = [];
   const before = await consumerCounts(jsm);
   growth.push({ agents: 0, joinMs: 0, account: [before.account], perStream: before.perStream });
-  const steps = [1, 10, 100, 250, 500, 1000, 2000, 5000, 10000].filter((count) => count < NODES).concat(NODES);
+  // Simulator processes start together, each with its share: the fleet joins in one step.
+  const steps = SIM_PROCS > 0 ? [NODES] : [1, 10, 100, 250, 500, 1000, 2000, 5000, 10000].filter((count) => count < NODES).concat(NODES);
   for (const total of steps) {
     const joinStarted = performance.now();
-    if (!fleet) fleet = await startFleet({ servers: [nats.url], cluster, nodes: total, version: "1.0.0", timings, seed: 42 });
+    if (SIM_PROCS > 0) simProcesses = await startFleetProcesses({ servers: [nats.url], cluster, nodes: total, processes: SIM_PROCS, version: "1.0.0", timings, seed: 42 });
+    else if (!fleet) fleet = await startFleet({ servers: [nats.url], cluster, nodes: total, version: "1.0.0", timings, seed: 42 });
     else await fleet.grow(total);
     const joinMs = performance.now() - joinStarted;
     const samples: number[] = [];
@@ -168,24 +177,25 @@ try {
     log(`  ${String(total).padStart(6)} agents joined (+${ms(joinMs)}), JetStream consumers: ${samples.join(" ")}  ${JSON.stringify(perStream)}`);
   }
   results.consumers = growth;
-  const simRssMiB = Math.round(process.memoryUsage().rss / 2 ** 20);
+  const simRssMiB = simProcesses ? simProcesses.ready.reduce((sum, one) => sum + one.rssMiB, 0) : Math.round(process.memoryUsage().rss / 2 ** 20);
   results.simRssMiB = simRssMiB;
-  log(`  bench process (simulator inside) RSS ${simRssMiB} MiB`);
+  results.simProcesses = SIM_PROCS;
+  log(simProcesses ? `  ${SIM_PROCS} simulator processes, RSS ${simProcesses.ready.map((one) => one.rssMiB).join(" + ")} MiB` : `  bench process (simulator inside) RSS ${simRssMiB} MiB`);
 
   // The idle fleet's steady cost: heartbeats only (every agent puts its inventory every 2 s).
   {
     const windowS = 10;
     const natsBefore = await cpuSecondsOf(nats.process.pid!);
-    const simBefore = process.cpuUsage();
+    const simBefore = await simCpuSeconds();
     const seqBefore = (await jsm.streams.info(`KV_${KV_INVENTORY}`)).state.last_seq;
     await new Promise((resolve) => setTimeout(resolve, windowS * 1000));
     const seqAfter = (await jsm.streams.info(`KV_${KV_INVENTORY}`)).state.last_seq;
-    const sim = process.cpuUsage(simBefore);
+    const sim = (await simCpuSeconds()) - simBefore;
     const idle = {
       windowS,
       inventoryPutsPerS: Math.round((seqAfter - seqBefore) / windowS),
       natsServerCpuShare: (await cpuSecondsOf(nats.process.pid!)) - natsBefore,
-      simulatorCpuShare: (sim.user + sim.system) / 1e6,
+      simulatorCpuShare: sim,
     };
     idle.natsServerCpuShare /= windowS;
     idle.simulatorCpuShare /= windowS;
@@ -241,7 +251,9 @@ try {
     const rolloutWrites = await countRolloutWrites(nc);
     const apiBefore = (await jsm.getAccountInfo()).api;
     const storageBefore = (await jsm.getAccountInfo()).storage;
-    const firstRecord = fleet!.records.length;
+    const firstRecord = simRecords().length;
+    const simCpuBefore = await simCpuSeconds();
+    const natsCpuBefore = await cpuSecondsOf(nats.process.pid!);
     const consumerSamples: number[] = [];
     const sampler = setInterval(
       () =>
@@ -290,7 +302,9 @@ try {
     const written = await rolloutWrites.stop();
     const state = (await new RolloutStore(buckets.rollouts).list(cluster)).at(-1)?.value;
     const info = await jsm.getAccountInfo();
-    const records = fleet!.records.slice(firstRecord);
+    const records = simRecords().slice(firstRecord);
+    const simulatorCpuS = (await simCpuSeconds()) - simCpuBefore;
+    const natsServerCpuS = (await cpuSecondsOf(nats.process.pid!)) - natsCpuBefore;
     const hop = state?.plan.hops[0];
     const nodes = state ? Object.values(state.hops[0]!.nodes) : [];
     const done = nodes.filter((node) => node.status === "done");
@@ -305,6 +319,8 @@ try {
       wallS: run.wallMs / 1000,
       coordinatorCpuS: run.userS + run.sysS,
       coordinatorRssMiB: Math.round(run.maxRssKiB / 1024),
+      simulatorCpuS,
+      natsServerCpuS,
       planToFirstStageMs: records.length > 0 && state ? Math.min(...records.map((record) => record.startedAt)) - state.createdAt : undefined,
       jsApiRequests: info.api.total - apiBefore.total,
       jsApiErrors: info.api.errors - apiBefore.errors,
@@ -320,7 +336,7 @@ try {
     };
     results.rollout = rollout;
     log(
-      `  rollout: exit ${run.code}, phase ${state?.phase}, ${done.length}/${nodes.length} nodes done in ${rollout.wallS.toFixed(1)} s wall, coordinator ${rollout.coordinatorCpuS.toFixed(1)} CPU-s, ${rollout.coordinatorRssMiB} MiB`,
+      `  rollout: exit ${run.code}, phase ${state?.phase}, ${done.length}/${nodes.length} nodes done in ${rollout.wallS.toFixed(1)} s wall, coordinator ${rollout.coordinatorCpuS.toFixed(1)} CPU-s, ${rollout.coordinatorRssMiB} MiB; simulator ${simulatorCpuS.toFixed(1)} CPU-s, nats-server ${natsServerCpuS.toFixed(1)} CPU-s`,
     );
     if (figures) {
       log(`    ideal (free coordinator) ${(figures.idealMs / 1000).toFixed(1)} s, actual ${(figures.actualMs / 1000).toFixed(1)} s: overhead ${(figures.overheadShare * 100).toFixed(1)}% of the agents' critical path`);
@@ -338,6 +354,7 @@ try {
   results.loadAtEnd = loadavg();
 } finally {
   await fleet?.stop();
+  await simProcesses?.stop();
   await nc.close().catch(() => undefined);
   await nats.stop();
   await rm(store, { recursive: true, force: true });

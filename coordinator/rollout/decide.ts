@@ -2,7 +2,7 @@ import type { ErrorCode } from "../../shared/errors/index.ts";
 import { formatMs } from "../../shared/format/index.ts";
 import { isTerminal, type RolloutState } from "./state.ts";
 import type { StepCommand } from "./step-command.ts";
-import { anyNode, currentHop, hasBegun, inFlightCommands, nodesWhere, revertWork, workOf } from "./work.ts";
+import { anyNode, currentHop, hasBegun, inFlightCommand, inFlightSteps, nodesWhere, revertWork, workOf } from "./work.ts";
 
 /**
  * "What should happen next" for a rollout, apart from "make it happen" (Nomad's deployment watcher).
@@ -56,9 +56,10 @@ export type Decision =
  */
 export function decideNext(rollout: RolloutState, now: number): Decision {
   if (isTerminal(rollout.phase)) return { kind: "none" };
-  const inFlight = inFlightCommands(rollout);
-  const expired = inFlight.filter((step) => now >= step.deadlineAt);
-  if (expired.length > 0) return { kind: "expire", commands: expired };
+  // Steps in flight as recorded; their commands are built only for a decision that lists them.
+  const flights = inFlightSteps(rollout);
+  const expired = flights.filter((ref) => now >= ref.flight.deadlineAt);
+  if (expired.length > 0) return { kind: "expire", commands: expired.map((ref) => inFlightCommand(rollout, ref)) };
 
   const { strategy, controls } = rollout;
   if (rollout.phase === "pending" || rollout.phase === "preflight") {
@@ -73,7 +74,7 @@ export function decideNext(rollout: RolloutState, now: number): Decision {
   const progressDeadline = rollout.progressAt + strategy.progressDeadlineMs;
   const watchProgress = rollout.phase === "running" && !rollout.failure && !controls.abort;
   if (watchProgress && now >= progressDeadline) {
-    const waiting = inFlight.map((step) => `${step.step} on node ${step.node}`);
+    const waiting = flights.map((ref) => `${ref.flight.step} on node ${ref.node}`);
     return {
       kind: "fail",
       code: "TIMEOUT",
@@ -87,9 +88,13 @@ export function decideNext(rollout: RolloutState, now: number): Decision {
   }
 
   const work = workOf(rollout, hop, now);
-  const busy = inFlight.length > 0 || anyNode(rollout, hop, hasBegun);
-  const wakeAt = Math.min(...inFlight.map((step) => step.deadlineAt), watchProgress ? progressDeadline : Infinity);
-  const wait = (reason: "in-flight" | "promote" | "resume"): Decision => (Number.isFinite(wakeAt) ? { kind: "wait", for: reason, inFlight, wakeAt } : { kind: "wait", for: reason, inFlight });
+  const busy = flights.length > 0 || anyNode(rollout, hop, hasBegun);
+  let wakeAt = watchProgress ? progressDeadline : Infinity;
+  for (const ref of flights) wakeAt = Math.min(wakeAt, ref.flight.deadlineAt);
+  const wait = (reason: "in-flight" | "promote" | "resume"): Decision => {
+    const inFlight = flights.map((ref) => inFlightCommand(rollout, ref));
+    return Number.isFinite(wakeAt) ? { kind: "wait", for: reason, inFlight, wakeAt } : { kind: "wait", for: reason, inFlight };
+  };
   const send = (commands: StepCommand[]): Decision => ({ kind: "send", commands });
 
   if (work.continuing.length > 0) return send(work.continuing);

@@ -1,5 +1,5 @@
 import { FULL_STOP_RANK, forwardSteps, revertSteps, type NodeStep } from "./node-steps.ts";
-import type { NodeHopState, RolloutState } from "./state.ts";
+import type { InFlightStep, NodeHopState, RolloutState } from "./state.ts";
 import { stepCommand, type StepCommand } from "./step-command.ts";
 
 /**
@@ -42,17 +42,36 @@ export function hasBegun(state: NodeHopState): boolean {
   return state.status !== "pending" && state.status !== "staged";
 }
 
-/** Every step in flight, as the command that was sent (same key, same deadline). */
-export function inFlightCommands(rollout: RolloutState): StepCommand[] {
-  const commands: StepCommand[] = [];
-  rollout.hops.forEach((_, hop) => {
-    for (const ref of nodesOf(rollout, hop)) {
-      const flight = ref.state.inFlight;
-      if (!flight) continue;
-      commands.push(stepCommand(rollout, ref, flight.step, flight.track, flight.attempt, flight.sentAt, flight));
+/** A node's step in flight, as recorded. */
+export interface InFlightRef {
+  hop: number;
+  node: string;
+  flight: InFlightStep;
+}
+
+/** Every step in flight, in plan order, without building its command (cheap: decideNext reads it on every decision). */
+export function inFlightSteps(rollout: RolloutState): InFlightRef[] {
+  const found: InFlightRef[] = [];
+  rollout.hops.forEach((progress, hop) => {
+    const plan = rollout.plan.hops[hop]!;
+    for (const members of [plan.nodes, plan.alreadyOnTarget]) {
+      for (const node of members) {
+        const flight = progress.nodes[node]?.inFlight;
+        if (flight) found.push({ hop, node, flight });
+      }
     }
   });
-  return commands;
+  return found;
+}
+
+/** The command that was sent for a step in flight (same key, same deadline). */
+export function inFlightCommand(rollout: RolloutState, ref: InFlightRef): StepCommand {
+  return stepCommand(rollout, ref, ref.flight.step, ref.flight.track, ref.flight.attempt, ref.flight.sentAt, ref.flight);
+}
+
+/** Every step in flight, as the command that was sent (same key, same deadline). */
+export function inFlightCommands(rollout: RolloutState): StepCommand[] {
+  return inFlightSteps(rollout).map((ref) => inFlightCommand(rollout, ref));
 }
 
 /** The next command of a node that is not in flight, or undefined when it has nothing to do. */

@@ -30,6 +30,8 @@ export interface FleetOptions {
   logger?: Logger;
   /** Called after each agent joined (count so far). */
   onJoin?: (joined: number) => void;
+  /** Called with every step of work as it finishes (also kept in `records`). */
+  onStep?: (record: StepRecord) => void;
 }
 
 /** One simulated agent: its node API, its own NATS connection, its real gRPC server and real bus. */
@@ -89,7 +91,10 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         random: seededRandom((options.seed ?? 1) * 100_003 + index),
         agentVersion,
         ...(options.upgradeFailRate === undefined ? {} : { upgradeFailRate: options.upgradeFailRate }),
-        onStep: (record) => records.push(record),
+        onStep: (record) => {
+          records.push(record);
+          options.onStep?.(record);
+        },
       });
       const grpc = await startAgentGrpcServer(agent, { listen: "127.0.0.1:0", insecure: true }, logger.child({ node }));
       agent.setGrpcAddress(grpc.address);

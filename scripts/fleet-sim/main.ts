@@ -1,10 +1,13 @@
 /**
  * `tsx scripts/fleet-sim/main.ts --nats URL --cluster ID --nodes N --version V [options]`: runs a
  * simulated fleet in this process until SIGTERM/SIGINT. Prints one JSON line when every agent has
- * joined (`{"ready":true,...}`). Only wiring lives here (the fleet is scripts/fleet-sim/fleet.ts).
+ * joined (`{"ready":true,...}`); with `--records`, one more line per step of work as it finishes
+ * (`{"step":{node,verb,startedAt,finishedAt,drawnMs,...}}`, what the fleet bench analyses when it runs
+ * the fleet in several processes). Only wiring lives here (the fleet is scripts/fleet-sim/fleet.ts).
  */
 import { Command } from "commander";
 import { startFleet } from "./fleet.ts";
+import type { StepRecord } from "./sim-node-agent.ts";
 import { SIM_STEPS, type SimStep } from "./timing.ts";
 import { createLogger } from "../../shared/logger/index.ts";
 
@@ -20,9 +23,23 @@ const program = new Command("fleet-sim")
   .option("--heartbeat-ms <ms>", "inventory heartbeat", "2000")
   .option("--fail-rate <p>", "chance an upgrade fails and is rolled back", "0")
   .option("--log-level <level>", "log level", "warn")
+  .option("--records", "print every step of work as a JSON line on stdout")
   .parse();
 
-const flags = program.opts<{ nats: string; cluster: string; nodes: string; version: string; service: string; prefix: string; timing?: string[]; seed: string; heartbeatMs: string; failRate: string; logLevel: string }>();
+const flags = program.opts<{
+  nats: string;
+  cluster: string;
+  nodes: string;
+  version: string;
+  service: string;
+  prefix: string;
+  timing?: string[];
+  seed: string;
+  heartbeatMs: string;
+  failRate: string;
+  logLevel: string;
+  records?: boolean;
+}>();
 const timings: Partial<Record<SimStep, string>> = {};
 for (const item of flags.timing ?? []) {
   const [step, spec] = item.split("=", 2) as [SimStep, string | undefined];
@@ -42,6 +59,7 @@ const fleet = await startFleet({
   heartbeatMs: Number(flags.heartbeatMs),
   upgradeFailRate: Number(flags.failRate),
   logger: createLogger({ level: flags.logLevel }),
+  ...(flags.records ? { onStep: (record: StepRecord) => process.stdout.write(`${JSON.stringify({ step: record })}\n`) } : {}),
 });
 process.stdout.write(`${JSON.stringify({ ready: true, nodes: fleet.agents.length, joinMs: Date.now() - started, rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20) })}\n`);
 const stop = () => void fleet.stop().then(() => process.exit(0));
