@@ -12,7 +12,7 @@ import { ClusterLease } from "../rollout/lease.ts";
 import type { ControlName } from "../rollout/fold.ts";
 import { formatBusWait, retryBus } from "../../shared/bus/index.ts";
 import { openBus, type Bus } from "../bus/open-bus.ts";
-import { planFromBus } from "./plan-from-bus.ts";
+import { planFromBus, planningRetry } from "./plan-from-bus.ts";
 import type { PlanFlags } from "./plan-command.ts";
 import type { RolloutRef } from "./rollout-commands.ts";
 import { agentGrpcFromFlags, type AgentGrpcFlags } from "./agent-grpc-flags.ts";
@@ -66,7 +66,7 @@ async function driveInForeground(bus: Bus, rollout: Pick<RolloutState, "cluster"
 export async function startRolloutCommand(flags: PlanFlags & AgentGrpcFlags & { detach?: boolean; quiet?: boolean; confirm?: string }): Promise<void> {
   const bus = await openBus(flags, "hoist rollout start", { reconnectForever: true });
   try {
-    const plan = await retryBus("planning", () => planFromBus(bus, flags, { agentGrpc: agentGrpcFromFlags(flags) }), bus.retry);
+    const plan = await retryBus("planning", () => planFromBus(bus, flags, { agentGrpc: agentGrpcFromFlags(flags) }), planningRetry(bus.retry));
     if (!flags.json && !flags.quiet) write(formatPlan(plan));
     checkConfirmations(
       plan,
