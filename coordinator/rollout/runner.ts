@@ -37,7 +37,7 @@ export interface RolloutRunnerDeps {
 /** How often the lease is renewed (its TTL is 10 s). */
 const RENEW_EVERY_MS = 2000;
 
-/** How many step commands one commit marks in flight. */
+/** How many step commands one commit marks in flight, and how many step results one commit folds. */
 const SEND_SLICE = 200;
 
 /**
@@ -317,11 +317,14 @@ export class RolloutRunner {
    * same second) costs O(N) CPU, and the drive decides once on all of it, not once per result.
    */
   private async foldReported(): Promise<void> {
-    if (this.reported.size === 0) return;
-    const reports = [...this.reported.values()];
+    const queued = [...this.reported.values()];
     this.reported.clear();
-    const folded = await this.mutate(reports.length === 1 ? `recording ${reports[0]!.key}` : `recording ${reports.length} step results`, (state) => foldStepReports(state, reports));
-    this.publishAll(folded.events);
+    // At most SEND_SLICE results per commit, as for sends: the commit's delta in `wal` carries each changed node (~300 bytes), far below NATS's max_payload.
+    for (let start = 0; start < queued.length; start += SEND_SLICE) {
+      const reports = queued.slice(start, start + SEND_SLICE);
+      const folded = await this.mutate(reports.length === 1 ? `recording ${reports[0]!.key}` : `recording ${reports.length} step results`, (state) => foldStepReports(state, reports));
+      this.publishAll(folded.events);
+    }
   }
 
   /** Folds a report (the preflight's result) into the state and commits it. */
