@@ -341,6 +341,11 @@ try {
     if (figures) {
       log(`    ideal (free coordinator) ${(figures.idealMs / 1000).toFixed(1)} s, actual ${(figures.actualMs / 1000).toFixed(1)} s: overhead ${(figures.overheadShare * 100).toFixed(1)}% of the agents' critical path`);
       log(`    between a node's steps: p50 ${ms(figures.gapMs.p50)}, p90 ${ms(figures.gapMs.p90)}, p99 ${ms(figures.gapMs.p99)}, max ${ms(figures.gapMs.max)} (${figures.gapMs.count} gaps)`);
+      log(
+        `    by hand-off: ${Object.entries(figures.gapByHandOff)
+          .map(([handOff, gap]) => `${handOff} p50 ${ms(gap.p50)}, p99 ${ms(gap.p99)} (${gap.count})`)
+          .join("; ")}`,
+      );
       log(`    steps an agent ran more than once: ${JSON.stringify(figures.repeats)}`);
       log(`    JetStream API requests ${rollout.jsApiRequests} (errors ${rollout.jsApiErrors}), storage +${(rollout.storageGrowthBytes / 2 ** 20).toFixed(1)} MiB, consumers during: ${[...new Set(consumerSamples)].join(",")}`);
     }

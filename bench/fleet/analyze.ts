@@ -19,6 +19,8 @@ export interface RolloutFigures {
   agentBusyMs: number;
   /** Per node: time between one step's end on the agent and the next step's start there (coordinator + NATS latency), medians and p99. */
   gapMs: { p50: number; p90: number; p99: number; max: number; count: number };
+  /** The same gaps by hand-off (`drain>upgrade`, `upgrade>rejoin`): a burst of results shows in one of them. */
+  gapByHandOff: Record<string, { p50: number; p99: number; max: number; count: number }>;
   /** Work an agent did more than once for the same node and verb (a verb whose key the agent does not honour, sent again). */
   repeats: Record<string, { extraRuns: number; nodes: number }>;
 }
@@ -55,16 +57,27 @@ export function analyzeRollout(input: { records: StepRecord[]; batches: string[]
   const idealMs = batches.reduce((sum, batch) => sum + batch.idealMs, 0);
   const actualMs = input.endAt - firstStart(input.batches.flat());
   const gaps: number[] = [];
+  const byHandOff = new Map<string, number[]>();
   let agentBusyMs = 0;
   for (const records of byNode.values()) {
     const sorted = [...records].sort((a, b) => a.startedAt - b.startedAt);
     for (let index = 0; index < sorted.length; index++) {
       agentBusyMs += sorted[index]!.drawnMs;
-      if (index > 0 && sorted[index - 1]!.verb !== "stage") gaps.push(sorted[index]!.startedAt - sorted[index - 1]!.finishedAt);
+      if (index > 0 && sorted[index - 1]!.verb !== "stage") {
+        const gap = sorted[index]!.startedAt - sorted[index - 1]!.finishedAt;
+        gaps.push(gap);
+        const handOff = `${sorted[index - 1]!.verb}>${sorted[index]!.verb}`;
+        byHandOff.set(handOff, [...(byHandOff.get(handOff) ?? []), gap]);
+      }
     }
     agentBusyMs += input.minHealthyMs;
   }
   gaps.sort((a, b) => a - b);
+  const gapByHandOff: RolloutFigures["gapByHandOff"] = {};
+  for (const [handOff, values] of byHandOff) {
+    values.sort((a, b) => a - b);
+    gapByHandOff[handOff] = { p50: percentile(values, 0.5), p99: percentile(values, 0.99), max: values.at(-1) ?? 0, count: values.length };
+  }
   const repeats: Record<string, { extraRuns: number; nodes: number }> = {};
   for (const records of byNode.values()) {
     const counts = new Map<string, number>();
@@ -83,6 +96,7 @@ export function analyzeRollout(input: { records: StepRecord[]; batches: string[]
     actualMs,
     overheadShare: (actualMs - idealMs) / idealMs,
     agentBusyMs,
+    gapByHandOff,
     gapMs: { p50: percentile(gaps, 0.5), p90: percentile(gaps, 0.9), p99: percentile(gaps, 0.99), max: gaps.at(-1) ?? 0, count: gaps.length },
   };
 }
