@@ -40,6 +40,12 @@ const RENEW_EVERY_MS = 2000;
 /** How many step commands one commit marks in flight, and how many step results one commit folds. */
 const SEND_SLICE = 200;
 
+/** Step results folded into the state a decision was made on, not committed yet; `base` is the committed state they were folded into. */
+interface Unsaved {
+  base: RolloutState;
+  reports: StepReport[];
+}
+
 /**
  * Drives one rollout to a terminal phase. It is the rollout's single writer: it keeps the state in
  * memory (a RolloutJournal), asks the pure `decideNext` what to do, commits the decision (before
@@ -93,15 +99,18 @@ export class RolloutRunner {
       );
       for (;;) {
         if (control.signal.aborted) throw toHoistError(control.signal.reason ?? new HoistError("CANCELLED", "stopped"), "CANCELLED");
-        await this.foldReported();
-        const state = await this.current();
-        if (isTerminal(state.phase)) {
+        const committed = await this.current();
+        if (isTerminal(committed.phase)) {
           await this.settle();
-          return this.journal?.state ?? state;
+          return this.journal?.state ?? committed;
         }
+        // The results that came in are folded first (not saved yet): they are saved with the decision, in one commit.
+        const reports = this.takeReported(SEND_SLICE);
+        const unsaved = reports.length > 0 ? { base: committed, reports } : undefined;
+        const state = unsaved ? foldStepReports(committed, reports).state : committed;
         const now = this.now();
         const decision = decideNext(state, now);
-        await this.carryOut(state, decision, now, log, control.signal);
+        await this.carryOut(state, decision, now, log, control.signal, unsaved);
       }
     } catch (err) {
       // A wait cut short because the renewal loop proved the lease lost: say that, not "cancelled".
@@ -220,25 +229,36 @@ export class RolloutRunner {
   }
 
   /**
-   * Folds a decision made on `decidedOn`; nothing (undefined) when the state moved on meanwhile (a
-   * step result or another writer's commit came first): the caller decides again.
+   * Folds a decision made on `decidedOn` and commits it, with the step results `unsaved` that
+   * `decidedOn` already holds (folded again on the state as committed: one commit for both);
+   * nothing (undefined) when the state moved on meanwhile (another writer's commit came first):
+   * the results are then committed alone, and the caller decides again. The results' events are
+   * published here; the decision's are returned.
    */
-  private async commitDecision(decidedOn: RolloutState, decision: Decision, now: number): Promise<{ events: RolloutEvent[]; state: RolloutState } | undefined> {
+  private async commitDecision(decidedOn: RolloutState, decision: Decision, now: number, unsaved?: Unsaved): Promise<{ events: RolloutEvent[]; state: RolloutState } | undefined> {
     let stale = false;
     const folded = await this.mutate(`saving rollout ${decidedOn.id}`, (state) => {
-      if (state !== decidedOn) {
-        stale = true;
-        return { state, events: [] };
-      }
-      return foldDecision(state, decision, now);
+      const reported = unsaved ? foldStepReports(state, unsaved.reports) : { state, events: [] };
+      stale = state !== (unsaved?.base ?? decidedOn);
+      if (stale) return { state: reported.state, reported: reported.events, events: [] };
+      const decided = foldDecision(reported.state, decision, now);
+      return { state: decided.state, reported: reported.events, events: decided.events };
     });
+    this.publishAll(folded.reported);
     return stale ? undefined : folded;
   }
 
-  private async carryOut(state: RolloutState, decision: Decision, now: number, log: Logger, signal: AbortSignal): Promise<void> {
+  /** Commits step results folded into a decision that itself commits nothing (wait, none). */
+  private async saveUnsaved(unsaved: Unsaved | undefined): Promise<void> {
+    if (!unsaved) return;
+    const folded = await this.mutate(`recording ${unsaved.reports.length} step result(s)`, (state) => foldStepReports(state, unsaved.reports));
+    this.publishAll(folded.events);
+  }
+
+  private async carryOut(state: RolloutState, decision: Decision, now: number, log: Logger, signal: AbortSignal, unsaved?: Unsaved): Promise<void> {
     switch (decision.kind) {
       case "preflight": {
-        const folded = await this.commitDecision(state, decision, now);
+        const folded = await this.commitDecision(state, decision, now, unsaved);
         if (!folded) return;
         this.publishAll(folded.events);
         const result = await this.bus("preflight", () => this.deps.effects.preflight(folded.state));
@@ -248,11 +268,13 @@ export class RolloutRunner {
       case "send": {
         // Big batches go out in slices, each its own small commit (a write stays well below NATS's max_payload).
         let decidedOn = state;
+        let results = unsaved;
         for (let start = 0; start < decision.commands.length; start += SEND_SLICE) {
           const commands = decision.commands.slice(start, start + SEND_SLICE);
-          const folded = await this.commitDecision(decidedOn, { ...decision, commands }, now);
+          const folded = await this.commitDecision(decidedOn, { ...decision, commands }, now, results);
           if (!folded) return;
           decidedOn = folded.state;
+          results = undefined;
           for (const command of commands) {
             log.info({ node: command.node, step: command.step, track: command.track, key: command.key }, "step sent");
             this.launch(command, signal);
@@ -261,16 +283,18 @@ export class RolloutRunner {
         return;
       }
       case "wait": {
+        await this.saveUnsaved(unsaved);
         for (const command of decision.inFlight) this.launch(command, signal);
         const wakeIn = decision.wakeAt === undefined ? this.pollMs : Math.min(this.pollMs, decision.wakeAt - now);
         await this.waker.wait(wakeIn, signal);
         return;
       }
       case "none":
+        await this.saveUnsaved(unsaved);
         await this.waker.wait(this.pollMs, signal);
         return;
       default: {
-        const folded = await this.commitDecision(state, decision, now);
+        const folded = await this.commitDecision(state, decision, now, unsaved);
         if (!folded) return;
         for (const event of folded.events) log.info({ from: state.phase, to: folded.state.phase, event: decision.kind }, event.message);
         this.publishAll(folded.events);
@@ -309,6 +333,17 @@ export class RolloutRunner {
         this.waker.notify();
       });
     this.outstanding.set(command.key, { run, stop });
+  }
+
+  /** Takes up to `max` of the step results not folded yet, oldest first. */
+  private takeReported(max: number): StepReport[] {
+    const taken: StepReport[] = [];
+    for (const [key, report] of this.reported) {
+      if (taken.length >= max) break;
+      taken.push(report);
+      this.reported.delete(key);
+    }
+    return taken;
   }
 
   /**
