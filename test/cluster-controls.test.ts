@@ -95,7 +95,7 @@ describe("operator controls from other processes (3 agent processes, real nats-s
     expect(abort.code, abort.stderr).toBe(0);
     const result = await start.exited;
     expect(result.code, start.output()).not.toBe(0);
-    expect(result.stdout).toMatch(/phase aborted/);
+    expect(result.stdout, result.stderr).toMatch(/phase aborted/);
 
     const final = (await cluster.rollout())!;
     expect(final.phase).toBe("aborted");
