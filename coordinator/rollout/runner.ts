@@ -7,7 +7,7 @@ import { decideNext, type Decision } from "./decide.ts";
 import { inFlightCommands } from "./work.ts";
 import type { RolloutEffects } from "./effects.ts";
 import type { RolloutEvent } from "./events.ts";
-import { foldDecision, foldReport, foldStepReports, type Report, type StepReport } from "./fold.ts";
+import { foldDecision, foldReport, foldStepReports, type Folded, type Report, type StepReport } from "./fold.ts";
 import type { ClusterLease } from "./lease.ts";
 import { isTerminal, type RolloutState } from "./state.ts";
 import type { StepCommand } from "./step-command.ts";
@@ -44,6 +44,13 @@ const SEND_SLICE = 200;
 interface Unsaved {
   base: RolloutState;
   reports: StepReport[];
+  /** `reports` folded on `base`: reused when the commit finds `base` still current (no second fold). */
+  folded: Folded;
+}
+
+/** `unsaved.reports` folded on `state`: the fold already made when `state` is still its base. */
+function foldOn(state: RolloutState, unsaved: Unsaved): Folded {
+  return state === unsaved.base ? unsaved.folded : foldStepReports(state, unsaved.reports);
 }
 
 /**
@@ -106,10 +113,13 @@ export class RolloutRunner {
         }
         // The results that came in are folded first (not saved yet): they are saved with the decision, in one commit.
         const reports = this.takeReported(SEND_SLICE);
-        const unsaved = reports.length > 0 ? { base: committed, reports } : undefined;
-        const state = unsaved ? foldStepReports(committed, reports).state : committed;
+        const unsaved = reports.length > 0 ? { base: committed, reports, folded: foldStepReports(committed, reports) } : undefined;
+        const state = unsaved ? unsaved.folded.state : committed;
         const now = this.now();
-        const decision = decideNext(state, now);
+        const decided = decideNext(state, now);
+        // Results still queued (a burst above SEND_SLICE) are steps that ended: none may be expired
+        // before they are folded, so an expiry waits for the next round, which folds the next slice.
+        const decision: Decision = decided.kind === "expire" && this.reported.size > 0 ? { kind: "none" } : decided;
         await this.carryOut(state, decision, now, log, control.signal, unsaved);
       }
     } catch (err) {
@@ -238,7 +248,7 @@ export class RolloutRunner {
   private async commitDecision(decidedOn: RolloutState, decision: Decision, now: number, unsaved?: Unsaved): Promise<{ events: RolloutEvent[]; state: RolloutState } | undefined> {
     let stale = false;
     const folded = await this.mutate(`saving rollout ${decidedOn.id}`, (state) => {
-      const reported = unsaved ? foldStepReports(state, unsaved.reports) : { state, events: [] };
+      const reported = unsaved ? foldOn(state, unsaved) : { state, events: [] };
       stale = state !== (unsaved?.base ?? decidedOn);
       if (stale) return { state: reported.state, reported: reported.events, events: [] };
       const decided = foldDecision(reported.state, decision, now);
@@ -251,7 +261,7 @@ export class RolloutRunner {
   /** Commits step results folded into a decision that itself commits nothing (wait, none). */
   private async saveUnsaved(unsaved: Unsaved | undefined): Promise<void> {
     if (!unsaved) return;
-    const folded = await this.mutate(`recording ${unsaved.reports.length} step result(s)`, (state) => foldStepReports(state, unsaved.reports));
+    const folded = await this.mutate(`recording ${unsaved.reports.length} step result(s)`, (state) => foldOn(state, unsaved));
     this.publishAll(folded.events);
   }
 
@@ -286,12 +296,12 @@ export class RolloutRunner {
         await this.saveUnsaved(unsaved);
         for (const command of decision.inFlight) this.launch(command, signal);
         const wakeIn = decision.wakeAt === undefined ? this.pollMs : Math.min(this.pollMs, decision.wakeAt - now);
-        await this.waker.wait(wakeIn, signal);
+        await this.waitUnlessQueued(wakeIn, signal);
         return;
       }
       case "none":
         await this.saveUnsaved(unsaved);
-        await this.waker.wait(this.pollMs, signal);
+        await this.waitUnlessQueued(this.pollMs, signal);
         return;
       default: {
         const folded = await this.commitDecision(state, decision, now, unsaved);
@@ -301,6 +311,12 @@ export class RolloutRunner {
         if (decision.kind === "expire") this.abandonStale(folded.state);
       }
     }
+  }
+
+  /** Waits for a result, a control or `ms`; not at all while results are queued (a burst drains slice after slice without a poll between). */
+  private async waitUnlessQueued(ms: number, signal: AbortSignal): Promise<void> {
+    if (this.reported.size > 0) return;
+    await this.waker.wait(ms, signal);
   }
 
   private get pollMs(): number {
