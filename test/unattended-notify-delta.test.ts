@@ -34,6 +34,16 @@ describe("applyNotifyDelta: what a notify carries, applied to the rollout an age
     expect(snapshot.slots.map((entry) => entry.node)).toEqual(["n2"]);
   });
 
+  it("out of order: a taken slot never replaces a newer holder, a freed revision never removes a newer holder", () => {
+    const snapshot = view();
+    applyNotifyDelta(snapshot, "prod", "kv", { taken: slot("n2", 0, 5) });
+    expect(snapshot.slots.map((entry) => [entry.node, entry.revision])).toEqual([["n1", 7]]);
+    applyNotifyDelta(snapshot, "prod", "kv", { freed: { wave: "main", index: 0, revision: 6 } });
+    expect(snapshot.slots.map((entry) => [entry.node, entry.revision])).toEqual([["n1", 7]]);
+    applyNotifyDelta(snapshot, "prod", "kv", { freed: { wave: "main", index: 0, revision: 7 } });
+    expect(snapshot.slots).toEqual([]);
+  });
+
   it("a notify without a delta (desired, control, channel) is not applied: the agent reads the rollout", () => {
     const snapshot = view();
     expect(applyNotifyDelta(snapshot, "prod", "kv", {})).toBe(false);

@@ -121,4 +121,33 @@ describe("object-store artifact download cut by a nats-server SIGKILL", () => {
     expect(whole.fetchedBytes).toBe(ARTIFACT.length);
     expect(Buffer.compare(await readFile(whole.path), ARTIFACT)).toBe(0);
   }, 60_000);
+
+  it("a resume state that is not well-formed or lies beyond the object is dropped: the next fetch starts over, not at a NaN or past-the-end offset", async () => {
+    for (const broken of [
+      { bytes: "many", chunks: 5, nextSeq: 6 },
+      { bytes: ARTIFACT.length * 2, chunks: 5, nextSeq: 6 },
+      { bytes: 0, chunks: 1_000, nextSeq: 6 },
+    ]) {
+      const cacheDir = await makeTempDir();
+      let stop = true;
+      const fetcher = new ObjectArtifactFetcher({
+        store,
+        nc,
+        bucket: OBJECT_ARTIFACTS,
+        cacheDir,
+        onChunk: ({ chunks }) => {
+          if (chunks === 5 && stop) throw new Error("interrupted by the test");
+        },
+      });
+      await expect(fetcher.fetch(URL)).rejects.toMatchObject({ code: "ARTIFACT_FETCH_FAILED" });
+      const statePath = join(cacheDir, `${SHA256}.object-partial.json`);
+      const saved = JSON.parse(await readFile(statePath, "utf8")) as Record<string, unknown>;
+      await writeFile(statePath, JSON.stringify({ ...saved, ...broken }));
+      stop = false;
+      const again = await new ObjectArtifactFetcher({ store, nc, bucket: OBJECT_ARTIFACTS, cacheDir }).fetch(URL);
+      expect(again.resumedFromBytes, JSON.stringify(broken)).toBe(0);
+      expect(again.fetchedBytes).toBe(ARTIFACT.length);
+      expect(Buffer.compare(await readFile(again.path), ARTIFACT)).toBe(0);
+    }
+  }, 60_000);
 });

@@ -78,6 +78,15 @@ export class ObjectArtifactFetcher {
   async fetch(url: string, signal?: AbortSignal): Promise<ObjectFetchResult> {
     const sha256 = objectArtifactSha(url);
     if (sha256 === undefined) throw new HoistError("INVALID_ARGUMENT", `${url} is not a nats-object: artifact url`);
+    try {
+      return await this.#fetch(sha256, signal);
+    } catch (err) {
+      // The cache dir's own trouble (EACCES, ENOSPC) is the environment's, retried like a read.
+      throw fetchFailed(sha256, err);
+    }
+  }
+
+  async #fetch(sha256: string, signal: AbortSignal | undefined): Promise<ObjectFetchResult> {
     const { cacheDir } = this.#options;
     await mkdir(cacheDir, { recursive: true });
     const finalPath = join(cacheDir, `${sha256}.artifact`);
@@ -86,7 +95,7 @@ export class ObjectArtifactFetcher {
     }
     const info = await this.#objectInfo(sha256);
     const partialPath = join(cacheDir, `${sha256}.object-partial`);
-    const resume = await findResumePoint(partialPath, info.nuid, this.#digests.get(sha256));
+    const resume = await findResumePoint(partialPath, info, this.#digests.get(sha256));
     const state: ObjectResumeState = { ...resume.state };
     const digest: RunningDigest = { nuid: info.nuid, bytes: state.bytes, hash: resume.hash };
     this.#digests.set(sha256, digest);
@@ -139,7 +148,7 @@ export class ObjectArtifactFetcher {
       throwIfAborted(signal);
       const message = await directGetNext(nc, stream, subject, state.nextSeq, chunkTimeoutMs);
       if (message.subject !== subject) throw new HoistError("ARTIFACT_FETCH_FAILED", `object store answered chunk ${state.chunks + 1} of ${sha256} with ${message.subject}`, { retryable: true });
-      await handle.write(message.data, 0, message.data.length, state.bytes);
+      for (let written = 0; written < message.data.length;) written += (await handle.write(message.data, written, message.data.length - written, state.bytes + written)).bytesWritten;
       digest.hash.update(message.data);
       state.bytes += message.data.length;
       state.chunks += 1;

@@ -1,6 +1,8 @@
 import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { rm, stat, truncate } from "node:fs/promises";
+import type { ObjectInfo } from "nats";
+import * as z from "zod";
 import { readJsonIfExists, writeJsonAtomic } from "../../shared/fs/index.ts";
 
 /**
@@ -9,12 +11,13 @@ import { readJsonIfExists, writeJsonAtomic } from "../../shared/fs/index.ts";
  * first chunks, and the next chunk is the first message on the object's chunk subject at or after
  * stream sequence `nextSeq`. `nuid` names the chunk set; a re-put object has another and starts over.
  */
-export interface ObjectResumeState {
-  nuid: string;
-  bytes: number;
-  chunks: number;
-  nextSeq: number;
-}
+export const objectResumeStateSchema = z.object({
+  nuid: z.string().min(1),
+  bytes: z.number().int().nonnegative(),
+  chunks: z.number().int().nonnegative(),
+  nextSeq: z.number().int().positive(),
+});
+export type ObjectResumeState = z.output<typeof objectResumeStateSchema>;
 
 /** A download's running sha256 with the byte count it covers (kept in memory between attempts of one process). */
 export interface RunningDigest {
@@ -46,16 +49,19 @@ export async function dropPartial(partialPath: string): Promise<void> {
 }
 
 /**
- * Where a download of the object `nuid` resumes: the saved state when it names this chunk set and
- * the partial file holds at least its bytes (the file is cut back to them: bytes written after the
- * last checkpoint are fetched again), with the running digest when `kept` covers exactly those bytes,
- * else a digest rebuilt from the file. Anything else starts from zero (and drops the partial).
+ * Where a download of `object` resumes: the saved state when it is well-formed, names this chunk
+ * set, stays within the object, and the partial file holds at least its bytes (the file is cut back
+ * to them: bytes written after the last checkpoint are fetched again), with the running digest when
+ * `kept` covers exactly those bytes, else a digest rebuilt from the file. Anything else starts from
+ * zero (and drops the partial).
  */
-export async function findResumePoint(partialPath: string, nuid: string, kept: RunningDigest | undefined): Promise<ResumePoint> {
+export async function findResumePoint(partialPath: string, object: Pick<ObjectInfo, "nuid" | "size" | "chunks">, kept: RunningDigest | undefined): Promise<ResumePoint> {
+  const { nuid } = object;
   const fresh = (): ResumePoint => ({ state: { nuid, bytes: 0, chunks: 0, nextSeq: 1 }, hash: createHash("sha256"), rehashedBytes: 0 });
-  const state = await readJsonIfExists<ObjectResumeState>(resumeStatePath(partialPath)).catch(() => undefined);
+  const saved = objectResumeStateSchema.safeParse(await readJsonIfExists(resumeStatePath(partialPath)).catch(() => undefined));
+  const state = saved.success ? saved.data : undefined;
   const size = (await stat(partialPath).catch(() => undefined))?.size;
-  if (!state || state.nuid !== nuid || size === undefined || size < state.bytes || !Number.isSafeInteger(state.nextSeq)) {
+  if (!state || state.nuid !== nuid || state.bytes > object.size || state.chunks > object.chunks || size === undefined || size < state.bytes) {
     await dropPartial(partialPath);
     return fresh();
   }

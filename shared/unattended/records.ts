@@ -89,7 +89,8 @@ export const notifySchema = z.object({
   at: z.number().int(),
   report: nodeReportSchema.optional(),
   taken: slotSchema.extend({ index: z.number().int().nonnegative(), revision: z.number().int().positive() }).optional(),
-  freed: z.object({ wave: z.string(), index: z.number().int().nonnegative(), node: z.string().optional() }).optional(),
+  /** `revision`: the freed slot's last revision (the delete was conditional on it). */
+  freed: z.object({ wave: z.string(), index: z.number().int().nonnegative(), node: z.string().optional(), revision: z.number().int().positive().optional() }).optional(),
 });
 export type NotifyMessage = z.output<typeof notifySchema>;
 export type NotifyDelta = Pick<NotifyMessage, "report" | "taken" | "freed">;

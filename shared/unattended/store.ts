@@ -180,7 +180,7 @@ export class UnattendedStore {
   /** Frees a slot (its holder finished, or an operator acknowledged it); `revision` makes it conditional. Announced with the freed slot as delta. */
   async releaseSlot(cluster: string, service: string, wave: string, index: number, revision?: number): Promise<void> {
     await this.kv.delete(slotKey(cluster, service, wave, index), revision === undefined ? undefined : { previousSeq: revision });
-    this.notify(cluster, service, "slot", { freed: { wave, index } });
+    this.notify(cluster, service, "slot", { freed: { wave, index, ...(revision === undefined ? {} : { revision }) } });
   }
 
   /**
