@@ -1,8 +1,10 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
+import type { NatsConnection } from "nats";
+import type { Catalog } from "../../shared/catalog/index.ts";
 import { parse, stringify } from "yaml";
 import { withBusOptions } from "../../coordinator/cli/bus-options.ts";
-import { encodeJson } from "../../shared/bus/index.ts";
+import { encodeJson, toBusError } from "../../shared/bus/index.ts";
 import { parseWithSchema } from "../../shared/config/index.ts";
 import { HoistError } from "../../shared/errors/index.ts";
 import {
@@ -268,16 +270,29 @@ export function registerUnattendedCommands(program: Command): void {
 async function refuseBadPin(flags: RolloutFlags, node: string, version: string): Promise<void> {
   const open = await openRollout(flags, "hoist unattended pin");
   try {
-    const catalogKv = await open.bus.nc
-      .jetstream()
-      .views.kv(KV_CATALOG, { bindOnly: true })
-      .catch(() => undefined);
-    const catalog = catalogKv ? await readPushedCatalog(catalogKv, flags.cluster, []).catch(() => undefined) : undefined;
+    const catalog = await readCatalogForPin(open.bus.nc, flags.cluster);
     const report = await open.store.readReport(flags.cluster, flags.service, node);
     const refusal = pinRefusal(catalog, flags.service, node, report?.version, version);
     if (refusal) throw new HoistError(refusal.code, refusal.message, { details: { node, version, running: report?.version } });
   } finally {
     await open.close();
+  }
+}
+
+/**
+ * The pushed catalog a pin is checked against; undefined when none was pushed (no catalog bucket or
+ * key: the node checks the pin itself). Any other failure refuses the pin rather than letting an
+ * unchecked one through.
+ * @throws HoistError UNAVAILABLE (NATS trouble: try again), CONFIG_INVALID (the stored catalog is not valid).
+ */
+async function readCatalogForPin(nc: NatsConnection, cluster: string): Promise<Catalog | undefined> {
+  const what = "reading the pushed catalog to check the pin (try again)";
+  try {
+    const kv = await nc.jetstream().views.kv(KV_CATALOG, { bindOnly: true });
+    return await readPushedCatalog(kv, cluster, []);
+  } catch (err) {
+    if (!(err instanceof HoistError) && /stream not found/i.test((err as Error).message)) return undefined;
+    throw toBusError(err, what, "UNAVAILABLE");
   }
 }
 
