@@ -13,7 +13,7 @@
  * The fleet bench runs at HOIST_FLEET_NODES (default here 1000) and HOIST_FLEET_BATCH (default here 100%).
  */
 import { spawnSync } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { benchResultFile, RUNS_DIR } from "./results-file.ts";
@@ -33,13 +33,19 @@ interface Suite {
 }
 
 const SUITES: Record<string, Suite> = {
-  snapshot: { file: "snapshot.bench.ts", output: "snapshot-latest.json", rows: (result: { table: Row[] }) => result.table },
+  // Output paths are set here, over the benches' own variables (HOIST_BENCH_OUT, HOIST_FLEET_OUT), so that the table reads this run's files.
+  snapshot: { file: "snapshot.bench.ts", output: "snapshot-latest.json", env: { HOIST_BENCH_OUT: join(RUNS_DIR, "snapshot-latest.json") }, rows: (result: { table: Row[] }) => result.table },
   agent: { file: "agent.bench.ts", output: "agent-latest.json", rows: agentRows },
   cli: { file: "cli-start.bench.ts", output: "cli-start-latest.json", rows: cliRows },
   fleet: {
     file: "fleet.bench.ts",
     output: "fleet-latest.json",
-    env: { HOIST_FLEET_NODES: process.env.HOIST_FLEET_NODES ?? "1000", HOIST_FLEET_BATCH: process.env.HOIST_FLEET_BATCH ?? "100%", HOIST_FLEET_PARTS: process.env.HOIST_FLEET_PARTS ?? "rollout" },
+    env: {
+      HOIST_FLEET_NODES: process.env.HOIST_FLEET_NODES ?? "1000",
+      HOIST_FLEET_BATCH: process.env.HOIST_FLEET_BATCH ?? "100%",
+      HOIST_FLEET_PARTS: process.env.HOIST_FLEET_PARTS ?? "rollout",
+      HOIST_FLEET_OUT: "fleet-latest.json",
+    },
     rows: fleetRows,
   },
 };
@@ -54,12 +60,19 @@ const failed: string[] = [];
 for (const name of names) {
   const suite = SUITES[name]!;
   process.stdout.write(`\n== ${name}: bench/${suite.file} (load ${loadavg()[0]!.toFixed(1)})\n`);
+  const startedAt = Date.now();
   const run = spawnSync(process.execPath, ["--import", "tsx", join(import.meta.dirname, suite.file)], { stdio: "inherit", env: { ...process.env, ...suite.env } });
   if (run.status !== 0) {
     failed.push(`${name} (exit ${run.status ?? run.signal})`);
     continue;
   }
-  const result = JSON.parse(await readFile(join(RUNS_DIR, suite.output), "utf8")) as never;
+  const output = join(RUNS_DIR, suite.output);
+  const writtenAt = (await stat(output).catch(() => undefined))?.mtimeMs ?? 0;
+  if (writtenAt < startedAt) {
+    failed.push(`${name} (wrote no ${output})`);
+    continue;
+  }
+  const result = JSON.parse(await readFile(output, "utf8")) as never;
   rows.push(...suite.rows(result));
 }
 
