@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { createProgressLines } from "../shared/format/index.ts";
 import { makeTempDir } from "./helpers/temp-dir.ts";
 import { makeSampleNode } from "./helpers/sample-node.ts";
+import { freePort, sampleServiceConfig } from "./helpers/sample-service.ts";
 import { runHoist } from "./helpers/hoist-cli.ts";
 
 describe("what the single-server commands print", () => {
@@ -14,6 +15,20 @@ describe("what the single-server commands print", () => {
     const status = await runHoist(["status", "-c", node.configPath, "--json"]);
     expect(JSON.parse(status.stdout).services[0]).toMatchObject({ health: "SERVING", activity: "idle" });
     expect((await runHoist(["status", "-c", node.configPath])).stdout).toContain("SERVING (idle)");
+  });
+
+  it("`hoist status` of a node with two services shows both; --service shows and probes only that one", async () => {
+    const root = await makeTempDir();
+    const other = { ...sampleServiceConfig({ root: join(root, "other"), port: await freePort() }), name: "other" };
+    const node = await makeSampleNode(root, { minHealthyMs: 300, extra: { services: [sampleServiceConfig({ root, port: await freePort() }), other] } });
+    const all = await runHoist(["status", "-c", node.configPath, "--json"]);
+    expect(all.code, all.stderr).toBe(0);
+    expect((JSON.parse(all.stdout) as { services: { name: string }[] }).services.map((service) => service.name)).toEqual(["kv", "other"]);
+    const one = await runHoist(["status", "-c", node.configPath, "--service", "other", "--json"]);
+    expect((JSON.parse(one.stdout) as { services: { name: string }[] }).services.map((service) => service.name)).toEqual(["other"]);
+    const table = await runHoist(["status", "-c", node.configPath]);
+    expect(table.stdout).toMatch(/kv[\s\S]*other/);
+    expect((await runHoist(["status", "-c", node.configPath, "--service", "nope"])).code).toBe(1);
   });
 
   it("`hoist rollback` after 1.0.0 -> 1.1.1 prints the way it went: rolled-back 1.1.1 -> 1.0.0", async () => {

@@ -101,15 +101,14 @@ export function registerAgentCommands(program: Command): void {
         import("./operation-status.ts"),
       ]);
       const config = await loadAgentConfig(options.config);
-      pickService(config, options.service);
-      const inventory = { node: config.node, cluster: config.cluster, agentVersion: AGENT_VERSION, services: await readServicesReadOnly(config) };
+      // Without --service, every service of the node; with it, only that one is read and probed.
+      const only = options.service === undefined ? undefined : pickService(config, options.service);
+      const inventory = { node: config.node, cluster: config.cluster, agentVersion: AGENT_VERSION, services: await readServicesReadOnly(config, only) };
       const services = await Promise.all(
-        inventory.services
-          .filter((service) => options.service === undefined || service.name === options.service)
-          .map(async (service) => {
-            const operation = await readOperation(config, service.name);
-            return operation ? { ...service, operation } : service;
-          }),
+        inventory.services.map(async (service) => {
+          const operation = await readOperation(config, service.name);
+          return operation ? { ...service, operation } : service;
+        }),
       );
       if (options.json) return printJson({ node: inventory.node, cluster: inventory.cluster, services });
       process.stdout.write(`${formatNodeStatus({ ...inventory, services }, options.service)}\n`);

@@ -11,12 +11,14 @@ import { diskInventoryCache, readServiceInventory } from "./service-inventory.ts
  * the disk listings and the probes, not the logger, the hooks or the upgrade runner. Never changes
  * anything, never takes the owner lock.
  */
-export async function readServicesReadOnly(config: AgentConfig): Promise<ServiceInventory[]> {
+export async function readServicesReadOnly(config: AgentConfig, only?: string): Promise<ServiceInventory[]> {
   return Promise.all(
-    config.services.map((service) => {
-      const paths = servicePaths(config, service);
-      const store = new JournalStore(paths);
-      return readServiceInventory({ config: service, paths, store, inventory: diskInventoryCache(service, paths, store), activity: "idle" }, false);
-    }),
+    config.services
+      .filter((service) => only === undefined || service.name === only)
+      .map((service) => {
+        const paths = servicePaths(config, service);
+        const store = new JournalStore(paths);
+        return readServiceInventory({ config: service, paths, store, inventory: diskInventoryCache(service, paths, store), activity: "idle" }, false);
+      }),
   );
 }
