@@ -98,7 +98,9 @@ export function foldStepReport(rollout: RolloutState, report: StepReport): Folde
 /**
  * Folds several step replies at once, in order: the same state and events as folding them one by
  * one (foldStepReport), for the cost of one copy of the rollout and one cursor update, so a burst
- * of N results that arrived together costs O(N) and not O(N) per result (issue 14).
+ * of N results that arrived together costs O(N) and not O(N) per result (issue 14). One exception:
+ * when the last revert work of a hop ends inside the group, the cursor (shown by status, not read
+ * by the decider) keeps the batch it had before the group rather than one reached in between.
  */
 export function foldStepReports(rollout: RolloutState, reports: readonly StepReport[]): Folded {
   let next: RolloutState | undefined;
