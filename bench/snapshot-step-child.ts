@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { createSnapshot, prepareSnapshotWorker, verifySnapshot } from "../agent/snapshot/index.ts";
 import { acquireSnapshotWorker, releaseSnapshotWorker } from "../agent/snapshot/worker-client.ts";
+import { collectGarbageSoon } from "../agent/memory/collect-garbage.ts";
 
 const [data, snapshots] = process.argv.slice(2) as [string, string];
 const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
@@ -24,7 +25,9 @@ const seconds = (performance.now() - start) / 1000;
 const cpu = process.cpuUsage(cpuBefore);
 const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 const rssAtEnd = process.memoryUsage().rss;
-// The idle worker stops 5 s after its last job; give V8 a few seconds more to shrink the heap.
+// As the agent after every change: one full collection 6 s later (agent/memory/collect-garbage.ts).
+collectGarbageSoon();
+// The idle worker stops 5 s after its last job, the collection follows at 6 s; RSS is read at 10 s.
 await new Promise((resolve) => setTimeout(resolve, 10_000));
 const rssAfter = process.memoryUsage().rss;
 console.log(JSON.stringify({ seconds, cpuSeconds, peakRssMiB: mib(process.resourceUsage().maxRSS * 1024), rssBeforeMiB: mib(rssBefore), rssAtEndMiB: mib(rssAtEnd), rssAfter10sMiB: mib(rssAfter), id: info.id }));
