@@ -10,7 +10,9 @@
  *
  * Environment (read here only: this file is a main):
  *   HOIST_BENCH_SUITES   which benches, comma-separated (default snapshot,agent,cli,fleet)
- * The fleet bench runs at HOIST_FLEET_NODES (default here 1000) and HOIST_FLEET_BATCH (default here 100%).
+ * The fleet bench runs at HOIST_FLEET_NODES (default here 1000), HOIST_FLEET_BATCH (100%), with slow
+ * upgrades (HOIST_FLEET_T_UPGRADE lognormal:20000,0.3, as bench/README.md's fleet table) and the
+ * simulator in HOIST_FLEET_SIM_PROCS (2) processes, unless those are set.
  */
 import { spawnSync } from "node:child_process";
 import { readFile, stat, writeFile } from "node:fs/promises";
@@ -44,6 +46,9 @@ const SUITES: Record<string, Suite> = {
       HOIST_FLEET_NODES: process.env.HOIST_FLEET_NODES ?? "1000",
       HOIST_FLEET_BATCH: process.env.HOIST_FLEET_BATCH ?? "100%",
       HOIST_FLEET_PARTS: process.env.HOIST_FLEET_PARTS ?? "rollout",
+      // The comparison: ~21.5 s of agent work per node (slow upgrades), the simulator in processes of its own.
+      HOIST_FLEET_T_UPGRADE: process.env.HOIST_FLEET_T_UPGRADE ?? "lognormal:20000,0.3",
+      HOIST_FLEET_SIM_PROCS: process.env.HOIST_FLEET_SIM_PROCS ?? "2",
       HOIST_FLEET_OUT: "fleet-latest.json",
     },
     rows: fleetRows,
