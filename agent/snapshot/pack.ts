@@ -1,7 +1,7 @@
 import { createHash, hash, type Hash } from "node:crypto";
 import { closeSync, constants, openSync, readSync } from "node:fs";
 import { HoistError } from "../../shared/errors/index.ts";
-import type { SnapshotEntry } from "./manifest.ts";
+import { WireEntriesBuilder, type WireEntries } from "./wire-entries.ts";
 import { BLOCK, encodeHeader, headerSize, paddedSize, type TarHeader } from "./tar-format.ts";
 import { cancelled, inodeKey, type WalkItem } from "./walk.ts";
 
@@ -48,8 +48,8 @@ const VANISHED = new Set(["ENOENT", "ELOOP", "EISDIR"]);
  * Throws WRONG_STATE when a file changes size while it is read (the service must be stopped),
  * unless `tolerant`: then the entry keeps its listed size (zero-filled or cut) and is reported dirty.
  */
-export async function packDataDir(root: string, items: WalkItem[], slots: Uint8Array[], sink: ChunkSink, isAborted: () => boolean, options: PackOptions = {}): Promise<{ entries: SnapshotEntry[]; layout: PackLayout }> {
-  const entries: SnapshotEntry[] = [];
+export async function packDataDir(root: string, items: WalkItem[], slots: Uint8Array[], sink: ChunkSink, isAborted: () => boolean, options: PackOptions = {}): Promise<{ entries: WireEntries; layout: PackLayout }> {
+  const entries = new WireEntriesBuilder();
   const offsets: number[] = [];
   const lengths: number[] = [];
   const dirty: number[] = [];
@@ -87,15 +87,24 @@ export async function packDataDir(root: string, items: WalkItem[], slots: Uint8A
     writeHeader(header, hsize);
   };
 
+  // One header object for every entry (encodeHeader and headerSize keep nothing): no per-entry allocation for it.
+  const header: TarHeader = { path: "", type: "file", mode: 0, uid: 0, gid: 0, size: 0, mtime: 0, target: undefined };
   for (const item of items) {
     if (isAborted()) throw cancelled();
-    const base = { path: item.path, mode: item.mode, uid: item.uid, gid: item.gid, mtime: item.mtime };
+    header.path = item.path;
+    header.mode = item.mode;
+    header.uid = item.uid;
+    header.gid = item.gid;
+    header.mtime = item.mtime;
     const firstLink = item.type === "file" && item.nlink > 1 ? linked.get(inodeKey(item)) : undefined;
     if (item.type !== "file" || firstLink !== undefined) {
       const target = firstLink ?? item.target;
       const type = firstLink !== undefined ? "hardlink" : item.type;
-      await place({ ...base, type, size: 0, target });
-      entries.push(type === "dir" ? { path: item.path, type, size: 0, mode: item.mode } : { path: item.path, type, size: 0, mode: item.mode, target: target! });
+      header.type = type;
+      header.size = 0;
+      header.target = target;
+      await place(header);
+      entries.add(item.path, type, 0, item.mode, type === "dir" ? undefined : target!);
       continue;
     }
     if (item.nlink > 1) linked.set(inodeKey(item), item.path);
@@ -104,24 +113,14 @@ export async function packDataDir(root: string, items: WalkItem[], slots: Uint8A
     const size = item.size;
     const padded = paddedSize(size);
     const hashHere = sink.consumerBusy();
-    const abs = item.path === "." ? root : `${root}/${item.path}`;
+    header.type = "file";
+    header.size = size;
+    header.target = undefined;
+    let sha256: Uint8Array | undefined;
     // In tolerant mode a file that vanished, or turned into a dir or symlink, while listed is read as zeros and marked dirty.
-    const attempt = (read: () => boolean): boolean => {
-      try {
-        return read();
-      } catch (err) {
-        if (tolerant) return false;
-        throw VANISHED.has((err as NodeJS.ErrnoException).code ?? "") ? changed(item, root) : err;
-      }
-    };
-    let sha256: string | undefined;
-    let fd: number | undefined;
-    let clean = attempt(() => {
-      fd = openSync(abs, READ_FLAGS);
-      return true;
-    });
+    const fd = openToRead(item.path === "." ? root : `${root}/${item.path}`, tolerant, item, root);
+    let clean = fd >= 0;
     try {
-      const header: TarHeader = { ...base, type: "file", size };
       const hsize = headerSize(header);
       if (hsize + padded <= capacity) {
         // Header and content in one chunk, the content read with one call.
@@ -129,12 +128,17 @@ export async function packDataDir(root: string, items: WalkItem[], slots: Uint8A
         offsets.push(flushed + pos);
         lengths.push(hsize + padded);
         writeHeader(header, hsize);
-        const room = capacity - pos;
-        if (clean && !attempt(() => readWhole(fd!, view, pos, size, room))) clean = false;
+        if (clean) {
+          try {
+            clean = readWhole(fd, view, pos, size, capacity - pos);
+          } catch (err) {
+            clean = readFailed(err, tolerant, item, root);
+          }
+        }
         if (!clean) view.fill(0, pos, pos + size);
         view.fill(0, pos + size, pos + padded);
         if (!hashHere) segments.push(index, pos, pos + size, 1);
-        else sha256 = hash("sha256", view.subarray(pos, pos + size), "hex");
+        else sha256 = hash("sha256", view.subarray(pos, pos + size), "buffer");
         pos += padded;
         bytesDone += size;
       } else {
@@ -144,7 +148,13 @@ export async function packDataDir(root: string, items: WalkItem[], slots: Uint8A
         while (left > 0) {
           if (pos === capacity) await flush();
           const piece = Math.min(left, capacity - pos);
-          if (clean && !attempt(() => readFully(fd!, view, pos, piece))) clean = false;
+          if (clean) {
+            try {
+              clean = readFully(fd, view, pos, piece);
+            } catch (err) {
+              clean = readFailed(err, tolerant, item, root);
+            }
+          }
           if (!clean) view.fill(0, pos, pos + piece);
           left -= piece;
           if (running === undefined) segments.push(index, pos, pos + piece, left === 0 ? 1 : 0);
@@ -153,8 +163,14 @@ export async function packDataDir(root: string, items: WalkItem[], slots: Uint8A
           bytesDone += piece;
           if (isAborted()) throw cancelled();
         }
-        if (clean && !attempt(() => readSync(fd!, ONE_BYTE, 0, 1, null) === 0)) clean = false;
-        if (running !== undefined) sha256 = running.digest("hex");
+        if (clean) {
+          try {
+            clean = readSync(fd, ONE_BYTE, 0, 1, null) === 0;
+          } catch (err) {
+            clean = readFailed(err, tolerant, item, root);
+          }
+        }
+        if (running !== undefined) sha256 = running.digest();
         const pad = padded - size;
         if (pad > 0) {
           await ensure(pad);
@@ -166,9 +182,9 @@ export async function packDataDir(root: string, items: WalkItem[], slots: Uint8A
         if (!tolerant) throw changed(item, root);
         dirty.push(index);
       }
-      entries.push(sha256 === undefined ? { path: item.path, type: "file", size, mode: item.mode } : { path: item.path, type: "file", size, mode: item.mode, sha256 });
+      entries.add(item.path, "file", size, item.mode, undefined, sha256);
     } finally {
-      if (fd !== undefined) closeSync(fd);
+      if (fd >= 0) closeSync(fd);
     }
   }
   // End of archive: two zero blocks.
@@ -177,7 +193,26 @@ export async function packDataDir(root: string, items: WalkItem[], slots: Uint8A
   view.fill(0, pos, pos + BLOCK * 2);
   pos += BLOCK * 2;
   await flush(false);
-  return { entries, layout: { offsets: Float64Array.from(offsets), lengths: Float64Array.from(lengths), end, dirty } };
+  return { entries: entries.finish(), layout: { offsets: Float64Array.from(offsets), lengths: Float64Array.from(lengths), end, dirty } };
+}
+
+/**
+ * Opens a listed file to read it; -1 when it vanished (or became a symlink or dir) and `tolerant`,
+ * WRONG_STATE for that when not.
+ */
+function openToRead(abs: string, tolerant: boolean, item: WalkItem, root: string): number {
+  try {
+    return openSync(abs, READ_FLAGS);
+  } catch (err) {
+    readFailed(err, tolerant, item, root);
+    return -1;
+  }
+}
+
+/** After a failed open or read: false when `tolerant` (the entry is then zero-filled and dirty), else throws (WRONG_STATE when the file vanished). */
+function readFailed(err: unknown, tolerant: boolean, item: WalkItem, root: string): false {
+  if (tolerant) return false;
+  throw VANISHED.has((err as NodeJS.ErrnoException).code ?? "") ? changed(item, root) : err;
 }
 
 /**

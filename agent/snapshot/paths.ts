@@ -28,6 +28,18 @@ export function archiveName(index: number, compression: "none" | "gzip"): string
 /** A relative path inside a data dir: no leading "/", no "." or ".." or empty segment ("." alone is the dir itself). */
 export function isSafeRelativePath(path: string): boolean {
   if (path === ".") return true;
-  if (path === "" || path.includes("\0") || path.startsWith("/")) return false;
-  return path.split("/").every((part) => part !== "" && part !== "." && part !== "..");
+  if (path === "" || path.includes("\0") || path.charCodeAt(0) === SLASH) return false;
+  // Segment by segment without splitting (checked for every entry of every manifest read).
+  for (let start = 0; ;) {
+    const slash = path.indexOf("/", start);
+    const end = slash < 0 ? path.length : slash;
+    const length = end - start;
+    if (length === 0) return false;
+    if (length <= 2 && path.charCodeAt(start) === DOT && (length === 1 || path.charCodeAt(start + 1) === DOT)) return false;
+    if (slash < 0) return true;
+    start = slash + 1;
+  }
 }
+
+const SLASH = 0x2f;
+const DOT = 0x2e;

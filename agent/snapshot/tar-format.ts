@@ -137,44 +137,59 @@ interface RawFields {
   linkname: string;
 }
 
+/** Writes one header block into zero-filled `out` at `at`; the checksum is summed from the fields as they are written. */
 function writeBlock(out: Uint8Array, at: number, fields: RawFields): void {
-  writeString(out, at, 100, fields.name);
-  writeOctal(out, at + 100, 8, fields.mode);
-  writeOctal(out, at + 108, 8, fields.uid);
-  writeOctal(out, at + 116, 8, fields.gid);
-  writeOctal(out, at + 124, 12, fields.size);
-  writeOctal(out, at + 136, 12, fields.mtime);
+  let sum = 8 * 0x20; // the checksum field counts as eight spaces
+  sum += writeString(out, at, 100, fields.name);
+  sum += writeOctal(out, at + 100, 8, fields.mode);
+  sum += writeOctal(out, at + 108, 8, fields.uid);
+  sum += writeOctal(out, at + 116, 8, fields.gid);
+  sum += writeOctal(out, at + 124, 12, fields.size);
+  sum += writeOctal(out, at + 136, 12, fields.mtime);
   out[at + 156] = fields.typeflag;
-  writeString(out, at + 157, 100, fields.linkname);
-  writeString(out, at + 257, 6, "ustar");
-  writeString(out, at + 263, 2, "00");
-  out.fill(0x20, at + 148, at + 156); // the checksum field counts as eight spaces
-  let sum = 0;
-  for (let i = at; i < at + BLOCK; i++) sum += out[i]!;
+  sum += fields.typeflag;
+  sum += writeString(out, at + 157, 100, fields.linkname);
+  sum += writeString(out, at + 257, 6, "ustar");
+  sum += writeString(out, at + 263, 2, "00");
   writeOctal(out, at + 148, 7, sum); // six digits and NUL
   out[at + 155] = 0x20;
 }
 
 const encoder = new TextEncoder();
 
-function writeString(out: Uint8Array, at: number, length: number, value: string): void {
+/** Writes `value` (cut to `length` bytes) and returns the sum of the bytes written. */
+function writeString(out: Uint8Array, at: number, length: number, value: string): number {
   let ascii = value.length <= length;
   for (let i = 0; ascii && i < value.length; i++) ascii = value.charCodeAt(i) < 0x80;
+  let sum = 0;
   if (ascii) {
-    for (let i = 0; i < value.length; i++) out[at + i] = value.charCodeAt(i);
-    return;
+    for (let i = 0; i < value.length; i++) {
+      const code = value.charCodeAt(i);
+      out[at + i] = code;
+      sum += code;
+    }
+    return sum;
   }
-  encoder.encodeInto(value, out.subarray(at, at + length));
+  const { written } = encoder.encodeInto(value, out.subarray(at, at + length));
+  for (let i = at; i < at + written; i++) sum += out[i]!;
+  return sum;
 }
 
-/** `length - 1` octal digits, zero-padded, then NUL (written digit by digit: no strings for the common case). */
-function writeOctal(out: Uint8Array, at: number, length: number, value: number): void {
+/**
+ * `length - 1` octal digits, zero-padded, then NUL (written digit by digit: no strings for the
+ * common case); returns the sum of the bytes written.
+ */
+function writeOctal(out: Uint8Array, at: number, length: number, value: number): number {
   let rest = value;
+  let sum = 0;
   for (let i = length - 2; i >= 0; i--) {
-    out[at + i] = 0x30 + (rest % 8);
+    const digit = 0x30 + (rest % 8);
+    out[at + i] = digit;
+    sum += digit;
     rest = Math.floor(rest / 8);
   }
   out[at + length - 1] = 0;
+  return sum;
 }
 
 /**
@@ -203,30 +218,23 @@ export type DecodedBlock = { kind: "zero" } | { kind: "pax"; size: number } | { 
  * Throws TarFormatError on a bad checksum, a bad field or an entry type a snapshot never contains.
  */
 export function decodeBlock(block: Uint8Array): DecodedBlock {
-  let zero = true;
-  for (let i = 0; i < BLOCK; i++) {
-    if (block[i] !== 0) {
-      zero = false;
-      break;
-    }
-  }
-  if (zero) return { kind: "zero" };
-  let sum = 8 * 0x20;
-  for (let i = 0; i < 148; i++) sum += block[i]!;
-  for (let i = 156; i < BLOCK; i++) sum += block[i]!;
+  // One pass for the zero test and the checksum (the checksum field counts as eight spaces).
+  const sum0 = byteSum(block);
+  if (sum0 === 0) return ZERO_BLOCK;
+  let sum = sum0;
+  for (let i = 148; i < 156; i++) sum -= block[i]!;
+  sum += 8 * 0x20;
   const stored = readOctal(block, 148, 8, "checksum");
   if (stored !== sum) throw new TarFormatError("header checksum mismatch");
-  if (readString(block, 257, 5) !== "ustar") throw new TarFormatError("not a ustar header");
+  if (block[257] !== 0x75 || block[258] !== 0x73 || block[259] !== 0x74 || block[260] !== 0x61 || block[261] !== 0x72) throw new TarFormatError("not a ustar header"); // "ustar"
   const typeflag = block[156]!;
   const size = readOctal(block, 124, 12, "size");
   if (typeflag === PAX_FLAG) return { kind: "pax", size };
   if (typeflag === GLOBAL_FLAG) return { kind: "global", size };
   const type = typeflag === 0x30 || typeflag === 0 ? "file" : typeflag === 0x35 ? "dir" : typeflag === 0x32 ? "symlink" : typeflag === 0x31 ? "hardlink" : undefined;
   if (type === undefined) throw new TarFormatError(`entry type ${JSON.stringify(String.fromCharCode(typeflag))} is not allowed in a snapshot`);
-  const prefix = readString(block, 345, 155);
   const rawName = readString(block, 0, 100);
-  const name = prefix === "" ? rawName : `${prefix}/${rawName}`;
-  const linkname = readString(block, 157, 100);
+  const name = block[345] === 0 ? rawName : `${readString(block, 345, 155)}/${rawName}`;
   return {
     kind: "entry",
     header: {
@@ -237,9 +245,31 @@ export function decodeBlock(block: Uint8Array): DecodedBlock {
       gid: readOctal(block, 116, 8, "gid"),
       size: type === "file" ? size : 0,
       mtime: readOctal(block, 136, 12, "mtime"),
-      target: type === "symlink" || type === "hardlink" ? linkname : undefined,
+      target: type === "symlink" || type === "hardlink" ? readString(block, 157, 100) : undefined,
     },
   };
+}
+
+const ZERO_BLOCK: DecodedBlock = Object.freeze({ kind: "zero" });
+
+/**
+ * The sum of a block's 512 bytes. An aligned block is read as 32-bit words, two bytes summed per
+ * 16-bit lane at a time (a header is decoded for every entry; 4x fewer steps than byte by byte).
+ */
+function byteSum(block: Uint8Array): number {
+  if (block.byteOffset % 4 !== 0) {
+    let sum = 0;
+    for (let i = 0; i < BLOCK; i++) sum += block[i]!;
+    return sum;
+  }
+  const words = new Uint32Array(block.buffer, block.byteOffset, BLOCK / 4);
+  // Each lane gathers at most 2 * 128 * 255 < 65536: no carry between lanes.
+  let lanes = 0;
+  for (let i = 0; i < BLOCK / 4; i++) {
+    const word = words[i]!;
+    lanes += (word & 0x00ff00ff) + ((word >>> 8) & 0x00ff00ff);
+  }
+  return (lanes & 0xffff) + (lanes >>> 16);
 }
 
 /** Parses PAX records and applies the ones Hoist writes (path, linkpath, size, uid, gid, mtime). */
@@ -280,10 +310,28 @@ function readString(block: Uint8Array, at: number, length: number): string {
   return Buffer.from(block.buffer, block.byteOffset + at, end - at).toString("utf8");
 }
 
+/**
+ * An octal field: digits up to the first NUL, surrounding whitespace allowed, empty is 0. Read
+ * byte by byte (headers are decoded once per entry: no strings, no regex).
+ */
 function readOctal(block: Uint8Array, at: number, length: number, field: string): number {
-  const text = readString(block, at, length).trim();
-  if (!/^[0-7]*$/.test(text)) throw new TarFormatError(`bad ${field} field`);
-  return text === "" ? 0 : parseInt(text, 8);
+  let end = at;
+  while (end < at + length && block[end] !== 0) end++;
+  let start = at;
+  while (start < end && isSpace(block[start]!)) start++;
+  while (end > start && isSpace(block[end - 1]!)) end--;
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const digit = block[i]! - 0x30;
+    if (digit < 0 || digit > 7) throw new TarFormatError(`bad ${field} field`);
+    value = value * 8 + digit;
+  }
+  return value;
+}
+
+/** Space, tab, LF, VT, FF, CR. */
+function isSpace(byte: number): boolean {
+  return byte === 0x20 || (byte >= 0x09 && byte <= 0x0d);
 }
 
 /** Normalizes an archive name to a manifest path: strips "./" and the trailing "/" of dirs. */

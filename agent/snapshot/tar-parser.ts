@@ -167,7 +167,7 @@ export class TarParser {
       header = applyPax(header, this.pendingPax);
       this.pendingPax = undefined;
     }
-    header = { ...header, path: normalizeArchivePath(header.path) };
+    header.path = normalizeArchivePath(header.path); // a fresh object from decodeBlock or applyPax
     this.handler.onEntry(header);
     this.remaining = header.size;
     this.pad = paddedSize(header.size) - header.size;

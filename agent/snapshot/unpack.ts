@@ -66,8 +66,12 @@ export class Unpacker implements TarParserHandler {
   private index = 0;
   private current: OpenEntry | undefined;
   private readonly createdDirs = new Set<string>(["."]);
-  /** Regular files seen so far: the only thing a hardlink may point to. */
-  private readonly files = new Set<string>();
+  /**
+   * Regular files seen so far: the only thing a hardlink may point to. Kept only when the manifest
+   * lists hardlinks (an archive entry must have the manifest entry's type, so without any in the
+   * manifest, none can pass).
+   */
+  private readonly files: Set<string> | undefined;
   private fileOrdinal = 0;
   private readonly dirs: TarHeader[] = [];
   /** The chunk being parsed, and the handed-off file segments found in it: [entry index, start, end, last]. */
@@ -75,6 +79,7 @@ export class Unpacker implements TarParserHandler {
   private segments: number[] = [];
 
   constructor(private readonly options: UnpackOptions) {
+    this.files = options.entries.some((entry) => entry.type === "hardlink") ? new Set() : undefined;
     if (options.mode === "extract") mkdirSync(this.target, { mode: 0o700 });
   }
 
@@ -150,10 +155,10 @@ export class Unpacker implements TarParserHandler {
     if ((header.type === "symlink" || header.type === "hardlink") && header.target !== expected.target) {
       throw this.corrupt(`${header.type} ${header.path} points to ${header.target} in the archive but to ${expected.target} in the manifest`, header.path);
     }
-    if (header.type === "hardlink" && !this.files.has(header.target!)) {
+    if (header.type === "hardlink" && this.files?.has(header.target!) !== true) {
       throw this.corrupt(`hard link ${header.path} points to ${header.target}, which is not a file earlier in the archive`, header.path);
     }
-    if (header.type === "file") this.files.add(header.path);
+    if (header.type === "file") this.files?.add(header.path);
     let hashing = false;
     let handedOff = false;
     if (header.type === "file") {

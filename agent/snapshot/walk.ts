@@ -1,5 +1,4 @@
 import { lstatSync, readdirSync, readlinkSync, statSync, type Stats } from "node:fs";
-import { join } from "node:path";
 import { HoistError } from "../../shared/errors/index.ts";
 import type { TarEntryType } from "./tar-format.ts";
 
@@ -83,7 +82,7 @@ export function walkDataDir(root: string, isAborted: () => boolean, options: Wal
     }
     for (const name of names) {
       if (dirRel === "." && RESTORE_DEBRIS.test(name)) continue;
-      const abs = join(dirAbs, name);
+      const abs = `${dirAbs}/${name}`; // names hold no "/" and dirAbs is resolved: no join() normalizing every path
       const path = dirRel === "." ? name : `${dirRel}/${name}`;
       let stat;
       try {

@@ -63,3 +63,68 @@ export function decodeEntries(wire: WireEntries, sha256Of?: (index: number) => s
   }
   return entries;
 }
+
+/**
+ * Builds WireEntries entry by entry, as the packer goes, without an entry object per entry (for
+ * 100k tiny files the objects and their encoding were a good part of the worker's GC).
+ */
+export class WireEntriesBuilder {
+  private count = 0;
+  private types = new Uint8Array(1024);
+  private modes = new Uint16Array(1024);
+  private sizes = new Float64Array(1024);
+  /** Allocated with the first digest known here (the worker hashed that file itself). */
+  private digests: Uint8Array | undefined;
+  private readonly paths: string[] = [];
+  private readonly targets: string[] = [];
+
+  /** Entries added so far: the index the next one gets. */
+  get length(): number {
+    return this.count;
+  }
+
+  /** Adds an entry; `target` for symlinks and hardlinks, `sha256` (32 bytes) for a file hashed here. */
+  add(path: string, type: SnapshotEntry["type"], size: number, mode: number, target?: string, sha256?: Uint8Array): void {
+    if (this.count === this.types.length) this.grow();
+    const index = this.count++;
+    this.paths.push(path);
+    this.types[index] = TYPE_CODE[type];
+    this.modes[index] = mode;
+    this.sizes[index] = size;
+    if (target !== undefined) this.targets.push(target);
+    if (sha256 !== undefined) {
+      this.digests ??= new Uint8Array(this.types.length * 32);
+      this.digests.set(sha256, index * 32);
+    }
+  }
+
+  finish(): WireEntries {
+    const count = this.count;
+    return {
+      paths: this.paths.join("\0"),
+      types: this.types.slice(0, count),
+      modes: this.modes.slice(0, count),
+      sizes: this.sizes.slice(0, count),
+      digests: this.digests === undefined ? new Uint8Array(0) : this.digests.slice(0, count * 32),
+      targets: this.targets.join("\0"),
+    };
+  }
+
+  private grow(): void {
+    const capacity = this.types.length * 2;
+    const types = new Uint8Array(capacity);
+    types.set(this.types);
+    this.types = types;
+    const modes = new Uint16Array(capacity);
+    modes.set(this.modes);
+    this.modes = modes;
+    const sizes = new Float64Array(capacity);
+    sizes.set(this.sizes);
+    this.sizes = sizes;
+    if (this.digests !== undefined) {
+      const digests = new Uint8Array(capacity * 32);
+      digests.set(this.digests);
+      this.digests = digests;
+    }
+  }
+}

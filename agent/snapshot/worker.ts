@@ -4,7 +4,7 @@ import { HoistError } from "../../shared/errors/index.ts";
 import { decideDelta, patchInPlace, type Precopy } from "./apply-delta.ts";
 import { packDataDir, type PackOptions } from "./pack.ts";
 import { END_OF_ARCHIVE } from "./tar-format.ts";
-import { decodeEntries, encodeEntries } from "./wire-entries.ts";
+import { decodeEntries } from "./wire-entries.ts";
 import { Unpacker } from "./unpack.ts";
 import { writeAll } from "./write-all.ts";
 import { walkDataDir, cancelled, type WalkResult } from "./walk.ts";
@@ -94,8 +94,11 @@ async function runPack(job: number, root: string, archive: string | undefined, t
   try {
     const result = await packInto(job, root, walk.items, fd, { tolerant });
     if (fd !== undefined) fsyncSync(fd);
-    if (keep) precopies.set(root, { entries: walk.items.map((item, index) => ({ item, type: result.entries[index]!.type, target: result.entries[index]!.target })), layout: result.layout });
-    send({ type: "result", job, result: { entries: encodeEntries(result.entries), layout: result.layout } satisfies PackResult });
+    if (keep) {
+      const packed = decodeEntries(result.entries);
+      precopies.set(root, { entries: walk.items.map((item, index) => ({ item, type: packed[index]!.type, target: packed[index]!.target })), layout: result.layout });
+    }
+    send({ type: "result", job, result: { entries: result.entries, layout: result.layout } satisfies PackResult });
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
@@ -124,7 +127,7 @@ async function runDelta(job: number, root: string, archive: string, startedMs: n
     ftruncateSync(fd, archiveBytes);
     fsyncSync(fd);
     const retired = plan.keep.flatMap((kept, index) => (kept ? [] : [index]));
-    const result: DeltaResult = { retired, rewritten: plan.rewrite.map(({ index, item }) => ({ index, mode: item.mode })), appended: encodeEntries(packed.entries), layout: packed.layout, appendStart, archiveBytes };
+    const result: DeltaResult = { retired, rewritten: plan.rewrite.map(({ index, item }) => ({ index, mode: item.mode })), appended: packed.entries, layout: packed.layout, appendStart, archiveBytes };
     send({ type: "result", job, result });
   } finally {
     closeSync(fd);
