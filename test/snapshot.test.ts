@@ -251,9 +251,9 @@ describe("snapshot integrity", () => {
     expect((await readdir(base)).sort()).toEqual(["data-a", "data-b", "snapshots"]);
   });
 
-  it("a flipped byte is caught in every file whichever thread checks it (the worker every other file, the main thread the rest), by verify and by restore", async () => {
+  it("a flipped byte is caught in every file whichever thread checks it (the worker every other file of 4 KiB or more, the main thread the rest), by verify and by restore", async () => {
     const { dataA, snapshotsDir } = await setup();
-    // In archive order: small, big (over one 4 MiB chunk), empty, small, big, empty: each thread gets a big, a small and an empty one.
+    // In archive order: small, big (over one 4 MiB chunk), empty, small, big, empty: the main thread checks the small and empty ones and f1, the worker f4.
     await writeFile(join(dataA, "f0"), randomBytes(3000));
     await writeFile(join(dataA, "f1"), randomBytes(5 * 1024 * 1024 + 77));
     await writeFile(join(dataA, "f2"), "");

@@ -8,6 +8,7 @@ import { HoistError } from "../../shared/errors/index.ts";
 import type { SnapshotCompression, SnapshotDataDir, SnapshotManifest } from "./manifest.ts";
 import type { ChunkFeeder, SnapshotWorker } from "./worker-client.ts";
 import { FileHashes } from "./file-hashes.ts";
+import { checksHere } from "./unpack.ts";
 
 export interface ReadArchiveOptions {
   mode: "verify" | "extract";
@@ -54,7 +55,7 @@ export async function readArchive(worker: SnapshotWorker, dir: string, dataDir: 
   // Format 1 recorded the sha256 of the whole archive; format 2 checks every header, the padding and every file's sha256 instead.
   const hash = dataDir.archiveSha256 === undefined ? undefined : createHash("sha256");
   if (options.from !== undefined && (hash !== undefined || expectedGz)) throw new HoistError("INTERNAL", "a partial read needs a plain format-2 archive");
-  // The threads share the sha256 checks, every other file each (extracting, the worker also writes): the worker parses, this thread hashes what it is handed.
+  // The threads share the sha256 checks (extracting, the worker also writes): the worker parses and checks every other file of 4 KiB or more (checksHere), this thread hashes what it is handed.
   const handedOff = new FileHashes();
   const feed = async (feeder: ChunkFeeder) => {
     if (!expectedGz) {
@@ -116,7 +117,7 @@ export async function readArchive(worker: SnapshotWorker, dir: string, dataDir: 
   );
   let ordinal = 0;
   for (const [index, entry] of dataDir.entries.entries()) {
-    if (entry.type !== "file" || ordinal++ % 2 === 0) continue;
+    if (entry.type !== "file" || checksHere(entry.size, ordinal++, 0)) continue;
     const actual = handedOff.digestOf(index);
     if (actual !== entry.sha256) throw corrupt(`${entry.path}: content sha256 ${actual ?? "(not read)"} differs from the manifest's ${entry.sha256 ?? "(none)"}`);
   }

@@ -20,8 +20,9 @@ export interface UnpackOptions {
   /** Check the sha256 of every file (false when another thread checks the same bytes). */
   hash: boolean;
   /**
-   * With `hash`: check only every other file, the even (0) or odd (1) ones; the others' content is
-   * handed off as segments (`takeSegments`) for the other thread to hash from the same chunk.
+   * With `hash`: check only this thread's share of the files (`checksHere`): every other file of
+   * HAND_OFF_BELOW bytes or more, the even (0) or odd (1) ones; the others' content is handed off
+   * as segments (`takeSegments`) for the other thread to hash from the same chunk.
    */
   hashParity?: 0 | 1;
   /** Names the archive in messages (e.g. "data-0.tar"). */
@@ -163,7 +164,7 @@ export class Unpacker implements TarParserHandler {
     let handedOff = false;
     if (header.type === "file") {
       const parity = this.options.hashParity;
-      hashing = this.options.hash && (parity === undefined || this.fileOrdinal % 2 === parity);
+      hashing = this.options.hash && (parity === undefined || checksHere(expected.size, this.fileOrdinal, parity));
       handedOff = this.options.hash && !hashing;
       this.fileOrdinal += 1;
     }
@@ -289,6 +290,18 @@ export class Unpacker implements TarParserHandler {
     if (err instanceof TarFormatError) return this.corrupt(`${err.message} (near byte ${this.parser.offset})`);
     return err;
   }
+}
+
+/**
+ * Files smaller than this are all handed off when the hashing is split: the worker already pays
+ * per entry for parsing (and, extracting, for creating the file), the other thread has room; for
+ * 100k tiny files the split by parity left the worker the busier thread.
+ */
+export const HAND_OFF_BELOW = 4096;
+
+/** Whether the thread splitting the hashing with `parity` checks the sha256 of the file with this ordinal (count of files before it) and size. */
+export function checksHere(size: number, ordinal: number, parity: 0 | 1): boolean {
+  return size >= HAND_OFF_BELOW && ordinal % 2 === parity;
 }
 
 /**
