@@ -28,8 +28,9 @@ export interface ReadArchiveOptions {
 
 /**
  * Streams one archive of a snapshot through the worker, which checks every entry against the
- * manifest (verify) or writes it (extract) and the sha256 of every other file; it hands the other
- * files' content back as segments of the same shared chunks, which this thread hashes (it does not
+ * manifest (verify) or writes it (extract) and the sha256 of every other file of 4 KiB or more
+ * (checksHere); it hands the other files' content back as segments of the same shared chunks,
+ * which this thread hashes (it does not
  * parse the archive again; it also hashes a format-1 archive whole).
  * Reads the archive once. Throws SNAPSHOT_CORRUPT naming the first difference: archive size, an
  * entry (path, type, mode, size, sha256, target), the tar structure or padding, the gzip stream,

@@ -69,7 +69,7 @@ export interface UnpackJob {
   entries: SnapshotEntry[];
   chown: boolean;
   label: string;
-  /** The worker checks only the even (0) or odd (1) files' sha256; the others' segments go to `onCredit` for the caller to hash. */
+  /** The worker checks only its share of the files' sha256 (unpack.ts checksHere: the even (0) or odd (1) ones of 4 KiB or more); the others' segments go to `onCredit` for the caller to hash. */
   hashParity?: 0 | 1;
 }
 
