@@ -4,7 +4,8 @@ import { link, lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from 
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createSnapshot, restoreSnapshot, verifySnapshot, type SnapshotEntry } from "../agent/snapshot/index.ts";
-import { BLOCK, encodeHeader, END_OF_ARCHIVE, headerSize, paddedSize, type TarHeader } from "../agent/snapshot/tar-format.ts";
+import { isSafeRelativePath } from "../agent/snapshot/paths.ts";
+import { BLOCK, decodeBlock, encodeHeader, END_OF_ARCHIVE, headerSize, paddedSize, TarFormatError, type TarHeader } from "../agent/snapshot/tar-format.ts";
 import { splitByCompressibility } from "../agent/snapshot/write-archive.ts";
 import type { HoistError } from "../shared/errors/index.ts";
 import { hashTree } from "./helpers/hash-tree.ts";
@@ -167,6 +168,66 @@ describe("snapshot archive format", () => {
     await restoreSnapshot(snapshotsDir, id);
     expect(await hashTree(data)).toEqual({ sub: "dir:0750", "sub/hello.txt": `file:0640:${sha256(content)}` });
     expect(await readFile(join(data, "sub", "hello.txt"), "utf8")).toBe("hello\n");
+  });
+});
+
+describe("tar headers and paths, decoded byte by byte", () => {
+  const header: TarHeader = { path: "db/pages/p1.dat", type: "file", mode: 0o640, uid: 1000, gid: 1001, size: 123_456, mtime: 1_700_000_000 };
+
+  it("a flipped byte anywhere in a header fails its checksum, in a block at any alignment", () => {
+    for (const shift of [0, 1, 2, 3]) {
+      const buffer = new Uint8Array(BLOCK + 4);
+      encodeHeader(header, buffer, shift);
+      const block = buffer.subarray(shift, shift + BLOCK);
+      expect(decodeBlock(block)).toEqual({ kind: "entry", header: { ...header, target: undefined } });
+      for (let i = 0; i < BLOCK; i++) {
+        if (i >= 148 && i < 156) continue; // the checksum field itself
+        block[i] ^= 0x5a;
+        expect(() => decodeBlock(block), `byte ${i}, shift ${shift}`).toThrow(TarFormatError);
+        block[i] ^= 0x5a;
+      }
+    }
+  });
+
+  it("octal fields as other tars write them (space-padded, space or NUL ended) are read; a non-octal digit is refused", () => {
+    const withField = (at: number, text: string) => {
+      const block = new Uint8Array(BLOCK);
+      encodeHeader(header, block, 0);
+      block.fill(0, at, at + 12);
+      for (let i = 0; i < text.length; i++) block[at + i] = text.charCodeAt(i);
+      block.fill(0x20, 148, 156);
+      let sum = 0;
+      for (let i = 0; i < BLOCK; i++) sum += block[i]!;
+      const checksum = `${sum.toString(8).padStart(6, "0")}\0 `;
+      for (let i = 0; i < 8; i++) block[148 + i] = checksum.charCodeAt(i);
+      return block;
+    };
+    const sizeOf = (block: Uint8Array) => {
+      const decoded = decodeBlock(block);
+      return decoded.kind === "entry" ? decoded.header.size : -1;
+    };
+    expect(sizeOf(withField(124, "  361100 \0"))).toBe(123_456);
+    expect(sizeOf(withField(124, "00000361100 "))).toBe(123_456);
+    expect(sizeOf(withField(124, ""))).toBe(0);
+    expect(() => decodeBlock(withField(124, "0000036118 "))).toThrow("bad size field");
+  });
+
+  it.each([
+    [".", true],
+    ["a", true],
+    ["a/b/c", true],
+    [".hidden/..x/x..", true],
+    ["", false],
+    ["/a", false],
+    ["a//b", false],
+    ["a/", false],
+    ["./a", false],
+    ["a/.", false],
+    ["a/../b", false],
+    ["..", false],
+    ["a\0b", false],
+  ])("isSafeRelativePath(%j) is %s", (path, safe) => {
+    expect(isSafeRelativePath(path)).toBe(safe);
   });
 });
 
