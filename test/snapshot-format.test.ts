@@ -182,9 +182,9 @@ describe("tar headers and paths, decoded byte by byte", () => {
       expect(decodeBlock(block)).toEqual({ kind: "entry", header: { ...header, target: undefined } });
       for (let i = 0; i < BLOCK; i++) {
         if (i >= 148 && i < 156) continue; // the checksum field itself
-        block[i] ^= 0x5a;
+        block[i] = block[i]! ^ 0x5a;
         expect(() => decodeBlock(block), `byte ${i}, shift ${shift}`).toThrow(TarFormatError);
-        block[i] ^= 0x5a;
+        block[i] = block[i]! ^ 0x5a;
       }
     }
   });
