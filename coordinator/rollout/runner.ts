@@ -276,19 +276,16 @@ export class RolloutRunner {
         return;
       }
       case "send": {
-        // Big batches go out in slices, each its own small commit (a write stays well below NATS's max_payload).
-        let decidedOn = state;
-        let results = unsaved;
-        for (let start = 0; start < decision.commands.length; start += SEND_SLICE) {
-          const commands = decision.commands.slice(start, start + SEND_SLICE);
-          const folded = await this.commitDecision(decidedOn, { ...decision, commands }, now, results);
-          if (!folded) return;
-          decidedOn = folded.state;
-          results = undefined;
-          for (const command of commands) {
-            log.info({ node: command.node, step: command.step, track: command.track, key: command.key }, "step sent");
-            this.launch(command, signal);
-          }
+        // A big batch goes out one slice per commit (a write stays well below NATS's max_payload), and
+        // the drive decides again after each: the results that came in meanwhile are folded into the
+        // next slice's commit, and a node whose step ended gets its next step there, not after every
+        // slice of the burst (the rest of this decision is decided again, those nodes not in flight yet).
+        const commands = decision.commands.slice(0, SEND_SLICE);
+        const folded = await this.commitDecision(state, { ...decision, commands }, now, unsaved);
+        if (!folded) return;
+        for (const command of commands) {
+          log.info({ node: command.node, step: command.step, track: command.track, key: command.key }, "step sent");
+          this.launch(command, signal);
         }
         return;
       }
