@@ -40,6 +40,8 @@ export async function openBus(flags: BusAddress, name: string, options: OpenBusO
   const nc = await connectBus({
     servers,
     name,
+    // Operator commands and the daemon do not need a stack per NATS request (a rollout makes tens of thousands).
+    asyncTraces: false,
     ...(flags.natsToken ? { token: flags.natsToken } : {}),
     ...(options.reconnectForever ? { reconnectForever: true } : { reconnectForMs: Math.max(budgetMs, 1000) }),
   });
