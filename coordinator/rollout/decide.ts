@@ -92,8 +92,19 @@ export function decideNext(rollout: RolloutState, now: number): Decision {
   let wakeAt = watchProgress ? progressDeadline : Infinity;
   for (const ref of flights) wakeAt = Math.min(wakeAt, ref.flight.deadlineAt);
   const wait = (reason: "in-flight" | "promote" | "resume"): Decision => {
-    const inFlight = flights.map((ref) => inFlightCommand(rollout, ref));
-    return Number.isFinite(wakeAt) ? { kind: "wait", for: reason, inFlight, wakeAt } : { kind: "wait", for: reason, inFlight };
+    // The awaited steps' commands are built when first read (the state never changes under them): a
+    // drive reads them only when one of those steps does not run in its process (after a takeover,
+    // or a retry's back-off), and a fleet of thousands waits after almost every commit.
+    let inFlight: StepCommand[] | undefined;
+    const decision: Extract<Decision, { kind: "wait" }> = {
+      kind: "wait",
+      for: reason,
+      get inFlight() {
+        return (inFlight ??= flights.map((ref) => inFlightCommand(rollout, ref)));
+      },
+    };
+    if (Number.isFinite(wakeAt)) decision.wakeAt = wakeAt;
+    return decision;
   };
   const send = (commands: StepCommand[]): Decision => ({ kind: "send", commands });
 

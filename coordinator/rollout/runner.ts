@@ -4,7 +4,7 @@ import { HoistError, toHoistError } from "../../shared/errors/index.ts";
 import { retryBus, type BusWait } from "../../shared/bus/index.ts";
 import type { Logger } from "../../shared/logger/index.ts";
 import { decideNext, type Decision } from "./decide.ts";
-import { inFlightCommands } from "./work.ts";
+import { inFlightCommands, inFlightSteps } from "./work.ts";
 import type { RolloutEffects } from "./effects.ts";
 import type { RolloutEvent } from "./events.ts";
 import { foldDecision, foldReport, foldStepReports, type Folded, type Report, type StepReport } from "./fold.ts";
@@ -291,7 +291,10 @@ export class RolloutRunner {
       }
       case "wait": {
         await this.saveUnsaved(unsaved);
-        for (const command of decision.inFlight) this.launch(command, signal);
+        // Only a step in flight that does not run here (after a takeover, or a retry's back-off) needs launching: the commands are built then.
+        if (inFlightSteps(state).some((ref) => !this.outstanding.has(ref.flight.key) && !this.reported.has(ref.flight.key))) {
+          for (const command of decision.inFlight) this.launch(command, signal);
+        }
         const wakeIn = decision.wakeAt === undefined ? this.pollMs : Math.min(this.pollMs, decision.wakeAt - now);
         await this.waitUnlessQueued(wakeIn, signal);
         return;
