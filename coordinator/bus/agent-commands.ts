@@ -1,5 +1,6 @@
 import { ErrorCode as NatsErrorCode, type NatsConnection } from "nats";
 import { HoistError } from "../../shared/errors/index.ts";
+import type { ConnectionLoss } from "./connection-watch.ts";
 import { commandSubject, decodeJson, encodeJson, unwrapReply, type AgentVerb, type Reply } from "../../shared/bus/index.ts";
 
 /**
@@ -14,12 +15,12 @@ export async function sendAgentCommand<T>(
   verb: AgentVerb,
   payload: Record<string, unknown>,
   timeoutMs: number,
-  options: { connectionLost?: AbortSignal } = {},
+  options: { connectionLost?: ConnectionLoss } = {},
 ): Promise<T> {
   const subject = commandSubject(target.cluster, target.node, verb);
   let data: Uint8Array;
   const lost = options.connectionLost;
-  let onLost: (() => void) | undefined;
+  let stopWatching: (() => void) | undefined;
   try {
     const request = nc.request(subject, encodeJson({ cluster: target.cluster, ...payload }), { timeout: timeoutMs });
     const reply = lost
@@ -27,9 +28,9 @@ export async function sendAgentCommand<T>(
           request,
           new Promise<never>((_, reject) => {
             request.catch(() => undefined);
-            onLost = () => reject(new HoistError("UNAVAILABLE", `the NATS connection dropped while ${target.node} had ${verb} to answer; asking again under the same key`, { retryable: true, details: { node: target.node } }));
-            if (lost.aborted) onLost();
-            else lost.addEventListener("abort", onLost, { once: true });
+            stopWatching = lost.onLost(() =>
+              reject(new HoistError("UNAVAILABLE", `the NATS connection dropped while ${target.node} had ${verb} to answer; asking again under the same key`, { retryable: true, details: { node: target.node } })),
+            );
           }),
         ])
       : await request;
@@ -45,7 +46,7 @@ export async function sendAgentCommand<T>(
     }
     throw new HoistError("UNAVAILABLE", `${verb} to node ${target.node} failed: ${(err as Error).message}`, { cause: err, details: { node: target.node } });
   } finally {
-    if (onLost) lost?.removeEventListener("abort", onLost);
+    stopWatching?.();
   }
   return unwrapReply(decodeJson<Reply<T>>(data));
 }

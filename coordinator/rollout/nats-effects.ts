@@ -73,7 +73,7 @@ export class NatsRolloutEffects implements RolloutEffects {
 
   /** Each command gives up waiting when the connection drops (its reply is lost); the runner re-sends it under its key. */
   private send<T>(target: { cluster: string; node: string }, verb: AgentVerb, payload: Record<string, unknown>, timeoutMs: number): Promise<T> {
-    return sendAgentCommand<T>(this.options.nc, target, verb, payload, timeoutMs, { connectionLost: this.connection.signal });
+    return sendAgentCommand<T>(this.options.nc, target, verb, payload, timeoutMs, { connectionLost: this.connection });
   }
 
   async runStep(command: StepCommand, signal: AbortSignal): Promise<StepResult> {

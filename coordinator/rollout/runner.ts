@@ -86,9 +86,12 @@ export class RolloutRunner {
 
   async drive(cluster: string, id: string, signal?: AbortSignal): Promise<RolloutState> {
     const control = new AbortController();
-    // Every step in flight listens for the drive's end: a batch of 1,000 is not a leak.
+    // The drive's waits (NATS retries, the waker) listen for its end; several at once is not a leak.
     setMaxListeners(0, control.signal);
     const stopAll = () => control.abort(signal?.reason);
+    // The drive's end stops every step still running here: one listener, not one per step (an
+    // EventTarget looks through its listeners on every add and remove, and 3,000 steps run at once).
+    control.signal.addEventListener("abort", () => this.stopOutstanding(control.signal.reason), { once: true });
     signal?.addEventListener("abort", stopAll, { once: true });
     this.signal = control.signal;
     const log = this.deps.logger.child({ cluster, rollout: id });
@@ -328,8 +331,7 @@ export class RolloutRunner {
     if (this.outstanding.has(command.key) || this.reported.has(command.key)) return;
     if ((this.retryAt.get(command.key) ?? 0) > this.now()) return;
     const stop = new AbortController();
-    const stopWithDrive = () => stop.abort(signal.reason);
-    signal.addEventListener("abort", stopWithDrive, { once: true });
+    if (signal.aborted) stop.abort(signal.reason);
     const run = this.deps.effects
       .runStep(command, stop.signal)
       .then((result) => {
@@ -344,11 +346,15 @@ export class RolloutRunner {
         this.retryAt.set(command.key, this.now() + (this.deps.retryMs ?? 1000));
       })
       .finally(() => {
-        signal.removeEventListener("abort", stopWithDrive);
         this.outstanding.delete(command.key);
         this.waker.notify();
       });
     this.outstanding.set(command.key, { run, stop });
+  }
+
+  /** Stops every step still running here (the drive ended). */
+  private stopOutstanding(reason: unknown): void {
+    for (const { stop } of this.outstanding.values()) stop.abort(reason);
   }
 
   /** Takes up to `max` of the step results not folded yet, oldest first. */
