@@ -346,6 +346,8 @@ try {
           .map(([handOff, gap]) => `${handOff} p50 ${ms(gap.p50)}, p99 ${ms(gap.p99)} (${gap.count})`)
           .join("; ")}`,
       );
+      const first = figures.firstBatchMs;
+      log(`    first batch: last stage end -> first drain ${ms(first.stageToFirstDrain)}, drains went out over ${ms(first.drainSpread)}, last rejoin end -> end ${ms(first.lastRejoinToEnd)}`);
       log(`    steps an agent ran more than once: ${JSON.stringify(figures.repeats)}`);
       log(`    JetStream API requests ${rollout.jsApiRequests} (errors ${rollout.jsApiErrors}), storage +${(rollout.storageGrowthBytes / 2 ** 20).toFixed(1)} MiB, consumers during: ${[...new Set(consumerSamples)].join(",")}`);
     }

@@ -21,6 +21,13 @@ export interface RolloutFigures {
   gapMs: { p50: number; p90: number; p99: number; max: number; count: number };
   /** The same gaps by hand-off (`drain>upgrade`, `upgrade>rejoin`): a burst of results shows in one of them. */
   gapByHandOff: Record<string, { p50: number; p99: number; max: number; count: number }>;
+  /**
+   * Where a one-batch rollout's time went, from the agents' records: the last stage ending -> the
+   * first drain starting (the decision to leave staging), the first drain -> the last drain starting
+   * (how long the batch took to go out), and the last rejoin ending -> the rollout's end (the last
+   * health gate and its fold). Only for the first batch.
+   */
+  firstBatchMs: { stageToFirstDrain: number; drainSpread: number; lastRejoinToEnd: number };
   /** Work an agent did more than once for the same node and verb (a verb whose key the agent does not honour, sent again). */
   repeats: Record<string, { extraRuns: number; nodes: number }>;
 }
@@ -89,7 +96,18 @@ export function analyzeRollout(input: { records: StepRecord[]; batches: string[]
       entry.nodes += 1;
     }
   }
+  const firstNodes = new Set(input.batches[0] ?? []);
+  const ofFirst = (verb: string) => input.records.filter((record) => record.verb === verb && firstNodes.has(record.node));
+  const drainStarts = ofFirst("drain").map((record) => record.startedAt);
+  const firstBatchMs = {
+    stageToFirstDrain: Math.min(...drainStarts) - Math.max(...ofFirst("stage").map((record) => record.finishedAt)),
+    drainSpread: Math.max(...drainStarts) - Math.min(...drainStarts),
+    lastRejoinToEnd:
+      (input.batches.length === 1 ? input.endAt : Math.min(...(input.batches[1] ?? []).flatMap((node) => byNode.get(node) ?? []).map((record) => record.startedAt))) -
+      Math.max(...ofFirst("rejoin").map((record) => record.finishedAt)),
+  };
   return {
+    firstBatchMs,
     repeats,
     batches,
     idealMs,
