@@ -369,16 +369,11 @@ export class RolloutRunner {
   }
 
   /**
-   * Folds every step result that came in since the last time, in the order they came, with one copy
-   * of the state and one commit: a burst of N results (a batch of 1,000 finishing a step within the
-   * same second) costs O(N) CPU, and the drive decides once on all of it, not once per result.
+   * Commits every step result still queued (the drive is ending), SEND_SLICE per commit as the drive
+   * does: the commit's delta in `wal` carries each changed node (~300 bytes), far below NATS's max_payload.
    */
   private async foldReported(): Promise<void> {
-    const queued = [...this.reported.values()];
-    this.reported.clear();
-    // At most SEND_SLICE results per commit, as for sends: the commit's delta in `wal` carries each changed node (~300 bytes), far below NATS's max_payload.
-    for (let start = 0; start < queued.length; start += SEND_SLICE) {
-      const reports = queued.slice(start, start + SEND_SLICE);
+    for (let reports = this.takeReported(SEND_SLICE); reports.length > 0; reports = this.takeReported(SEND_SLICE)) {
       const folded = await this.mutate(reports.length === 1 ? `recording ${reports[0]!.key}` : `recording ${reports.length} step results`, (state) => foldStepReports(state, reports));
       this.publishAll(folded.events);
     }
