@@ -34,6 +34,9 @@ interface Suite {
   rows(result: never): Row[];
 }
 
+/** The fleet bench's batch: set for its run and named in its row. */
+const FLEET_BATCH = process.env.HOIST_FLEET_BATCH ?? "100%";
+
 const SUITES: Record<string, Suite> = {
   // Output paths are set here, over the benches' own variables (HOIST_BENCH_OUT, HOIST_FLEET_OUT), so that the table reads this run's files.
   snapshot: { file: "snapshot.bench.ts", output: "snapshot-latest.json", env: { HOIST_BENCH_OUT: join(RUNS_DIR, "snapshot-latest.json") }, rows: (result: { table: Row[] }) => result.table },
@@ -44,7 +47,7 @@ const SUITES: Record<string, Suite> = {
     output: "fleet-latest.json",
     env: {
       HOIST_FLEET_NODES: process.env.HOIST_FLEET_NODES ?? "1000",
-      HOIST_FLEET_BATCH: process.env.HOIST_FLEET_BATCH ?? "100%",
+      HOIST_FLEET_BATCH: FLEET_BATCH,
       HOIST_FLEET_PARTS: process.env.HOIST_FLEET_PARTS ?? "rollout",
       // The issue's comparison: ~21.5 s of agent work per node (slow upgrades), the simulator in processes of its own.
       HOIST_FLEET_T_UPGRADE: process.env.HOIST_FLEET_T_UPGRADE ?? "lognormal:20000,0.3",
@@ -147,7 +150,7 @@ function fleetRows(result: {
   const rollout = result.rollout;
   if (!rollout) return [];
   const figures = rollout.figures;
-  const work = `rollout of ${result.nodes} simulated nodes at batch ${process.env.HOIST_FLEET_BATCH ?? "100%"}: coordinator overhead (goal < 5%)`;
+  const work = `rollout of ${result.nodes} simulated nodes at batch ${FLEET_BATCH}: coordinator overhead (goal < 5%)`;
   if (!figures) return [{ work, hoist: `did not complete (exit ${rollout.exit}, phase ${rollout.phase ?? "?"})`, peer: "-", ratio: "-" }];
   return [
     {
