@@ -40,6 +40,20 @@ afterAll(async () => {
   await nats?.stop();
 });
 
+/** Leaves a partial download and its resume state in `cacheDir`: a fetch the test interrupts after chunk 5. */
+async function interruptAfterFiveChunks(cacheDir: string): Promise<void> {
+  const fetcher = new ObjectArtifactFetcher({
+    store,
+    nc,
+    bucket: OBJECT_ARTIFACTS,
+    cacheDir,
+    onChunk: ({ chunks }) => {
+      if (chunks === 5) throw new Error("interrupted by the test");
+    },
+  });
+  await expect(fetcher.fetch(URL)).rejects.toMatchObject({ code: "ARTIFACT_FETCH_FAILED" });
+}
+
 describe("object-store artifact download cut by a nats-server SIGKILL", () => {
   it("resumes from the partial file after the server is back: fewer bytes re-fetched than the artifact, digest kept in memory, result byte-identical", async () => {
     const cacheDir = await makeTempDir();
@@ -98,22 +112,11 @@ describe("object-store artifact download cut by a nats-server SIGKILL", () => {
 
   it("a partial file corrupted on disk fails the sha256 check, is dropped, and the next fetch brings the whole artifact", async () => {
     const cacheDir = await makeTempDir();
-    let stop = true;
-    const fetcher = new ObjectArtifactFetcher({
-      store,
-      nc,
-      bucket: OBJECT_ARTIFACTS,
-      cacheDir,
-      onChunk: ({ chunks }) => {
-        if (chunks === 5 && stop) throw new Error("interrupted by the test");
-      },
-    });
-    await expect(fetcher.fetch(URL)).rejects.toMatchObject({ code: "ARTIFACT_FETCH_FAILED" });
+    await interruptAfterFiveChunks(cacheDir);
     const partial = join(cacheDir, `${SHA256}.object-partial`);
     const bytes = await readFile(partial);
     bytes[100] = bytes[100]! ^ 0xff;
     await writeFile(partial, bytes);
-    stop = false;
     const fresh = new ObjectArtifactFetcher({ store, nc, bucket: OBJECT_ARTIFACTS, cacheDir });
     await expect(fresh.fetch(URL)).rejects.toMatchObject({ code: "ARTIFACT_CHECKSUM_MISMATCH" });
     expect(await readdir(cacheDir)).toEqual([]);
@@ -129,21 +132,10 @@ describe("object-store artifact download cut by a nats-server SIGKILL", () => {
       { bytes: 0, chunks: 1_000, nextSeq: 6 },
     ]) {
       const cacheDir = await makeTempDir();
-      let stop = true;
-      const fetcher = new ObjectArtifactFetcher({
-        store,
-        nc,
-        bucket: OBJECT_ARTIFACTS,
-        cacheDir,
-        onChunk: ({ chunks }) => {
-          if (chunks === 5 && stop) throw new Error("interrupted by the test");
-        },
-      });
-      await expect(fetcher.fetch(URL)).rejects.toMatchObject({ code: "ARTIFACT_FETCH_FAILED" });
+      await interruptAfterFiveChunks(cacheDir);
       const statePath = join(cacheDir, `${SHA256}.object-partial.json`);
       const saved = JSON.parse(await readFile(statePath, "utf8")) as Record<string, unknown>;
       await writeFile(statePath, JSON.stringify({ ...saved, ...broken }));
-      stop = false;
       const again = await new ObjectArtifactFetcher({ store, nc, bucket: OBJECT_ARTIFACTS, cacheDir }).fetch(URL);
       expect(again.resumedFromBytes, JSON.stringify(broken)).toBe(0);
       expect(again.fetchedBytes).toBe(ARTIFACT.length);
